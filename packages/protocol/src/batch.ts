@@ -1,0 +1,95 @@
+import { encodeEntry, type LogEntry } from './entry';
+import type { LogLevel } from './level';
+
+/**
+ * A batch of complete entries on its way to a backend. Each entry is held as its canonical JSON
+ * line (the bytes the json file format writes, usually the very bytes the client sent), so a
+ * backend that writes JSON never re-encodes; objects are decoded only when a backend asks.
+ */
+export class EntryBatch {
+  /** Each entry's canonical JSON, without a newline. */
+  readonly lines: readonly Buffer[];
+  /** Each entry's level, same index as `lines`. */
+  readonly levels: readonly LogLevel[];
+  #entries: LogEntry[] | undefined;
+  #ndjson: Buffer | undefined;
+
+  /**
+   * @param lines canonical JSON lines (see {@link encodeEntry}), without newlines
+   * @param levels the level of each line
+   * @param entries the decoded entries, when the caller has them already
+   */
+  constructor(lines: readonly Buffer[], levels: readonly LogLevel[], entries?: LogEntry[]) {
+    this.lines = lines;
+    this.levels = levels;
+    this.#entries = entries;
+  }
+
+  /** A batch made from entry objects (encodes each once). */
+  static fromEntries(entries: readonly LogEntry[]): EntryBatch {
+    return new EntryBatch(
+      entries.map((e) => Buffer.from(encodeEntry(e))),
+      entries.map((e) => e.level),
+      [...entries],
+    );
+  }
+
+  /** Number of entries. */
+  get length(): number {
+    return this.lines.length;
+  }
+
+  /** Bytes of the NDJSON encoding (lines plus newlines). */
+  get byteLength(): number {
+    let n = this.lines.length;
+    for (const line of this.lines) n += line.length;
+    return n;
+  }
+
+  /** The whole batch as NDJSON, each line ending in `\n`; built once. */
+  ndjson(): Buffer {
+    if (this.#ndjson === undefined) {
+      const out = Buffer.allocUnsafe(this.byteLength);
+      let at = 0;
+      for (const line of this.lines) {
+        at += line.copy(out, at);
+        out[at++] = 0x0a;
+      }
+      this.#ndjson = out;
+    }
+    return this.#ndjson;
+  }
+
+  /** The entries as objects, decoded on first use. */
+  entries(): readonly LogEntry[] {
+    if (this.#entries === undefined) {
+      this.#entries = this.lines.map((line) => JSON.parse(line.toString('utf8')) as LogEntry);
+    }
+    return this.#entries;
+  }
+
+  /** The entries at least as severe as `minLevel` (level <= minLevel); this batch if all are. */
+  filter(minLevel: LogLevel): EntryBatch {
+    const levels = this.levels;
+    let all = true;
+    for (const level of levels) {
+      if (level > minLevel) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return this;
+    const lines: Buffer[] = [];
+    const kept: LogLevel[] = [];
+    const decoded = this.#entries;
+    const entries: LogEntry[] | undefined = decoded === undefined ? undefined : [];
+    for (let i = 0; i < levels.length; i++) {
+      const level = levels[i] as LogLevel;
+      if (level > minLevel) continue;
+      lines.push(this.lines[i] as Buffer);
+      kept.push(level);
+      if (entries !== undefined) entries.push((decoded as LogEntry[])[i] as LogEntry);
+    }
+    return new EntryBatch(lines, kept, entries);
+  }
+}

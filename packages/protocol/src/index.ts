@@ -1,0 +1,36 @@
+export { LogLevel, LEVEL_NAMES, isLogLevel, parseLogLevel, levelName } from './level';
+export type { LogLevelName } from './level';
+export {
+  MAX_ID_LENGTH,
+  MAX_DAEMON_LENGTH,
+  MAX_HOSTNAME_LENGTH,
+  MAX_FIELD_KEY_LENGTH,
+  LogLevelSchema,
+  LogFieldsSchema,
+  LogEntryInputSchema,
+  LogEntrySchema,
+  checkEntryInput,
+  encodeEntry,
+  formatIssues,
+  isName,
+  isTimestamp,
+} from './entry';
+export type { LogEntry, LogEntryInput, LogFields, EntryResult } from './entry';
+export { LogStreamError, ERROR_KINDS } from './errors';
+export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
+export {
+  PROTOCOL_VERSION,
+  encodeReady,
+  encodeAck,
+  encodeError,
+  encodeHandshake,
+  checkDaemonName,
+  parseServerFrame,
+} from './frames';
+export type { ReadyFrame, AckFrame, ErrorFrame, ServerFrame } from './frames';
+export { LineSplitter } from './line-splitter';
+export type { LineSink } from './line-splitter';
+export { decodeEntryLine } from './ndjson';
+export type { DecodeResult } from './ndjson';
+export { EntryBatch } from './batch';
+export type { Backend, BackendEvents } from './backend';

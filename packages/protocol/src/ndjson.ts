@@ -1,0 +1,20 @@
+import { checkEntryInput, type LogEntryInput } from './entry';
+import type { LogStreamErrorCode } from './errors';
+
+/** The result of decoding one line as an entry. */
+export type DecodeResult =
+  | { ok: true; entry: LogEntryInput }
+  | { ok: false; code: LogStreamErrorCode; message: string };
+
+/** Decodes and checks one NDJSON line (without its newline). Never throws. */
+export function decodeEntryLine(line: Buffer | string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof line === 'string' ? line : line.toString('utf8'));
+  } catch (error) {
+    return { ok: false, code: 'INVALID_JSON', message: `invalid JSON: ${(error as Error).message}` };
+  }
+  const checked = checkEntryInput(value);
+  if (checked.ok) return checked;
+  return { ok: false, code: 'INVALID_ENTRY', message: `invalid entry: ${checked.message}` };
+}
