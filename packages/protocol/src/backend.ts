@@ -27,6 +27,11 @@ export interface Backend {
   /** Reopens output files (after an external rotation); optional. */
   reopen?(): Promise<void>;
   /**
+   * Ids of the entries stored last (newest last); optional. The server seeds its dedupe window
+   * with them at start, so an entry resent after a crash is not stored twice.
+   */
+  recentIds?(): Promise<Iterable<string>>;
+  /**
    * Counters for metrics, read at scrape time (e.g. `{ dropped_disconnected: 3 }`); optional.
    * Names are snake_case; values only grow.
    */

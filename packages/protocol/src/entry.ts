@@ -183,7 +183,7 @@ export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues
     .map((issue) => {
       const path = v.getDotPath(issue);
-      const message = issue.type === 'strict_object' ? 'unknown key' : issue.message;
+      const message = issue.type === 'strict_object' && issue.expected === 'never' ? 'unknown key' : issue.message;
       return path ? `${path}: ${message}` : message;
     })
     .join('; ');

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { cac } from 'cac';
+import { LogStreamError } from '@logstream/protocol';
+import { applyOverrides, loadConfig, type Config } from './config';
+import { createLogger } from './logger';
+import { describeBackends, startServer } from './server';
+import { version } from '../package.json';
+
+/** The spec's default config path; used only when it exists. */
+const DEFAULT_CONFIG_PATH = 'config/server.toml';
+
+interface Flags {
+  config?: string;
+  socket?: string;
+  output?: string;
+  verbose?: boolean;
+  journald?: boolean;
+  metrics?: boolean;
+  metricsPort?: number;
+  validate?: boolean;
+}
+
+const cli = cac('logstream-server');
+cli
+  .option('-c, --config <file>', `Configuration file (default: ${DEFAULT_CONFIG_PATH} when it exists, else built-in defaults)`)
+  .option('-s, --socket <path>', 'Socket path to bind to (overrides config)')
+  .option('-o, --output <dir>', 'Log output directory (overrides config)')
+  .option('-v, --verbose', 'Debug output on stderr (also LOGSTREAM_LOG=debug)')
+  .option('--journald', 'Enable the journald backend')
+  .option('--metrics', 'Enable the metrics endpoint')
+  .option('--metrics-port <port>', 'Metrics port (default 9090; implies --metrics)')
+  .option('--validate', 'Check the configuration, print the effective config, and exit')
+  .help()
+  .usage('[options]')
+  .version(version, '-V, --version');
+
+async function main(): Promise<number> {
+  const { options } = cli.parse() as unknown as { options: Flags & { help?: boolean; version?: boolean } };
+  if (options.help || options.version) return 0;
+  const log = createLogger(Boolean(options.verbose) || process.env.LOGSTREAM_LOG === 'debug');
+  const explicit = options.config !== undefined;
+  const path = options.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  let config: Config;
+  try {
+    if (options.metricsPort !== undefined && !(Number.isInteger(Number(options.metricsPort)) && Number(options.metricsPort) >= 0 && Number(options.metricsPort) <= 65535)) {
+      throw new LogStreamError('config', `--metrics-port: expected a port 0-65535, got ${JSON.stringify(options.metricsPort)}`);
+    }
+    config = applyOverrides(await loadConfig(path, explicit), {
+      ...(options.socket === undefined ? {} : { socket: String(options.socket) }),
+      ...(options.output === undefined ? {} : { output: String(options.output) }),
+      journald: Boolean(options.journald),
+      metrics: Boolean(options.metrics),
+      ...(options.metricsPort === undefined ? {} : { metricsPort: Number(options.metricsPort) }),
+    });
+  } catch (error) {
+    process.stderr.write(`logstream-server: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (options.validate) {
+    process.stdout.write(`# ${path ?? 'built-in defaults'}: valid\n${JSON.stringify(config, null, 2)}\n`);
+    return 0;
+  }
+  try {
+    const running = await startServer(config, log);
+    log.info(
+      `listening on ${config.server.socket_path} (pid ${process.pid}, config ${path ?? 'built-in defaults'}); backends: ${describeBackends(config)}${
+        running.metrics ? `; metrics on http://${config.metrics.host}:${config.metrics.port}${config.metrics.path}` : ''
+      }`,
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: shutting down`);
+      running.close().then(
+        () => {
+          log.info('stopped');
+          process.exit(0);
+        },
+        (error: Error) => {
+          log.error(`shutdown failed: ${error.message}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reopening output files');
+      running.server.reopen().catch((error: Error) => log.error(`reopen failed: ${error.message}`));
+    });
+    return -1;
+  } catch (error) {
+    log.error(`cannot start: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: Error) => {
+    process.stderr.write(`logstream-server: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);

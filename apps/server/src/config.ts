@@ -1,0 +1,199 @@
+import { readFile } from 'node:fs/promises';
+import * as v from 'valibot';
+import { parse as parseToml } from 'smol-toml';
+import { LogStreamError, parseFacility, parseLogLevel, type LogLevel } from '@logstream/protocol';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const str = () => v.pipe(v.string(), v.minLength(1));
+const level = () =>
+  v.pipe(
+    v.union([v.number(), v.string()]),
+    v.check((x) => parseLogLevel(x) !== undefined, 'a level 0-7 or a level name'),
+    v.transform((x) => parseLogLevel(x) as LogLevel),
+  );
+const whenFull = () => v.picklist(['block', 'drop_newest']);
+const mode = () =>
+  v.pipe(
+    v.string(),
+    v.regex(/^0?[0-7]{3}$/, 'an octal mode such as "0660"'),
+    v.transform((s) => Number.parseInt(s, 8)),
+  );
+
+/** The schema of server.toml; every key has the spec's default. */
+export const ConfigSchema = v.strictObject({
+  server: v.optional(
+    v.strictObject({
+      socket_path: v.optional(str(), '/tmp/logstream.sock'),
+      max_connections: v.optional(int(1), 1000),
+      buffer_size: v.optional(int(1024), 8192),
+      max_line_bytes: v.optional(int(256, 64 * 1024 * 1024), 65536),
+      socket_mode: v.optional(mode(), '0660'),
+      socket_group: v.optional(str()),
+      shutdown_timeout_ms: v.optional(int(0), 5000),
+      dedupe_window: v.optional(int(0), 65536),
+      max_inflight_bytes: v.optional(int(65536), 16 * 1024 * 1024),
+    }),
+    {},
+  ),
+  storage: v.optional(
+    v.strictObject({
+      output_directory: v.optional(str(), '/var/log/logstream'),
+      max_file_size: v.optional(int(1024), 104857600),
+      rotation: v.optional(
+        v.strictObject({
+          enabled: v.optional(v.boolean(), true),
+          max_age_hours: v.optional(v.pipe(v.number(), v.minValue(0)), 24),
+          keep_files: v.optional(int(0), 7),
+        }),
+        {},
+      ),
+    }),
+    {},
+  ),
+  backends: v.optional(
+    v.strictObject({
+      file: v.optional(
+        v.strictObject({
+          enabled: v.optional(v.boolean(), true),
+          format: v.optional(v.picklist(['json', 'human', 'syslog']), 'json'),
+          compression: v.optional(v.boolean(), false),
+          compression_algorithm: v.optional(v.picklist(['gzip', 'lz4']), 'gzip'),
+          sync: v.optional(v.picklist(['none', 'batch', 'always']), 'none'),
+          min_level: v.optional(level(), 7),
+          when_full: v.optional(whenFull(), 'block'),
+          max_queue_bytes: v.optional(int(65536), 8 * 1024 * 1024),
+        }),
+        {},
+      ),
+      journald: v.optional(
+        v.strictObject({
+          enabled: v.optional(v.boolean(), false),
+          syslog_identifier: v.optional(str()),
+          socket_path: v.optional(str(), '/run/systemd/journal/socket'),
+          min_level: v.optional(level(), 7),
+          when_full: v.optional(whenFull(), 'block'),
+          max_queue_bytes: v.optional(int(65536), 8 * 1024 * 1024),
+        }),
+        {},
+      ),
+      syslog: v.optional(
+        v.strictObject({
+          enabled: v.optional(v.boolean(), false),
+          facility: v.optional(
+            v.pipe(
+              v.union([v.string(), v.number()]),
+              v.check((x) => parseFacility(x) !== undefined, 'a syslog facility such as "LOG_USER" or "LOG_LOCAL0"'),
+              v.transform((x) => parseFacility(x) as number),
+            ),
+            'LOG_USER',
+          ),
+          server: v.optional(v.pipe(v.string(), v.regex(/^((udp|tcp|tls):\/\/[^\s]+:\d+)?$/, 'a URL such as "udp://host:514", "tcp://host:601" or "tls://host:6514"'))),
+          format: v.optional(v.picklist(['rfc5424', 'rfc3164']), 'rfc5424'),
+          socket_path: v.optional(str(), '/dev/log'),
+          framing: v.optional(v.picklist(['octet-counting', 'lf']), 'octet-counting'),
+          tls_ca: v.optional(str()),
+          tls_cert: v.optional(str()),
+          tls_key: v.optional(str()),
+          tls_reject_unauthorized: v.optional(v.boolean(), true),
+          max_buffered_bytes: v.optional(int(1024)),
+          min_level: v.optional(level(), 7),
+          when_full: v.optional(whenFull(), 'block'),
+          max_queue_bytes: v.optional(int(65536), 8 * 1024 * 1024),
+        }),
+        {},
+      ),
+    }),
+    {},
+  ),
+  metrics: v.optional(
+    v.strictObject({
+      enabled: v.optional(v.boolean(), false),
+      host: v.optional(str(), '127.0.0.1'),
+      port: v.optional(int(0, 65535), 9090),
+      path: v.optional(v.pipe(v.string(), v.startsWith('/', 'a path starting with "/"')), '/metrics'),
+    }),
+    {},
+  ),
+});
+
+/** The effective configuration: every key present, defaults filled in. */
+export type Config = v.InferOutput<typeof ConfigSchema>;
+
+/** Command-line overrides; they win over the file. */
+export interface ConfigOverrides {
+  socket?: string;
+  output?: string;
+  journald?: boolean;
+  metrics?: boolean;
+  metricsPort?: number;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : value === null ? 'null' : 'a table';
+  return String(value);
+}
+
+/** One line per problem: `backends.file.format: expected "json" | "human" | "syslog", got "xml"`. */
+export function formatConfigIssues(issues: readonly v.BaseIssue<unknown>[]): string[] {
+  return issues.map((issue) => {
+    const path = v.getDotPath(issue) ?? '(top level)';
+    if (issue.type === 'strict_object' && issue.expected === 'never') return `${path}: unknown key`;
+    let expected: string;
+    if (issue.type === 'check' || issue.type === 'regex' || issue.type === 'starts_with') expected = issue.message;
+    else if (issue.type === 'integer') expected = 'an integer';
+    else expected = (issue.expected ?? issue.message).replace(/^\((.*)\)$/, '$1');
+    return `${path}: expected ${expected}, got ${describe(issue.input)}`;
+  });
+}
+
+/**
+ * Checks a parsed TOML document and fills in defaults.
+ * @throws LogStreamError (kind `config`) listing every problem with its key path
+ */
+export function parseConfig(document: unknown, source = 'config'): Config {
+  const result = v.safeParse(ConfigSchema, document);
+  if (!result.success) {
+    const lines = formatConfigIssues(result.issues);
+    throw new LogStreamError('config', `${source}: ${lines.length} error(s)\n${lines.join('\n')}`, { code: 'CONFIG' });
+  }
+  return result.output;
+}
+
+/**
+ * Reads and checks a TOML file. With `required` false a missing file yields the defaults.
+ * @throws LogStreamError (kind `config`) for an unreadable file, bad TOML or bad values
+ */
+export async function loadConfig(path: string | undefined, required: boolean): Promise<Config> {
+  if (path === undefined) return parseConfig({});
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !required) return parseConfig({});
+    throw new LogStreamError('config', `cannot read config ${path}: ${(error as Error).message}`, { cause: error, code: 'CONFIG' });
+  }
+  let document: unknown;
+  try {
+    document = parseToml(text);
+  } catch (error) {
+    throw new LogStreamError('config', `${path}: invalid TOML: ${(error as Error).message}`, { cause: error, code: 'CONFIG' });
+  }
+  return parseConfig(document, path);
+}
+
+/** Applies command-line overrides to a checked configuration. */
+export function applyOverrides(config: Config, o: ConfigOverrides): Config {
+  const c = structuredClone(config);
+  if (o.socket !== undefined) c.server.socket_path = o.socket;
+  if (o.output !== undefined) c.storage.output_directory = o.output;
+  if (o.journald) c.backends.journald.enabled = true;
+  if (o.metrics) c.metrics.enabled = true;
+  if (o.metricsPort !== undefined) {
+    c.metrics.port = o.metricsPort;
+    c.metrics.enabled = true;
+  }
+  return c;
+}

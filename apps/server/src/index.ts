@@ -1,0 +1,7 @@
+export { ConfigSchema, parseConfig, loadConfig, applyOverrides, formatConfigIssues } from './config';
+export type { Config, ConfigOverrides } from './config';
+export { startServer, createBackends, describeBackends } from './server';
+export type { RunningServer } from './server';
+export { createMetricsRegistry, serveMetrics } from './metrics';
+export { createLogger } from './logger';
+export type { Logger } from './logger';

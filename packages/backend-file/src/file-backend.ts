@@ -1,0 +1,120 @@
+import { open as openFile } from 'node:fs/promises';
+import {
+  formatSyslog,
+  type Backend,
+  type EntryBatch,
+  type SyslogFormat,
+  type SyslogFormatOptions,
+} from '@logstream/protocol';
+import { RotatingFileWriter, type RotatingFileWriterOptions } from '@logstream/rotator';
+import { formatHuman } from './human-format';
+
+/** Line format of the file backend. */
+export type FileFormat = 'json' | 'human' | 'syslog';
+
+/** Options of {@link FileBackend}: the rotator's options plus the line format. */
+export interface FileBackendOptions extends RotatingFileWriterOptions {
+  /** `json` (default): one entry a line, exactly the LogEntry fields; `human`; `syslog` (RFC 5424). */
+  format?: FileFormat;
+  /** For `format: 'syslog'`: the syslog flavour (default `rfc5424`) and facility. */
+  syslog?: SyslogFormatOptions & { format?: SyslogFormat };
+}
+
+/**
+ * Writes entries to `<directory>/current.log` through {@link RotatingFileWriter}: one buffer,
+ * and so one write, per batch. In the json format the entries' canonical bytes are written as
+ * they came; the other formats decode the batch once.
+ */
+export class FileBackend implements Backend {
+  readonly name = 'file';
+  readonly format: FileFormat;
+  readonly writer: RotatingFileWriter;
+  readonly #syslog: (SyslogFormatOptions & { format?: SyslogFormat }) | undefined;
+
+  constructor(options: FileBackendOptions) {
+    this.format = options.format ?? 'json';
+    this.#syslog = options.syslog;
+    this.writer = new RotatingFileWriter(options);
+  }
+
+  /** Path of the live file. */
+  get path(): string {
+    return this.writer.path;
+  }
+
+  /** Creates the directory and opens the live file. */
+  async open(): Promise<void> {
+    await this.writer.open();
+  }
+
+  /** Writes the batch as one buffer; resolves when written (and synced, per `sync`). */
+  async write(batch: EntryBatch): Promise<void> {
+    if (batch.length === 0) return;
+    await this.writer.write(this.#encode(batch));
+  }
+
+  #encode(batch: EntryBatch): Buffer {
+    if (this.format === 'json') return batch.ndjson();
+    let text = '';
+    if (this.format === 'human') {
+      for (const entry of batch.entries()) text += `${formatHuman(entry)}\n`;
+    } else {
+      const flavour = this.#syslog?.format ?? 'rfc5424';
+      for (const entry of batch.entries()) {
+        // A message's newlines would split one record over lines: escape them as rsyslog does.
+        text += `${formatSyslog(entry, flavour, this.#syslog).replace(/\n/g, '#012')}\n`;
+      }
+    }
+    return Buffer.from(text, 'utf8');
+  }
+
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+
+  /** Reopens the live file by name (after logrotate renamed it). */
+  reopen(): Promise<void> {
+    return this.writer.reopen();
+  }
+
+  /** The rotator's counters: rotations, compressions, errors by cause, bytes. */
+  stats(): Readonly<Record<string, number>> {
+    return { ...this.writer.stats() };
+  }
+
+  /**
+   * Ids of the last entries of the live file (json format only), newest last, read from at most
+   * `maxBytes` of its end. The server seeds its dedupe window with them after a restart, so an
+   * entry a client resends because the crash ate its ack is not stored twice.
+   */
+  async recentIds(maxBytes = 16 * 1024 * 1024): Promise<string[]> {
+    if (this.format !== 'json') return [];
+    let handle;
+    try {
+      handle = await openFile(this.writer.path, 'r');
+    } catch {
+      return [];
+    }
+    try {
+      const { size } = await handle.stat();
+      const start = Math.max(0, size - maxBytes);
+      const buf = Buffer.allocUnsafe(size - start);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+      const text = buf.subarray(0, bytesRead).toString('utf8');
+      const ids: string[] = [];
+      const lines = text.split('\n');
+      for (let i = start > 0 ? 1 : 0; i < lines.length; i++) {
+        const line = lines[i] as string;
+        const m = /^\{"id":"((?:[^"\\]|\\.)*)"/.exec(line);
+        if (m !== null) ids.push(JSON.parse(`"${m[1]}"`) as string);
+      }
+      return ids;
+    } finally {
+      await handle.close();
+    }
+  }
+}

@@ -1,0 +1,459 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createConnection, type Socket } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import {
+  LogStreamError,
+  checkDaemonName,
+  encodeHandshake,
+  parseLogLevel,
+  parseServerFrame,
+  type ErrorFrame,
+  type LogFields,
+  type LogLevel,
+  type LogLevelName,
+} from '@logstream/protocol';
+
+/** Default socket path of the spec. */
+export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
+
+/** Client configuration (the spec's ClientConfig). */
+export interface ClientConfig {
+  /** Server socket. Default `/tmp/logstream.sock`. */
+  socketPath?: string;
+  /** This daemon's name, sent in the handshake and in every entry. */
+  daemonName: string;
+  /** Entries less severe than this (level > minLevel) are dropped in the client. Default debug (7). */
+  minLevel?: LogLevel | LogLevelName;
+  /** Milliseconds for a connection attempt, and for `flush()`. Default 5000. */
+  timeout?: number;
+  /** Reconnect after the server goes away (backoff 100 ms, ×2, at most 5 s, with jitter). Default true. */
+  autoReconnect?: boolean;
+  /** Entries kept until the server acknowledges them (sent or not yet sent). Default 10000. */
+  bufferSize?: number;
+  /**
+   * When the buffer is full: `block` (default) makes `log()` return a promise that resolves once
+   * there is room (at most `bufferSize` more entries wait this way; past that they are dropped
+   * and counted); `drop_newest` drops the new entry at once and counts it.
+   */
+  whenFull?: 'block' | 'drop_newest';
+}
+
+/** Counters of a client. */
+export interface ClientStats {
+  /** Entries accepted by `log()` and buffered. */
+  logged: number;
+  /** Entries the server acknowledged. */
+  acked: number;
+  /** Entries the server refused (answered with an error line). */
+  rejected: number;
+  /** Entries dropped because the buffer was full. */
+  droppedFull: number;
+  /** Entries dropped by `minLevel`. */
+  filtered: number;
+  /** Entries resent after a reconnect. */
+  resent: number;
+  /** Successful reconnects. */
+  reconnects: number;
+}
+
+const RESOLVED = Promise.resolve();
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+const MAX_WRITE_BYTES = 256 * 1024;
+
+type State = 'connecting' | 'ready' | 'waiting' | 'closed';
+
+/**
+ * Logs to a LogStream server. Every entry is kept until the server acknowledges it and resent
+ * after a reconnect; the server drops repeats by id. Nothing it does throws into the application
+ * while the server is away: `log()` never rejects, `flush()` rejects only on timeout or close.
+ *
+ * Events: `'connect'`, `'disconnect'` (Error | undefined), `'rejected'` (ErrorFrame: the server
+ * refused an entry), `'dropped'` (count, reason). There is no `'error'` event.
+ */
+export class LogClient extends EventEmitter {
+  readonly socketPath: string;
+  readonly daemonName: string;
+  readonly minLevel: LogLevel;
+  readonly timeout: number;
+  readonly autoReconnect: boolean;
+  readonly bufferSize: number;
+  readonly whenFull: 'block' | 'drop_newest';
+  readonly stats: ClientStats = { logged: 0, acked: 0, rejected: 0, droppedFull: 0, filtered: 0, resent: 0, reconnects: 0 };
+  readonly #hostname = osHostname();
+  readonly #pid = process.pid;
+  #socket: Socket | undefined;
+  #state: State = 'waiting';
+  // Unacknowledged entries, oldest first, each one encoded JSON line with its newline.
+  #buffer: string[] = [];
+  #head = 0;
+  // Index into #buffer of the first entry not yet written on the current connection.
+  #sentTo = 0;
+  // Entries acknowledged on the current connection (the server's cumulative seq).
+  #connAcked = 0;
+  // Total ever logged/acked, to resolve flush() waiters.
+  #loggedTotal = 0;
+  #ackedTotal = 0;
+  #flushWaiters: { upTo: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  #roomWaiters: { line: string; resolve: () => void }[] = [];
+  #writeScheduled = false;
+  #waitingDrain = false;
+  #backoffMs = BACKOFF_FIRST_MS;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #recv = '';
+  #everConnected = false;
+  #closing: Promise<void> | undefined;
+  #connectWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  /** Use {@link LogClient.connect} or {@link LogClient.withConfig}. */
+  constructor(config: ClientConfig) {
+    super();
+    const problem = checkDaemonName(config.daemonName);
+    if (problem !== undefined) throw new LogStreamError('client', problem, { code: 'INVALID_HANDSHAKE' });
+    const minLevel = config.minLevel === undefined ? 7 : parseLogLevel(config.minLevel);
+    if (minLevel === undefined) throw new LogStreamError('client', `minLevel: not a level: ${String(config.minLevel)}`);
+    this.socketPath = config.socketPath ?? DEFAULT_SOCKET_PATH;
+    this.daemonName = config.daemonName;
+    this.minLevel = minLevel;
+    this.timeout = config.timeout ?? 5000;
+    this.autoReconnect = config.autoReconnect ?? true;
+    this.bufferSize = config.bufferSize ?? 10_000;
+    this.whenFull = config.whenFull ?? 'block';
+  }
+
+  /**
+   * Connects with default settings. Resolves once the server is ready; when the server cannot
+   * be reached and autoReconnect is on (the default), it resolves anyway and keeps trying, so a
+   * daemon may start before the server.
+   * @throws LogStreamError (kind `connection`) when autoReconnect is off and the server is unreachable
+   */
+  static connect(socketPath: string, daemonName: string): Promise<LogClient> {
+    return LogClient.withConfig({ socketPath, daemonName });
+  }
+
+  /** Like {@link LogClient.connect}, with a full configuration. */
+  static async withConfig(config: ClientConfig): Promise<LogClient> {
+    const client = new LogClient(config);
+    try {
+      await client.#firstConnect();
+    } catch (error) {
+      if (!client.autoReconnect) {
+        client.#state = 'closed';
+        throw error;
+      }
+    }
+    return client;
+  }
+
+  /** True while connected and past the handshake. */
+  get connected(): boolean {
+    return this.#state === 'ready';
+  }
+
+  /** Entries held until acknowledged (sent or not). */
+  get buffered(): number {
+    return this.#buffer.length - this.#head;
+  }
+
+  /**
+   * Logs one entry. Returns a promise that is already resolved unless the buffer is full under
+   * `whenFull: 'block'`, in which case it resolves once the entry found room. Never rejects.
+   */
+  log(level: LogLevel | LogLevelName, message: string, fields?: LogFields | Record<string, unknown>): Promise<void> {
+    const lvl = typeof level === 'number' ? level : parseLogLevel(level);
+    if (lvl === undefined || (typeof level === 'number' && parseLogLevel(level) === undefined)) {
+      this.stats.rejected++;
+      this.emit('rejected', { type: 'error', kind: 'client', code: 'INVALID_ENTRY', message: `not a level: ${String(level)}` });
+      return RESOLVED;
+    }
+    if (lvl > this.minLevel) {
+      this.stats.filtered++;
+      return RESOLVED;
+    }
+    if (this.#state === 'closed' || this.#closing !== undefined) {
+      this.#drop(1, 'closed');
+      return RESOLVED;
+    }
+    const line = this.#encode(lvl, String(message), fields);
+    if (this.buffered < this.bufferSize) {
+      this.#push(line);
+      return RESOLVED;
+    }
+    if (this.whenFull === 'block' && this.#roomWaiters.length < this.bufferSize) {
+      return new Promise<void>((resolve) => this.#roomWaiters.push({ line, resolve }));
+    }
+    this.#drop(1, 'buffer_full');
+    return RESOLVED;
+  }
+
+  emergency(message: string, fields?: LogFields): Promise<void> {
+    return this.log(0, message, fields);
+  }
+  alert(message: string, fields?: LogFields): Promise<void> {
+    return this.log(1, message, fields);
+  }
+  critical(message: string, fields?: LogFields): Promise<void> {
+    return this.log(2, message, fields);
+  }
+  error(message: string, fields?: LogFields): Promise<void> {
+    return this.log(3, message, fields);
+  }
+  warning(message: string, fields?: LogFields): Promise<void> {
+    return this.log(4, message, fields);
+  }
+  notice(message: string, fields?: LogFields): Promise<void> {
+    return this.log(5, message, fields);
+  }
+  info(message: string, fields?: LogFields): Promise<void> {
+    return this.log(6, message, fields);
+  }
+  debug(message: string, fields?: LogFields): Promise<void> {
+    return this.log(7, message, fields);
+  }
+
+  /**
+   * Resolves when every entry logged before the call is acknowledged by the server.
+   * @throws LogStreamError (kind `connection`, code `TIMEOUT`) after `timeout` ms
+   */
+  flush(): Promise<void> {
+    const upTo = this.#loggedTotal + this.#roomWaiters.length;
+    if (this.#ackedTotal >= upTo) return RESOLVED;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#flushWaiters = this.#flushWaiters.filter((w) => w.timer !== timer);
+        reject(
+          new LogStreamError(
+            'connection',
+            `flush timed out after ${this.timeout} ms with ${upTo - this.#ackedTotal} entries unacknowledged (server ${this.#state === 'ready' ? 'connected' : 'unreachable'})`,
+            { code: 'TIMEOUT' },
+          ),
+        );
+      }, this.timeout);
+      timer.unref();
+      this.#flushWaiters.push({ upTo, resolve, reject, timer });
+    });
+  }
+
+  /** Flushes (within `timeout`), then closes the connection. Idempotent; never rejects. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.flush();
+      } catch {
+        // Entries still unacknowledged are counted as dropped below.
+      }
+      const left = this.buffered + this.#roomWaiters.length;
+      if (left > 0) this.#drop(left, 'closed');
+      for (const w of this.#roomWaiters) w.resolve();
+      this.#roomWaiters = [];
+      this.#state = 'closed';
+      if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+      const socket = this.#socket;
+      this.#socket = undefined;
+      if (socket !== undefined && !socket.destroyed) {
+        await new Promise<void>((resolve) => {
+          socket.once('close', () => resolve());
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        });
+      }
+      for (const w of this.#flushWaiters) {
+        clearTimeout(w.timer);
+        w.reject(new LogStreamError('client', 'client closed', { code: 'CLOSED' }));
+      }
+      this.#flushWaiters = [];
+    })();
+    return this.#closing;
+  }
+
+  #encode(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): string {
+    let f: LogFields = {};
+    if (fields !== undefined && fields !== null) {
+      f = {};
+      for (const key of Object.keys(fields)) {
+        const value = fields[key];
+        f[key] = typeof value === 'string' ? value : value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+      }
+    }
+    return `${JSON.stringify({
+      id: randomUUID(),
+      timestamp: new Date().toISOString(),
+      level,
+      daemon: this.daemonName,
+      message,
+      fields: f,
+      pid: this.#pid,
+      hostname: this.#hostname,
+    })}\n`;
+  }
+
+  #push(line: string): void {
+    this.#buffer.push(line);
+    this.#loggedTotal++;
+    this.stats.logged++;
+    this.#scheduleWrite();
+  }
+
+  #drop(count: number, reason: 'buffer_full' | 'closed'): void {
+    this.stats.droppedFull += count;
+    this.emit('dropped', count, reason);
+  }
+
+  #scheduleWrite(): void {
+    if (this.#writeScheduled || this.#state !== 'ready') return;
+    this.#writeScheduled = true;
+    setImmediate(() => {
+      this.#writeScheduled = false;
+      this.#writeOut();
+    });
+  }
+
+  /** Writes buffered, unsent entries in large chunks until the socket pushes back. */
+  #writeOut(): void {
+    const socket = this.#socket;
+    if (socket === undefined || this.#state !== 'ready' || this.#waitingDrain) return;
+    while (this.#sentTo < this.#buffer.length) {
+      let chunk = '';
+      let i = this.#sentTo;
+      while (i < this.#buffer.length && chunk.length < MAX_WRITE_BYTES) chunk += this.#buffer[i++];
+      this.#sentTo = i;
+      if (!socket.write(chunk)) {
+        this.#waitingDrain = true;
+        socket.once('drain', () => {
+          this.#waitingDrain = false;
+          this.#writeOut();
+        });
+        return;
+      }
+    }
+  }
+
+  #firstConnect(): Promise<void> {
+    const attempt = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    this.#open();
+    return attempt;
+  }
+
+  #open(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'connecting';
+    this.#recv = '';
+    this.#waitingDrain = false;
+    const socket = createConnection(this.socketPath);
+    this.#socket = socket;
+    socket.setEncoding('utf8');
+    const timer = setTimeout(() => socket.destroy(new LogStreamError('connection', `no answer from ${this.socketPath} within ${this.timeout} ms`, { code: 'TIMEOUT' })), this.timeout);
+    timer.unref();
+    socket.once('connect', () => socket.write(encodeHandshake(this.daemonName)));
+    socket.on('data', (data: string) => this.#onData(data, timer));
+    socket.on('error', () => undefined);
+    socket.on('close', (hadError) => {
+      clearTimeout(timer);
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      const wasReady = this.#state === 'ready';
+      if (this.#state !== 'closed') this.#state = 'waiting';
+      const error = new LogStreamError('connection', `cannot reach LogStream server at ${this.socketPath}`, { code: 'NOT_CONNECTED' });
+      for (const w of this.#connectWaiters) w.reject(error);
+      this.#connectWaiters = [];
+      if (wasReady) this.emit('disconnect', hadError ? error : undefined);
+      if (this.#state === 'waiting' && this.autoReconnect) this.#scheduleReconnect();
+    });
+  }
+
+  #scheduleReconnect(): void {
+    // Full jitter over the upper half: clients restarted together do not come back together.
+    const delay = this.#backoffMs / 2 + Math.random() * (this.#backoffMs / 2);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#open();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  #onData(data: string, timer: NodeJS.Timeout): void {
+    this.#recv += data;
+    let nl: number;
+    while ((nl = this.#recv.indexOf('\n')) !== -1) {
+      const line = this.#recv.slice(0, nl);
+      this.#recv = this.#recv.slice(nl + 1);
+      const frame = parseServerFrame(line);
+      if (frame === undefined) continue;
+      if (frame.type === 'ready') {
+        clearTimeout(timer);
+        this.#onReady();
+      } else if (frame.type === 'ack') {
+        this.#onAck(frame.seq);
+      } else {
+        this.#onError(frame);
+      }
+    }
+  }
+
+  #onReady(): void {
+    this.#state = 'ready';
+    this.#backoffMs = BACKOFF_FIRST_MS;
+    this.#connAcked = 0;
+    // Everything unacknowledged goes again, in order; the server drops repeats by id.
+    const unacked = this.#sentTo - this.#head;
+    if (this.#everConnected) {
+      this.stats.reconnects++;
+      this.stats.resent += unacked;
+    }
+    this.#everConnected = true;
+    this.#compact();
+    this.#sentTo = 0;
+    for (const w of this.#connectWaiters) w.resolve();
+    this.#connectWaiters = [];
+    this.emit('connect');
+    this.#writeOut();
+  }
+
+  #onAck(seq: number): void {
+    const n = seq - this.#connAcked;
+    if (n <= 0) return;
+    this.#connAcked = seq;
+    this.#head += n;
+    this.#sentTo = Math.max(this.#sentTo, this.#head);
+    this.#ackedTotal += n;
+    this.stats.acked += n;
+    if (this.#head > 4096 && this.#head * 2 > this.#buffer.length) this.#compact();
+    // Room freed: admit waiting entries.
+    while (this.#roomWaiters.length > 0 && this.buffered < this.bufferSize) {
+      const w = this.#roomWaiters.shift() as { line: string; resolve: () => void };
+      this.#push(w.line);
+      w.resolve();
+    }
+    if (this.#flushWaiters.length > 0) {
+      this.#flushWaiters = this.#flushWaiters.filter((w) => {
+        if (this.#ackedTotal < w.upTo) return true;
+        clearTimeout(w.timer);
+        w.resolve();
+        return false;
+      });
+    }
+  }
+
+  #onError(frame: ErrorFrame): void {
+    if (frame.seq !== undefined) {
+      // The server counts a refused line in its acks; it is dealt with, not lost silently.
+      this.stats.rejected++;
+      this.emit('rejected', frame);
+    } else if (frame.code === 'SHUTTING_DOWN') {
+      // Stop sending; what was sent is read, stored and acked before the server closes.
+      this.#state = 'waiting';
+      this.#socket?.end();
+    } else {
+      this.emit('rejected', frame);
+    }
+  }
+
+  #compact(): void {
+    if (this.#head === 0) return;
+    this.#buffer = this.#buffer.slice(this.#head);
+    this.#sentTo = Math.max(0, this.#sentTo - this.#head);
+    this.#head = 0;
+  }
+}

@@ -1,0 +1,508 @@
+import { EventEmitter } from 'node:events';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import {
+  EntryBatch,
+  LineSplitter,
+  LogStreamError,
+  checkDaemonName,
+  checkEntryInput,
+  encodeAck,
+  encodeEntry,
+  encodeError,
+  encodeReady,
+  type LineSink,
+  type LogLevel,
+  type LogStreamErrorCode,
+  type LogStreamErrorKind,
+} from '@logstream/protocol';
+import { BackendRoute, type BackendRouteOptions } from './backend-route';
+import { DedupeWindow } from './dedupe-window';
+import { completeEntry } from './enrich';
+
+/** Default socket path of the spec. */
+export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
+/** Default maximum line length, in bytes. */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+
+/** Options of {@link LogServer}. */
+export interface LogServerOptions {
+  /** Unix socket path. Default `/tmp/logstream.sock`. */
+  socketPath?: string;
+  /** Backends, each with its own level filter and bounded queue. */
+  backends: readonly (BackendRouteOptions | BackendRoute)[];
+  /** Connections served at once; one more gets an error line and is closed. Default 1000. */
+  maxConnections?: number;
+  /** Read buffer of each connection, in bytes (the spec's `buffer_size`). Default 65536. */
+  readBufferBytes?: number;
+  /** Longest accepted line in bytes, newline not counted. Default 65536. */
+  maxLineBytes?: number;
+  /** Hostname filled into entries that have none. Default `os.hostname()`. */
+  hostname?: string;
+  /** Daemon name for entries of connections without a handshake. Default `"unknown"`. */
+  defaultDaemon?: string;
+  /** Mode of the socket file. Default `0o660` (owner and group may log; not world-writable). */
+  socketMode?: number;
+  /** How long shutdown waits for clients to finish sending and backends to store. Default 5000 ms. */
+  shutdownTimeoutMs?: number;
+  /**
+   * Ids remembered to drop resent entries (see {@link DedupeWindow}). Default 65536; 0 turns
+   * dedupe off.
+   */
+  dedupeWindow?: number;
+  /**
+   * Bytes of entries in flight (parsed, not yet stored by every backend) above which the server
+   * stops reading sockets. Default 16 MiB.
+   */
+  maxInflightBytes?: number;
+}
+
+/** Counters for metrics, read at scrape time. */
+export interface ServerCounters {
+  connectionsTotal: number;
+  connectionsRejected: number;
+  messagesReceived: number;
+  messagesProcessed: number;
+  duplicatesDropped: number;
+  bytesReceived: number;
+  errors: Record<LogStreamErrorKind, number>;
+  socketPauses: number;
+}
+
+interface Conn {
+  socket: Socket;
+  splitter: LineSplitter;
+  /** Handshake state: undefined until the first line. */
+  daemon: string | undefined;
+  /** Lines received on this connection that count in acks (entries, valid or not). */
+  seq: number;
+  acked: number;
+  ended: boolean;
+  lastDataAt: number;
+}
+
+interface Inflight {
+  batch: EntryBatch;
+  bytes: number;
+  acks: Map<Conn, number>;
+  done: boolean;
+}
+
+const MAX_BATCH_ENTRIES = 8192;
+const MAX_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * The LogStream server: accepts connections on a Unix socket, validates and completes entries,
+ * routes them in batches to backends, and acknowledges them once every backend stored them.
+ *
+ * Events: `'listening'`, `'connection'` (count), `'error'` (Error: a backend write failed; the
+ * write is retried), `'client-error'` ({ kind, code, message }: a bad line or handshake),
+ * `'close'`.
+ */
+export class LogServer extends EventEmitter {
+  readonly socketPath: string;
+  readonly maxConnections: number;
+  readonly maxLineBytes: number;
+  readonly routes: readonly BackendRoute[];
+  readonly counters: ServerCounters = {
+    connectionsTotal: 0,
+    connectionsRejected: 0,
+    messagesReceived: 0,
+    messagesProcessed: 0,
+    duplicatesDropped: 0,
+    bytesReceived: 0,
+    errors: { io: 0, serde: 0, config: 0, server: 0, client: 0, connection: 0 },
+    socketPauses: 0,
+  };
+  readonly #hostname: string;
+  readonly #defaultDaemon: string;
+  readonly #socketMode: number;
+  readonly #shutdownTimeoutMs: number;
+  readonly #maxInflightBytes: number;
+  readonly #readBufferBytes: number;
+  readonly #dedupe: DedupeWindow | undefined;
+  #server: Server | undefined;
+  #conns = new Set<Conn>();
+  // The batch being gathered; flushed on the next turn of the event loop or when large.
+  #lines: Buffer[] = [];
+  #levels: LogLevel[] = [];
+  #pendingBytes = 0;
+  #pendingAcks = new Map<Conn, number>();
+  #flushScheduled = false;
+  #inflight: Inflight[] = [];
+  #inflightBytes = 0;
+  #paused = false;
+  #closing: Promise<void> | undefined;
+  #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+
+  constructor(options: LogServerOptions) {
+    super();
+    this.socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
+    this.maxConnections = options.maxConnections ?? 1000;
+    this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.#hostname = options.hostname ?? osHostname();
+    this.#defaultDaemon = options.defaultDaemon ?? 'unknown';
+    this.#socketMode = options.socketMode ?? 0o660;
+    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+    this.#maxInflightBytes = options.maxInflightBytes ?? 16 * 1024 * 1024;
+    this.#readBufferBytes = options.readBufferBytes ?? 65536;
+    const window = options.dedupeWindow ?? 65536;
+    this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
+    this.routes = options.backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
+    for (const route of this.routes) {
+      route.on('error', (error: Error) => {
+        this.counters.errors.io++;
+        this.emit('error', new LogStreamError('io', `backend ${route.backend.name}: ${error.message}`, { cause: error, code: 'BACKEND' }));
+      });
+    }
+  }
+
+  /** Connections open now. */
+  get activeConnections(): number {
+    return this.#conns.size;
+  }
+
+  /** Bytes of entries parsed but not yet stored by every backend. */
+  get inflightBytes(): number {
+    return this.#inflightBytes + this.#pendingBytes;
+  }
+
+  /** Ids of recent entries, to seed the dedupe window after a restart (e.g. from the file backend). */
+  rememberIds(ids: Iterable<string>): void {
+    if (this.#dedupe === undefined) return;
+    for (const id of ids) this.#dedupe.add(id);
+  }
+
+  /**
+   * Opens every backend, seeds the dedupe window from their `recentIds`, then binds the socket. A stale socket file (nobody answers on it) is
+   * replaced; a socket a live server answers on is an error.
+   * @throws LogStreamError (kind `io` or `server`) naming what failed
+   */
+  async listen(): Promise<void> {
+    if (this.#state !== 'new') throw new LogStreamError('server', 'listen() called twice');
+    for (const route of this.routes) {
+      try {
+        await route.backend.open();
+      } catch (error) {
+        throw new LogStreamError('io', `backend ${route.backend.name} failed to open: ${(error as Error).message}`, {
+          cause: error,
+          code: 'BACKEND',
+        });
+      }
+    }
+    for (const route of this.routes) {
+      const ids = await route.backend.recentIds?.();
+      if (ids !== undefined) this.rememberIds(ids);
+    }
+    await this.#clearStaleSocket();
+    const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) =>
+      this.#accept(socket),
+    );
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${error.message}`, { cause: error, code: 'IO' }));
+      });
+      server.listen(this.socketPath, () => resolve());
+    });
+    server.on('error', (error) => this.emit('error', error));
+    await chmod(this.socketPath, this.#socketMode);
+    this.#state = 'listening';
+    this.emit('listening');
+  }
+
+  /** Reopens the backends' files (SIGHUP) and retries failing writes at once. */
+  async reopen(): Promise<void> {
+    for (const route of this.routes) {
+      await route.backend.reopen?.();
+      route.retryNow();
+    }
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, tells clients, reads what they already sent (until they
+   * close, go quiet, or the deadline), stores and acknowledges it, flushes and closes every
+   * backend and removes the socket file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const deadline = Date.now() + this.#shutdownTimeoutMs;
+    this.#state = 'closing';
+    const server = this.#server;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    this.#resume();
+    for (const conn of this.#conns) {
+      if (conn.daemon !== undefined && conn.daemon !== '') {
+        this.#send(conn, encodeError({ kind: 'server', code: 'SHUTTING_DOWN', message: 'server is shutting down' }));
+      }
+    }
+    // Drain: a connection is done when its client closes its side or has been quiet a while.
+    while (Date.now() < deadline) {
+      const now = Date.now();
+      let busy = false;
+      for (const conn of this.#conns) if (!conn.ended && now - conn.lastDataAt < 200) busy = true;
+      if (!busy) break;
+      await sleep(25);
+    }
+    this.#flush();
+    const stored = Promise.all(this.routes.map((r) => r.idle()));
+    const timer = setTimeout(() => this.routes.forEach((r) => r.abandon()), Math.max(0, deadline - Date.now()));
+    await stored;
+    clearTimeout(timer);
+    for (const conn of this.#conns) conn.socket.end();
+    await sleep(0);
+    for (const conn of this.#conns) conn.socket.destroy();
+    await closed;
+    for (const route of this.routes) {
+      try {
+        await route.backend.close();
+      } catch (error) {
+        this.emit('error', error);
+      }
+    }
+    await unlink(this.socketPath).catch(() => undefined);
+    this.#state = 'closed';
+    this.emit('close');
+  }
+
+  /** Installs SIGTERM/SIGINT (graceful close, then exit 0) and SIGHUP (reopen) handlers. */
+  handleSignals(options: { exit?: boolean } = {}): () => void {
+    const exit = options.exit ?? true;
+    const stop = () => {
+      this.close().then(
+        () => exit && process.exit(0),
+        (error) => {
+          this.emit('error', error);
+          if (exit) process.exit(1);
+        },
+      );
+    };
+    const hup = () => void this.reopen().catch((error) => this.emit('error', error));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', hup);
+    return () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      process.off('SIGHUP', hup);
+    };
+  }
+
+  async #clearStaleSocket(): Promise<void> {
+    let stat;
+    try {
+      stat = await lstat(this.socketPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new LogStreamError('io', `cannot check ${this.socketPath}: ${(error as Error).message}`, { cause: error, code: 'IO' });
+    }
+    if (!stat.isSocket()) {
+      throw new LogStreamError('server', `${this.socketPath} exists and is not a socket; refusing to replace it`, { code: 'IO' });
+    }
+    const live = await new Promise<boolean>((resolve) => {
+      const probe = createConnection(this.socketPath);
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (live) {
+      throw new LogStreamError('server', `another server is already listening on ${this.socketPath}`, { code: 'IO' });
+    }
+    await unlink(this.socketPath);
+  }
+
+  #accept(socket: Socket): void {
+    this.counters.connectionsTotal++;
+    if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections) {
+      this.counters.connectionsRejected++;
+      this.counters.errors.server++;
+      const message = this.#state === 'listening'
+        ? `too many connections (max_connections ${this.maxConnections})`
+        : 'server is shutting down';
+      socket.on('error', () => undefined);
+      socket.end(encodeError({ kind: 'server', code: this.#state === 'listening' ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', message }));
+      return;
+    }
+    const conn: Conn = {
+      socket,
+      splitter: new LineSplitter(this.maxLineBytes),
+      daemon: undefined,
+      seq: 0,
+      acked: 0,
+      ended: false,
+      lastDataAt: Date.now(),
+    };
+    this.#conns.add(conn);
+    const sink: LineSink = {
+      line: (line) => this.#onLine(conn, line),
+      oversize: (bytes) => this.#onOversize(conn, bytes),
+    };
+    socket.on('data', (chunk: Buffer) => {
+      conn.lastDataAt = Date.now();
+      this.counters.bytesReceived += chunk.length;
+      conn.splitter.push(chunk, sink);
+    });
+    socket.on('end', () => {
+      conn.ended = true;
+      conn.splitter.end(sink);
+      // Keep our side open until the last acks are out; #flush sends them.
+      this.#scheduleFlush();
+      this.#pendingAcks.set(conn, conn.seq);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      conn.ended = true;
+      this.#conns.delete(conn);
+    });
+    if (this.#paused) socket.pause();
+    this.emit('connection', this.#conns.size);
+  }
+
+  #onLine(conn: Conn, line: Buffer): void {
+    if (conn.daemon === undefined) {
+      if (line[0] !== 0x7b /* { */) {
+        const name = line.toString('utf8');
+        const problem = checkDaemonName(name);
+        if (problem !== undefined) {
+          this.#reject(conn, 'client', 'INVALID_HANDSHAKE', `invalid handshake: ${problem}`, undefined);
+          conn.socket.end();
+          return;
+        }
+        conn.daemon = name;
+        this.#send(conn, encodeReady(this.maxLineBytes));
+        return;
+      }
+      conn.daemon = '';
+    }
+    const seq = ++conn.seq;
+    this.counters.messagesReceived++;
+    let value: unknown;
+    try {
+      value = JSON.parse(line.toString('utf8'));
+    } catch (error) {
+      this.#reject(conn, 'serde', 'INVALID_JSON', `invalid JSON: ${(error as Error).message}`, seq);
+      return;
+    }
+    const levelWasNumber = typeof (value as { level?: unknown } | null)?.level === 'number';
+    const checked = checkEntryInput(value);
+    if (!checked.ok) {
+      this.#reject(conn, 'serde', 'INVALID_ENTRY', `invalid entry: ${checked.message}`, seq);
+      return;
+    }
+    const { entry, canonical } = completeEntry(
+      checked.entry,
+      { daemon: conn.daemon || this.#defaultDaemon, hostname: this.#hostname },
+      levelWasNumber,
+    );
+    if (this.#dedupe !== undefined && !this.#dedupe.add(entry.id)) {
+      this.counters.duplicatesDropped++;
+      this.#note(conn, seq);
+      return;
+    }
+    // The socket's chunk is reused by nothing, but a view would pin it: copy canonical lines.
+    const bytes = canonical ? Buffer.from(line) : Buffer.from(encodeEntry(entry));
+    this.#lines.push(bytes);
+    this.#levels.push(entry.level);
+    this.#pendingBytes += bytes.length + 1;
+    this.#note(conn, seq);
+  }
+
+  #onOversize(conn: Conn, bytes: number): void {
+    if (conn.daemon === undefined) conn.daemon = '';
+    const seq = ++conn.seq;
+    this.counters.messagesReceived++;
+    this.#reject(conn, 'serde', 'LINE_TOO_LONG', `line of ${bytes} bytes exceeds max_line_bytes ${this.maxLineBytes}`, seq);
+  }
+
+  #reject(conn: Conn, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string, seq: number | undefined): void {
+    this.counters.errors[kind]++;
+    this.#send(conn, encodeError(seq === undefined ? { kind, code, message } : { kind, code, message, seq }));
+    this.emit('client-error', { kind, code, message });
+    if (seq !== undefined) this.#note(conn, seq);
+  }
+
+  /** Records that `seq` lines of `conn` are dealt with once the gathering batch is stored. */
+  #note(conn: Conn, seq: number): void {
+    this.#pendingAcks.set(conn, seq);
+    if (this.#lines.length >= MAX_BATCH_ENTRIES || this.#pendingBytes >= MAX_BATCH_BYTES) this.#flush();
+    else this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#pendingAcks.size === 0 && this.#lines.length === 0) return;
+    const batch = new EntryBatch(this.#lines, this.#levels);
+    const bytes = this.#pendingBytes;
+    const item: Inflight = { batch, bytes, acks: this.#pendingAcks, done: false };
+    this.#lines = [];
+    this.#levels = [];
+    this.#pendingBytes = 0;
+    this.#pendingAcks = new Map();
+    this.#inflight.push(item);
+    this.#inflightBytes += bytes;
+    const stored = batch.length === 0 ? [] : this.routes.map((route) => route.enqueue(batch));
+    void Promise.all(stored).then(() => {
+      item.done = true;
+      this.counters.messagesProcessed += batch.length;
+      this.#release();
+    });
+    this.#checkPressure();
+  }
+
+  /** Sends the acks of completed batches, oldest first, never one ahead of an older batch. */
+  #release(): void {
+    while (this.#inflight.length > 0 && (this.#inflight[0] as Inflight).done) {
+      const item = this.#inflight.shift() as Inflight;
+      this.#inflightBytes -= item.bytes;
+      for (const [conn, seq] of item.acks) {
+        if (seq > conn.acked) {
+          conn.acked = seq;
+          this.#send(conn, encodeAck(seq));
+        }
+        if (conn.ended && conn.acked >= conn.seq && this.#state === 'listening') conn.socket.end();
+      }
+    }
+    this.#checkPressure();
+  }
+
+  #checkPressure(): void {
+    const over = this.#inflightBytes > this.#maxInflightBytes || this.routes.some((r) => r.full);
+    if (over && !this.#paused) {
+      this.#paused = true;
+      this.counters.socketPauses++;
+      for (const conn of this.#conns) conn.socket.pause();
+    } else if (!over && this.#paused && this.#inflightBytes <= this.#maxInflightBytes / 2) {
+      this.#resume();
+    }
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    for (const conn of this.#conns) conn.socket.resume();
+  }
+
+  #send(conn: Conn, frame: string): void {
+    if (!conn.socket.writable) return;
+    conn.socket.write(frame);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

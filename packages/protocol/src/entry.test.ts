@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as v from 'valibot';
+import { LogEntryInputSchema, checkEntryInput, encodeEntry, isTimestamp } from './entry';
+import { decodeEntryLine } from './ndjson';
+import { levelName, parseLogLevel } from './level';
+import { encodeAck, encodeError, encodeReady, parseServerFrame, checkDaemonName } from './frames';
+import { LogStreamError } from './errors';
+
+describe('levels', () => {
+  it('parses numbers and names, case-insensitively, with the usual aliases', () => {
+    expect(parseLogLevel(0)).toBe(0);
+    expect(parseLogLevel(7)).toBe(7);
+    expect(parseLogLevel(8)).toBeUndefined();
+    expect(parseLogLevel(1.5)).toBeUndefined();
+    expect(parseLogLevel('WARNING')).toBe(4);
+    expect(parseLogLevel('warn')).toBe(4);
+    expect(parseLogLevel('emerg')).toBe(0);
+    expect(parseLogLevel('6')).toBeUndefined();
+    expect(levelName(3)).toBe('error');
+  });
+});
+
+describe('checkEntryInput', () => {
+  it('accepts a minimal entry and normalises a level name', () => {
+    expect(checkEntryInput({ message: 'hi' })).toEqual({ ok: true, entry: { message: 'hi' } });
+    expect(checkEntryInput({ message: 'hi', level: 'err' })).toEqual({ ok: true, entry: { message: 'hi', level: 3 } });
+  });
+
+  it('names the key and what was expected', () => {
+    const cases: [unknown, string][] = [
+      [{ message: 1 }, 'message: expected a string'],
+      [{ message: 'a', level: 9 }, 'level: expected a level 0-7'],
+      [{ message: 'a', fields: { user: 5 } }, 'fields.user: expected a string value'],
+      [{ message: 'a', test: 1 }, 'test: unknown key'],
+      [{ message: 'a', timestamp: 'yesterday' }, 'timestamp: expected an RFC 3339 timestamp'],
+      [{ message: 'a', pid: -1 }, 'pid:'],
+      [[1, 2], '0: unknown key'],
+      [{ level: 1 }, 'message: Invalid key'],
+    ];
+    for (const [input, text] of cases) {
+      const r = checkEntryInput(input);
+      expect(r.ok, JSON.stringify(input)).toBe(false);
+      if (!r.ok) expect(r.message).toContain(text);
+    }
+  });
+
+  it('agrees with the valibot schema on arbitrary values', () => {
+    const entryish = fc.record(
+      {
+        id: fc.oneof(fc.string({ maxLength: 140 }), fc.integer()),
+        timestamp: fc.oneof(fc.constant('2024-01-15T10:30:45.123Z'), fc.string(), fc.constant('2024-02-30T10:30:45Z')),
+        level: fc.oneof(fc.integer({ min: -2, max: 10 }), fc.constantFrom('info', 'warn', 'nope'), fc.double()),
+        daemon: fc.oneof(fc.string({ maxLength: 300 }), fc.constant(null)),
+        message: fc.oneof(fc.string(), fc.integer()),
+        fields: fc.oneof(fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string(), fc.integer())), fc.constant(null)),
+        pid: fc.oneof(fc.integer({ min: -5, max: 2 ** 33 }), fc.constant(null), fc.double()),
+        hostname: fc.oneof(fc.string({ maxLength: 300 }), fc.constant(null)),
+        extra: fc.anything(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(entryish, (value) => {
+        const viaSchema = v.safeParse(LogEntryInputSchema, structuredClone(value)).success;
+        expect(checkEntryInput(structuredClone(value)).ok).toBe(viaSchema);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('checks timestamps as real RFC 3339 instants', () => {
+    expect(isTimestamp('2024-01-15T10:30:45.123Z')).toBe(true);
+    expect(isTimestamp('2024-01-15T10:30:45+02:00')).toBe(true);
+    expect(isTimestamp('2024-01-15 10:30:45Z')).toBe(false);
+    expect(isTimestamp('2024-01-15T10:30:45')).toBe(false);
+  });
+});
+
+describe('encoding', () => {
+  it('encodes entries in the canonical key order and round-trips them', () => {
+    const entry = {
+      hostname: 'h',
+      pid: 1,
+      fields: { a: 'b"\n' },
+      message: 'm',
+      daemon: 'd',
+      level: 6 as const,
+      timestamp: '2024-01-15T10:30:45.123Z',
+      id: 'x',
+    };
+    const line = encodeEntry(entry);
+    expect(Object.keys(JSON.parse(line))).toEqual(['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname']);
+    const back = decodeEntryLine(line);
+    expect(back.ok && back.entry).toEqual(entry);
+    expect(decodeEntryLine('{nope').ok).toBe(false);
+  });
+
+  it('encodes and parses frames', () => {
+    expect(parseServerFrame(encodeReady(100).trim())).toEqual({ type: 'ready', version: 1, max_line_bytes: 100 });
+    expect(parseServerFrame(encodeAck(42).trim())).toEqual({ type: 'ack', seq: 42 });
+    const err = parseServerFrame(encodeError({ kind: 'serde', code: 'INVALID_JSON', message: 'bad', seq: 3 }).trim());
+    expect(err).toEqual({ type: 'error', kind: 'serde', code: 'INVALID_JSON', message: 'bad', seq: 3 });
+    expect(parseServerFrame('garbage')).toBeUndefined();
+    expect(checkDaemonName('web-server')).toBeUndefined();
+    expect(checkDaemonName('{x')).toBeDefined();
+    expect(checkDaemonName('')).toBeDefined();
+  });
+
+  it('recognises LogStreamError across copies by its marker', () => {
+    const e = new LogStreamError('config', 'x', { code: 'CONFIG' });
+    expect(LogStreamError.is(e)).toBe(true);
+    expect(LogStreamError.is(new Error('x'))).toBe(false);
+    expect(e.kind).toBe('config');
+  });
+});

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Installs the Debian packages the tests need when they are missing: the real peers (rsyslog;
+// systemd-journald comes with systemd), the archive tools the rotation tests check archives
+// with (lz4, gzip), and nc for the `echo … | nc -U` test. Runs apt-get only as root and only
+// for what is absent, so a second run costs nothing. Never starts a system daemon.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+
+const wanted = [
+  { pkg: 'rsyslog', has: () => existsSync('/usr/sbin/rsyslogd') },
+  { pkg: 'lz4', has: () => has('lz4') },
+  { pkg: 'gzip', has: () => has('gzip') },
+  { pkg: 'netcat-openbsd', has: () => has('nc') },
+  { pkg: 'systemd', has: () => existsSync('/lib/systemd/systemd-journald') && has('journalctl') },
+  { pkg: 'util-linux', has: () => has('unshare') && has('prlimit') },
+];
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+const missing = wanted.filter((w) => !w.has()).map((w) => w.pkg);
+if (missing.length === 0) process.exit(0);
+if (process.getuid?.() !== 0) {
+  console.error(`ensure-system-deps: missing Debian packages ${missing.join(' ')}; install them (as root: apt-get install ${missing.join(' ')})`);
+  process.exit(1);
+}
+console.error(`ensure-system-deps: installing ${missing.join(' ')}`);
+// A policy-rc.d that forbids service starts, so installing rsyslog does not start a system
+// daemon that would take /dev/log.
+const policy = '/usr/sbin/policy-rc.d';
+const madePolicy = !existsSync(policy);
+if (madePolicy) {
+  writeFileSync(policy, '#!/bin/sh\nexit 101\n');
+  chmodSync(policy, 0o755);
+}
+try {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+} finally {
+  if (madePolicy) rmSync(policy, { force: true });
+}
