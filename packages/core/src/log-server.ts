@@ -124,6 +124,8 @@ export class LogServer extends EventEmitter {
   readonly #dedupe: DedupeWindow | undefined;
   #server: Server | undefined;
   #conns = new Set<Conn>();
+  // Refused sockets, kept until they close so shutdown can destroy any the peer leaves half-open.
+  #refused = new Set<Socket>();
   // The batch being gathered; flushed on the next turn of the event loop or when large.
   #lines: Buffer[] = [];
   #levels: LogLevel[] = [];
@@ -257,6 +259,7 @@ export class LogServer extends EventEmitter {
     for (const conn of this.#conns) conn.socket.end();
     await sleep(0);
     for (const conn of this.#conns) conn.socket.destroy();
+    for (const socket of this.#refused) socket.destroy();
     await closed;
     for (const route of this.routes) {
       try {
@@ -327,6 +330,10 @@ export class LogServer extends EventEmitter {
         ? `too many connections (max_connections ${this.maxConnections})`
         : 'server is shutting down';
       socket.on('error', () => undefined);
+      this.#refused.add(socket);
+      socket.once('close', () => this.#refused.delete(socket));
+      // The peer may never close its side (allowHalfOpen): do not let it hold the server.
+      setTimeout(() => socket.destroy(), 1000).unref();
       socket.end(encodeError({ kind: 'server', code: this.#state === 'listening' ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', message }));
       return;
     }
