@@ -42,10 +42,18 @@ export class FileBackend implements Backend {
     return this.writer.path;
   }
 
-  /** Creates the directory and opens the live file. */
+  /**
+   * Creates the directory and opens the live file. A last line without its newline (a crash
+   * in the middle of a write) is cut off first: it was never acknowledged, and the client that
+   * sent it sends it again.
+   */
   async open(): Promise<void> {
+    this.tornBytesRemoved = await cutTornLine(this.writer.path);
     await this.writer.open();
   }
+
+  /** Bytes of a torn last line removed at open (0 when the file ended cleanly). */
+  tornBytesRemoved = 0;
 
   /** Writes the batch as one buffer; resolves when written (and synced, per `sync`). */
   async write(batch: EntryBatch): Promise<void> {
@@ -116,5 +124,36 @@ export class FileBackend implements Backend {
     } finally {
       await handle.close();
     }
+  }
+}
+
+/** Truncates `path` after its last newline; returns the bytes removed. Missing file: 0. */
+async function cutTornLine(path: string): Promise<number> {
+  let handle;
+  try {
+    handle = await openFile(path, 'r+');
+  } catch {
+    return 0;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return 0;
+    const chunk = Buffer.allocUnsafe(Math.min(size, 1024 * 1024));
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl !== -1) {
+        const keep = start + nl + 1;
+        if (keep < size) await handle.truncate(keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    await handle.truncate(0);
+    return size;
+  } finally {
+    await handle.close();
   }
 }
