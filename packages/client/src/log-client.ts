@@ -69,8 +69,9 @@ type State = 'connecting' | 'ready' | 'waiting' | 'closed';
  * after a reconnect; the server drops repeats by id. Nothing it does throws into the application
  * while the server is away: `log()` never rejects, `flush()` rejects only on timeout or close.
  *
- * Events: `'connect'`, `'disconnect'` (Error | undefined), `'rejected'` (ErrorFrame: the server
- * refused an entry), `'dropped'` (count, reason). There is no `'error'` event.
+ * Events: `'connect'`, `'disconnect'` (Error | undefined), `'acked'` (count: the oldest `count`
+ * unacknowledged entries are now stored), `'rejected'` (ErrorFrame: the server refused an entry),
+ * `'dropped'` (count, reason). There is no `'error'` event.
  */
 export class LogClient extends EventEmitter {
   readonly socketPath: string;
@@ -419,6 +420,7 @@ export class LogClient extends EventEmitter {
     this.#sentTo = Math.max(this.#sentTo, this.#head);
     this.#ackedTotal += n;
     this.stats.acked += n;
+    this.emit('acked', n);
     if (this.#head > 4096 && this.#head * 2 > this.#buffer.length) this.#compact();
     // Room freed: admit waiting entries.
     while (this.#roomWaiters.length > 0 && this.buffered < this.bufferSize) {

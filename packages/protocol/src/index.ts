@@ -34,3 +34,18 @@ export { decodeEntryLine } from './ndjson';
 export type { DecodeResult } from './ndjson';
 export { EntryBatch } from './batch';
 export type { Backend, BackendEvents } from './backend';
+export {
+  SYSLOG_FACILITIES,
+  DEFAULT_SYSLOG_FACILITY,
+  DEFAULT_SYSLOG_SD_ID,
+  parseFacility,
+  formatRfc5424,
+  formatRfc3164,
+  formatSyslog,
+  formatRfc5424Timestamp,
+  formatRfc3164Timestamp,
+  formatStructuredData,
+  toSdName,
+  escapeParamValue,
+} from './syslog-format';
+export type { SyslogFormat, SyslogFormatOptions } from './syslog-format';

@@ -1,2 +1,17 @@
 export { RotatingFileWriter } from './rotating-file-writer';
-export type { RotatingFileWriterOptions, SyncPolicy } from './rotating-file-writer';
+export type {
+  Compression,
+  CompressedEvent,
+  RotateEvent,
+  RotatingFileWriterEvents,
+  RotatingFileWriterOptions,
+  RotatingFileWriterStats,
+  RotationOptions,
+  SyncPolicy,
+} from './rotating-file-writer';
+export { RotatorError } from './rotator-error';
+export type { RotatorOperation } from './rotator-error';
+export { ArchiveNamer, formatStamp } from './archive-names';
+export type { ArchiveCompression, ArchiveName } from './archive-names';
+export { compressFile } from './compress-file';
+export type { CompressFileOptions, CompressResult, CompressionAlgorithm } from './compress-file';
