@@ -5,4 +5,6 @@ export type { BackendRouteOptions, WhenFull } from './backend-route';
 export { DedupeWindow } from './dedupe-window';
 export { MemoryBackend } from './memory-backend';
 export { completeEntry, nowIso } from './enrich';
+export { scanCanonicalEntry } from './fast-scan';
+export type { ScannedEntry } from './fast-scan';
 export type { EnrichDefaults } from './enrich';

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -20,6 +21,7 @@ import {
 import { BackendRoute, type BackendRouteOptions } from './backend-route';
 import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
+import { scanCanonicalEntry } from './fast-scan';
 
 /** Default socket path of the spec. */
 export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
@@ -355,6 +357,8 @@ export class LogServer extends EventEmitter {
       conn.lastDataAt = Date.now();
       this.counters.bytesReceived += chunk.length;
       conn.splitter.push(chunk, sink);
+      // One ack record per chunk, not per line: it covers every line the chunk completed.
+      if (conn.seq > conn.acked) this.#note(conn, conn.seq);
     });
     socket.on('end', () => {
       conn.ended = true;
@@ -390,6 +394,23 @@ export class LogServer extends EventEmitter {
     }
     const seq = ++conn.seq;
     this.counters.messagesReceived++;
+    const fast = scanCanonicalEntry(line);
+    if (fast !== undefined) {
+      if (this.#dedupe !== undefined && !this.#dedupe.add(fast.id)) {
+        this.counters.duplicatesDropped++;
+        return;
+      }
+      // Zero-copy: a view of the socket's chunk, kept until the batch is written.
+      this.#lines.push(line);
+      this.#levels.push(fast.level as LogLevel);
+      this.#pendingBytes += line.length + 1;
+      return;
+    }
+    this.#slowLine(conn, line, seq);
+  }
+
+  /** Lines that are not complete canonical entries: JSON.parse, check, complete, encode. */
+  #slowLine(conn: Conn, line: Buffer, seq: number): void {
     let value: unknown;
     try {
       value = JSON.parse(line.toString('utf8'));
@@ -410,15 +431,13 @@ export class LogServer extends EventEmitter {
     );
     if (this.#dedupe !== undefined && !this.#dedupe.add(entry.id)) {
       this.counters.duplicatesDropped++;
-      this.#note(conn, seq);
       return;
     }
-    // The socket's chunk is reused by nothing, but a view would pin it: copy canonical lines.
-    const bytes = canonical ? Buffer.from(line) : Buffer.from(encodeEntry(entry));
+    // Original bytes only when they are valid UTF-8 (JSON.parse replaced invalid sequences).
+    const bytes = canonical && isUtf8(line) ? Buffer.from(line) : Buffer.from(encodeEntry(entry));
     this.#lines.push(bytes);
     this.#levels.push(entry.level);
     this.#pendingBytes += bytes.length + 1;
-    this.#note(conn, seq);
   }
 
   #onOversize(conn: Conn, bytes: number): void {
@@ -432,7 +451,6 @@ export class LogServer extends EventEmitter {
     this.counters.errors[kind]++;
     this.#send(conn, encodeError(seq === undefined ? { kind, code, message } : { kind, code, message, seq }));
     this.emit('client-error', { kind, code, message });
-    if (seq !== undefined) this.#note(conn, seq);
   }
 
   /** Records that `seq` lines of `conn` are dealt with once the gathering batch is stored. */

@@ -1,0 +1,201 @@
+import { isUtf8 } from 'node:buffer';
+import { MAX_DAEMON_LENGTH, MAX_HOSTNAME_LENGTH, MAX_ID_LENGTH, MAX_FIELD_KEY_LENGTH } from '@logstream/protocol';
+
+/** What the scanner learned from a canonical entry line. */
+export interface ScannedEntry {
+  id: string;
+  level: number;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const HEAD_ID = Buffer.from('{"id":"');
+const AFTER_ID = Buffer.from('","timestamp":"');
+const AFTER_TS = Buffer.from('","level":');
+const AFTER_LEVEL = Buffer.from(',"daemon":"');
+const AFTER_DAEMON = Buffer.from('","message":"');
+const AFTER_MESSAGE = Buffer.from('","fields":{');
+const PID = Buffer.from(',"pid":');
+const HOSTNAME = Buffer.from(',"hostname":');
+const NULL = Buffer.from('null');
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function literal(line: Buffer, at: number, lit: Buffer): boolean {
+  if (at + lit.length > line.length) return false;
+  for (let i = 0; i < lit.length; i++) if (line[at + i] !== lit[i]) return false;
+  return true;
+}
+
+/**
+ * End (index of the closing quote) of a string that has no escapes and no control bytes,
+ * starting at `at` (just after its opening quote); -1 otherwise. Names (id, daemon, hostname,
+ * keys) must be plain: anything else takes the slow path, which words the error if there is one.
+ */
+function plainString(line: Buffer, at: number): number {
+  const end = line.indexOf(QUOTE, at);
+  if (end === -1) return -1;
+  for (let i = at; i < end; i++) {
+    const b = line[i] as number;
+    if (b < 0x20 || b === BACKSLASH || b === 0x7f) return -1;
+    if (b >= 0x80) highBytes = true;
+  }
+  return end;
+}
+
+// Set when a scanned string had a byte >= 0x80: only then is the line checked as UTF-8.
+let highBytes = false;
+
+/** End of a JSON string body starting at `at` (escapes checked, no raw control bytes); -1 if invalid. */
+function jsonString(line: Buffer, at: number): number {
+  const n = line.length;
+  let i = at;
+  while (i < n) {
+    const b = line[i] as number;
+    if (b === QUOTE) return i;
+    if (b < 0x20) return -1;
+    if (b >= 0x80) highBytes = true;
+    if (b === BACKSLASH) {
+      const e = line[i + 1];
+      if (e === 0x75 /* u */) {
+        for (let k = 2; k < 6; k++) {
+          const h = line[i + k];
+          if (h === undefined || !((h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66))) return -1;
+        }
+        i += 6;
+        continue;
+      }
+      if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+        i += 2;
+        continue;
+      }
+      return -1;
+    }
+    i++;
+  }
+  return -1;
+}
+
+function digit(line: Buffer, at: number): number {
+  const b = line[at] as number;
+  return b >= 0x30 && b <= 0x39 ? b - 0x30 : -1;
+}
+
+function num(line: Buffer, at: number, len: number): number {
+  let v = 0;
+  for (let i = 0; i < len; i++) {
+    const d = digit(line, at + i);
+    if (d < 0) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+// The timestamp of the previous line, already known to be valid: most lines of a burst repeat it.
+let lastTimestamp = Buffer.alloc(0);
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` denoting a real instant (what the client and the server write). */
+function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
+  if (end - at !== 24) return false;
+  if (lastTimestamp.length === 24 && line.compare(lastTimestamp, 0, 24, at, end) === 0) return true;
+  if (line[at + 4] !== 0x2d || line[at + 7] !== 0x2d || line[at + 10] !== 0x54 || line[at + 13] !== 0x3a || line[at + 16] !== 0x3a || line[at + 19] !== 0x2e || line[at + 23] !== 0x5a) {
+    return false;
+  }
+  const year = num(line, at, 4);
+  const month = num(line, at + 5, 2);
+  const day = num(line, at + 8, 2);
+  const hour = num(line, at + 11, 2);
+  const minute = num(line, at + 14, 2);
+  const second = num(line, at + 17, 2);
+  const ms = num(line, at + 20, 3);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) {
+    return false;
+  }
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  if (day > (month === 2 && !leap ? 28 : (DAYS[month - 1] as number))) return false;
+  lastTimestamp = Buffer.from(line.subarray(at, end));
+  return true;
+}
+
+/**
+ * Checks, without building objects, that `line` is a complete entry in canonical form —
+ * `{"id":…,"timestamp":…,"level":N,"daemon":…,"message":…,"fields":{…},"pid":…,"hostname":…}`
+ * with no spaces, a `YYYY-MM-DDTHH:MM:SS.sssZ` timestamp and plain names — that the slow path
+ * (JSON.parse + checkEntryInput) would accept unchanged. Returns its id and level, or
+ * undefined when the line must take the slow path (which then accepts or words the error).
+ * The line's bytes are then its canonical encoding: the server stores them as they are.
+ */
+export function scanCanonicalEntry(line: Buffer): ScannedEntry | undefined {
+  if (!literal(line, 0, HEAD_ID)) return undefined;
+  highBytes = false;
+  let at = HEAD_ID.length;
+  const idEnd = plainString(line, at);
+  if (idEnd <= at || idEnd - at > MAX_ID_LENGTH) return undefined;
+  const idStart = at;
+  at = idEnd;
+  if (!literal(line, at, AFTER_ID)) return undefined;
+  at += AFTER_ID.length;
+  const tsEnd = line.indexOf(QUOTE, at);
+  if (tsEnd === -1 || !canonicalTimestamp(line, at, tsEnd)) return undefined;
+  at = tsEnd;
+  if (!literal(line, at, AFTER_TS)) return undefined;
+  at += AFTER_TS.length;
+  const level = digit(line, at);
+  if (level < 0 || level > 7) return undefined;
+  at++;
+  if (!literal(line, at, AFTER_LEVEL)) return undefined;
+  at += AFTER_LEVEL.length;
+  const daemonEnd = plainString(line, at);
+  if (daemonEnd <= at || daemonEnd - at > MAX_DAEMON_LENGTH) return undefined;
+  at = daemonEnd;
+  if (!literal(line, at, AFTER_DAEMON)) return undefined;
+  at += AFTER_DAEMON.length;
+  const messageEnd = jsonString(line, at);
+  if (messageEnd === -1) return undefined;
+  at = messageEnd;
+  if (!literal(line, at, AFTER_MESSAGE)) return undefined;
+  at += AFTER_MESSAGE.length;
+  if (line[at] !== 0x7d /* } */) {
+    for (;;) {
+      if (line[at] !== QUOTE) return undefined;
+      const keyEnd = plainString(line, at + 1);
+      if (keyEnd <= at + 1 || keyEnd - at - 1 > MAX_FIELD_KEY_LENGTH) return undefined;
+      if (line[keyEnd + 1] !== 0x3a /* : */ || line[keyEnd + 2] !== QUOTE) return undefined;
+      const valueEnd = jsonString(line, keyEnd + 3);
+      if (valueEnd === -1) return undefined;
+      at = valueEnd + 1;
+      if (line[at] === 0x2c /* , */) {
+        at++;
+        continue;
+      }
+      if (line[at] === 0x7d) break;
+      return undefined;
+    }
+  }
+  at++;
+  if (!literal(line, at, PID)) return undefined;
+  at += PID.length;
+  if (literal(line, at, NULL)) {
+    at += 4;
+  } else {
+    const start = at;
+    while (digit(line, at) >= 0) at++;
+    const len = at - start;
+    if (len === 0 || len > 10 || (len > 1 && line[start] === 0x30)) return undefined;
+    if (len === 10 && num(line, start, 10) > 4294967295) return undefined;
+  }
+  if (!literal(line, at, HOSTNAME)) return undefined;
+  at += HOSTNAME.length;
+  if (literal(line, at, NULL)) {
+    at += 4;
+  } else {
+    if (line[at] !== QUOTE) return undefined;
+    const hostEnd = plainString(line, at + 1);
+    if (hostEnd <= at + 1 || hostEnd - at - 1 > MAX_HOSTNAME_LENGTH) return undefined;
+    at = hostEnd + 1;
+  }
+  if (at !== line.length - 1 || line[at] !== 0x7d) return undefined;
+  // JSON.parse would replace invalid UTF-8; stored bytes must be valid as they are. Every byte
+  // outside the literals and digits above went through a string scan, which set highBytes.
+  if (highBytes && !isUtf8(line)) return undefined;
+  return { id: line.toString(highBytes ? 'utf8' : 'latin1', idStart, idEnd), level };
+}
