@@ -8,6 +8,9 @@ import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 
 const wanted = [
   { pkg: 'rsyslog', has: () => existsSync('/usr/sbin/rsyslogd') },
+  // rsyslog's TLS driver, for the syslog backend's TLS test against a real rsyslog.
+  { pkg: 'rsyslog-gnutls', has: () => existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') || spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so'], { stdio: 'ignore' }).status === 0 },
+  { pkg: 'openssl', has: () => has('openssl') },
   { pkg: 'lz4', has: () => has('lz4') },
   { pkg: 'gzip', has: () => has('gzip') },
   { pkg: 'netcat-openbsd', has: () => has('nc') },

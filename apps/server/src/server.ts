@@ -1,7 +1,7 @@
 import { chown } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import type { Backend } from '@logstream/protocol';
+import { LogStreamError, type Backend } from '@logstream/protocol';
 import { LogServer, type BackendRouteOptions } from '@logstream/core';
 import { FileBackend } from '@logstream/backend-file';
 import type { Config } from './config';
@@ -39,7 +39,7 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
         },
         compression: file.compression ? file.compression_algorithm : 'none',
         // The syslog line format shares [backends.syslog]'s facility.
-        syslog: { facility: syslog.facility },
+        syslog: { facility: syslog.facility, sdId: syslog.sd_id },
       }),
       file,
     );
@@ -58,16 +58,25 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
     const { SyslogBackend } = await import('@logstream/backend-syslog');
     route(
       new SyslogBackend({
-        format: syslog.format,
+        ...(syslog.format === undefined ? {} : { format: syslog.format }),
         facility: syslog.facility,
         socketPath: syslog.socket_path,
         framing: syslog.framing,
         ...(syslog.server ? { server: syslog.server } : {}),
-        ...(syslog.max_buffered_bytes === undefined ? {} : { maxBufferedBytes: syslog.max_buffered_bytes }),
+        maxBufferedEntries: syslog.max_buffered_entries,
+        maxBufferedBytes: syslog.max_buffered_bytes,
+        maxMessageBytes: syslog.max_message_bytes,
+        sdId: syslog.sd_id,
+        utf8Bom: syslog.utf8_bom,
+        connectTimeoutMs: syslog.connect_timeout_ms,
+        ...(syslog.app_name === undefined ? {} : { appName: syslog.app_name }),
+        ...(syslog.msg_id === undefined ? {} : { msgId: syslog.msg_id }),
+        ...(syslog.hostname === undefined ? {} : { hostname: syslog.hostname }),
         tls: {
           ...(syslog.tls_ca === undefined ? {} : { ca: syslog.tls_ca }),
           ...(syslog.tls_cert === undefined ? {} : { cert: syslog.tls_cert }),
           ...(syslog.tls_key === undefined ? {} : { key: syslog.tls_key }),
+          ...(syslog.tls_servername === undefined ? {} : { servername: syslog.tls_servername }),
           rejectUnauthorized: syslog.tls_reject_unauthorized,
         },
       }),
@@ -86,17 +95,33 @@ export function describeBackends(config: Config): string {
     parts.push(`file (${config.storage.output_directory}/current.log, ${file.format}${compression})`);
   }
   if (journald.enabled) parts.push(`journald (${journald.socket_path})`);
-  if (syslog.enabled) parts.push(`syslog (${syslog.server || syslog.socket_path}, ${syslog.format})`);
+  if (syslog.enabled) parts.push(`syslog (${syslog.server || syslog.socket_path}, ${syslog.format ?? (syslog.server ? 'rfc5424' : 'rfc3164')})`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
+/**
+ * The gid of `server.socket_group` (a name or a number).
+ * @throws LogStreamError (kind `config`) when no such group exists
+ */
 function groupId(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
-  return Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
+  let line = '';
+  try {
+    line = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    // getent exits 2 for an unknown group; the check below reports it.
+  }
+  const gid = Number(line.split(':')[2]);
+  if (line === '' || !Number.isInteger(gid)) {
+    throw new LogStreamError('config', `server.socket_group: no such group ${JSON.stringify(group)}`, { code: 'CONFIG' });
+  }
+  return gid;
 }
 
 /** Starts a LogServer as a config describes, with metrics when enabled. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  // Resolved before anything opens, so a bad group leaves no socket behind.
+  const gid = config.server.socket_group === undefined ? undefined : groupId(config.server.socket_group);
   const routes = await createBackends(config);
   const server = new LogServer({
     socketPath: config.server.socket_path,
@@ -118,12 +143,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
   }
   await server.listen();
-  if (config.server.socket_group !== undefined) {
-    await chown(config.server.socket_path, process.getuid?.() ?? 0, groupId(config.server.socket_group));
+  if (gid !== undefined) {
+    try {
+      await chown(config.server.socket_path, process.getuid?.() ?? 0, gid);
+    } catch (error) {
+      await server.close();
+      throw new LogStreamError('io', `server.socket_group: cannot give ${config.server.socket_path} to group ${config.server.socket_group}: ${(error as Error).message}`, { cause: error, code: 'IO' });
+    }
   }
   let metrics: HttpServer | undefined;
   if (config.metrics.enabled) {
-    metrics = await serveMetrics(createMetricsRegistry(server), config.metrics.host, config.metrics.port, config.metrics.path);
+    try {
+      metrics = await serveMetrics(createMetricsRegistry(server), config.metrics.host, config.metrics.port, config.metrics.path);
+    } catch (error) {
+      await server.close();
+      throw new LogStreamError('io', `metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`, { cause: error, code: 'IO' });
+    }
+    metrics.on('error', (error: Error) => log.error(`metrics: ${error.message}`));
   }
   return {
     server,

@@ -1,0 +1,52 @@
+// A burst far larger than journald's socket queue arrives complete: congestion makes the backend
+// wait, never drop.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JournaldBackend } from '../src/index';
+import { makeBatch, uniqueDaemon } from './helpers/entries';
+import {
+  journaldUnavailableReason,
+  startJournald,
+  stopJournald,
+  waitForJournal,
+  type JournaldPeer,
+} from './helpers/journald-peer';
+
+const unavailable = journaldUnavailableReason();
+const COUNT = 20_000;
+
+describe.skipIf(unavailable !== undefined)(
+  `a burst into a real journald${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`,
+  () => {
+    let peer: JournaldPeer | undefined;
+    let backend: JournaldBackend | undefined;
+
+    beforeAll(async () => {
+      peer = await startJournald();
+      backend = new JournaldBackend({ socketPath: peer.socket });
+      await backend.open();
+    });
+
+    afterAll(async () => {
+      await backend?.close();
+      if (peer !== undefined) await stopJournald(peer);
+    });
+
+    it(`stores all ${COUNT} entries of one batch, each once`, async () => {
+      const b = backend as JournaldBackend;
+      const daemon = uniqueDaemon('burst');
+      const { batch, entries } = makeBatch(daemon, COUNT, 200);
+      await b.write(batch);
+      expect(b.stats()).toMatchObject({ entries_sent: COUNT, send_errors: 0 });
+
+      const records = await waitForJournal(
+        peer as JournaldPeer,
+        [`LOGSTREAM_DAEMON=${daemon}`],
+        (r) => r.length >= COUNT,
+        { outputFields: ['LOGSTREAM_ID'], timeoutMs: 45_000 },
+      );
+      const ids = records.map((r) => r.LOGSTREAM_ID as string);
+      expect(ids).toHaveLength(COUNT);
+      expect(new Set(ids)).toEqual(new Set(entries.map((e) => e.id)));
+    });
+  },
+);

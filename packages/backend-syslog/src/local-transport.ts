@@ -1,0 +1,163 @@
+import { stat } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { UnixDgramSocket } from 'unix-dgram';
+import type { FrameQueue } from './frame-queue';
+import { errnoName, systemError, type Transport, type TransportHooks } from './transport';
+
+/** The usual local syslog socket. */
+export const DEFAULT_SYSLOG_SOCKET_PATH = '/dev/log';
+/**
+ * Cap of a datagram on an AF_UNIX socket here: net.core.wmem_default is 212992 and larger
+ * sends fail with EMSGSIZE, so messages are cut below it.
+ */
+export const MAX_LOCAL_DATAGRAM = 200 * 1024;
+/** How long to wait for 'writable' after congestion before trying again anyway. */
+const CONGESTION_RETRY_MS = 1000;
+/** Datagrams sent between two turns of the event loop. */
+const SENDS_PER_TURN = 512;
+
+type UnixDgram = typeof import('unix-dgram');
+let unixDgram: Promise<UnixDgram> | undefined;
+
+// Loaded on first use, so that a package without the native addon still serves UDP/TCP/TLS.
+function loadUnixDgram(): Promise<UnixDgram> {
+  unixDgram ??= import('unix-dgram');
+  return unixDgram;
+}
+
+/**
+ * Syslog to a local AF_UNIX datagram socket such as /dev/log, through `unix-dgram`: connect
+ * then send, one message a datagram. A full receive queue ('congestion') waits for 'writable'
+ * and sends the same datagram again: a congested datagram was not sent, so this never
+ * duplicates. ECONNREFUSED/ENOENT (the daemon went away or is restarting) take the connection
+ * down and the backend reconnects, which also picks up a socket file that was re-created.
+ */
+export class LocalTransport implements Transport {
+  readonly peer: string;
+  readonly framing = 'none' as const;
+  readonly maxMessageBytes: number;
+  readonly #path: string;
+  readonly #hooks: TransportHooks;
+  #socket: UnixDgramSocket | undefined;
+  #up = false;
+  #onDown: ((error: Error) => void) | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(path: string, maxMessageBytes: number, hooks: TransportHooks) {
+    this.#path = path;
+    this.peer = path;
+    this.maxMessageBytes = Math.min(maxMessageBytes, MAX_LOCAL_DATAGRAM);
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Checks that the path is a socket; rejects with ENOENT or ENOTSOCK naming it otherwise.
+   */
+  async check(): Promise<void> {
+    let info;
+    try {
+      info = await stat(this.#path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      throw systemError('stat', code, `${this.#path} (syslog socket_path)`, error);
+    }
+    if (!info.isSocket()) throw systemError('connect', 'ENOTSOCK', `${this.#path} is not a socket (syslog socket_path)`);
+  }
+
+  async connect(onDown: (error: Error) => void): Promise<void> {
+    this.destroy();
+    const { createSocket } = await loadUnixDgram();
+    const socket = createSocket('unix_dgram');
+    let failure: (Error & { code?: unknown }) | undefined;
+    const onError = (error: Error & { code?: unknown }) => {
+      failure ??= error;
+    };
+    socket.on('error', onError);
+    // connect() is synchronous and reports a failure through 'error' before it returns.
+    socket.connect(this.#path);
+    if (failure !== undefined) {
+      socket.close();
+      const code = errnoName(failure.code) ?? 'EIO';
+      throw systemError('connect', code, this.#path, failure);
+    }
+    socket.off('error', onError);
+    socket.on('error', (error: Error) => this.#goDown(error));
+    socket.on('writable', () => this.#wake?.());
+    this.#socket = socket;
+    this.#onDown = onDown;
+    this.#up = true;
+  }
+
+  #goDown(error: Error): void {
+    if (!this.#up) return;
+    this.#up = false;
+    this.#wake?.();
+    const onDown = this.#onDown;
+    this.#onDown = undefined;
+    this.destroy();
+    onDown?.(error);
+  }
+
+  async send(queue: FrameQueue): Promise<void> {
+    let sends = 0;
+    while (this.#up && queue.length > 0) {
+      const socket = this.#socket as UnixDgramSocket;
+      // Peek, not shift: a datagram leaves the queue only once the kernel took it.
+      const frame = queue.peek() as Buffer;
+      const error = await new Promise<(Error & { code?: unknown }) | undefined>((resolve) => socket.send(frame, resolve));
+      if (!this.#up) return;
+      if (error === undefined) {
+        if (queue.peek() === frame) queue.shift();
+        this.#hooks.onSent(1);
+        if (++sends % SENDS_PER_TURN === 0) await yieldToLoop();
+        continue;
+      }
+      if (error.message === 'congestion') {
+        await this.#waitWritable();
+        continue;
+      }
+      const code = errnoName(error.code) ?? 'EIO';
+      if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
+        if (queue.peek() === frame) queue.shift();
+        this.#hooks.onSendError(systemError('send', code, `${this.#path} (datagram of ${frame.length} bytes)`, error), 1);
+        continue;
+      }
+      this.#goDown(systemError('send', code, this.#path, error));
+      return;
+    }
+  }
+
+  #waitWritable(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, CONGESTION_RETRY_MS);
+      timer.unref();
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  async drained(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.destroy();
+  }
+
+  destroy(): void {
+    this.#up = false;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket !== undefined) {
+      try {
+        socket.close();
+      } catch {
+        // close(2) failing leaves nothing we could release.
+      }
+    }
+    this.#wake?.();
+  }
+}

@@ -1,0 +1,181 @@
+import { once } from 'node:events';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { FrameQueue } from './frame-queue';
+import type { SyslogFraming } from './framing';
+import { systemError, type Transport, type TransportHooks } from './transport';
+
+/** Bytes coalesced into one stream write. */
+const MAX_WRITE_BYTES = 64 * 1024;
+
+/** Options of {@link StreamTransport}. */
+export interface StreamTransportOptions {
+  host: string;
+  port: number;
+  framing: SyslogFraming;
+  maxMessageBytes: number;
+  connectTimeoutMs: number;
+  /** TLS (RFC 5425) rather than plain TCP; the options come later through `useTls()`. */
+  tls: boolean;
+}
+
+/** One established connection and the writes it has not yet handed to the kernel. */
+interface Connection {
+  socket: Socket;
+  up: boolean;
+  pendingWrites: number;
+  /** Frames in writes the socket has not yet handed to the kernel. */
+  pendingFrames: number;
+  drainWaiters: (() => void)[];
+  wake: (() => void) | undefined;
+}
+
+/**
+ * Syslog over TCP (RFC 6587) or TLS (RFC 5425). Frames are coalesced into writes of up to
+ * 64 KiB; a write that fills the socket's buffer waits for 'drain', so at most about
+ * 64 KiB + the socket's high-water mark sit in this process at any time.
+ */
+export class StreamTransport implements Transport {
+  readonly peer: string;
+  readonly framing: SyslogFraming;
+  readonly maxMessageBytes: number;
+  readonly #options: StreamTransportOptions;
+  readonly #hooks: TransportHooks;
+  #conn: Connection | undefined;
+  #tls: ConnectionOptions = {};
+
+  constructor(options: StreamTransportOptions, hooks: TransportHooks) {
+    this.#options = options;
+    this.#hooks = hooks;
+    this.framing = options.framing;
+    this.maxMessageBytes = options.maxMessageBytes;
+    const host = isIP(options.host) === 6 ? `[${options.host}]` : options.host;
+    this.peer = `${options.tls ? 'tls' : 'tcp'}://${host}:${options.port}`;
+  }
+
+  /** Sets the TLS options (CA, key and certificate already read from their files). */
+  useTls(options: ConnectionOptions): void {
+    this.#tls = options;
+  }
+
+  connect(onDown: (error: Error, unflushed?: number) => void): Promise<void> {
+    this.destroy();
+    const { host, port, connectTimeoutMs } = this.#options;
+    const tls = this.#options.tls ? this.#tls : undefined;
+    return new Promise<void>((resolve, reject) => {
+      const socket =
+        tls === undefined
+          ? netConnect({ host, port })
+          : tlsConnect({ ...tls, host, port, servername: tls.servername ?? (isIP(host) === 0 ? host : undefined) });
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        socket.destroy();
+        reject(error);
+      };
+      socket.setTimeout(connectTimeoutMs, () =>
+        fail(systemError('connect', 'ETIMEDOUT', `${this.peer} (no connection after ${connectTimeoutMs} ms)`)),
+      );
+      socket.once('error', (error) => fail(error));
+      socket.once('close', () => fail(systemError('connect', 'ECONNRESET', `${this.peer} (closed during connect)`)));
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
+        if (settled) return;
+        settled = true;
+        socket.setTimeout(0);
+        socket.removeAllListeners('error');
+        socket.removeAllListeners('close');
+        socket.setNoDelay(true);
+        // Keepalive notices a peer that vanished while we had nothing to send.
+        socket.setKeepAlive(true, 10_000);
+        // A syslog receiver sends nothing; read anyway so that a stray byte never blocks the socket.
+        socket.on('data', () => {});
+        const conn: Connection = { socket, up: true, pendingWrites: 0, pendingFrames: 0, drainWaiters: [], wake: undefined };
+        const goDown = (error: Error) => {
+          if (!conn.up) return;
+          const unflushed = conn.pendingFrames;
+          this.#release(conn);
+          onDown(error, unflushed);
+        };
+        socket.on('error', goDown);
+        // The peer closed its side (a restart, an idle timeout): anything we write now is lost.
+        socket.on('end', () => goDown(systemError('read', 'ECONNRESET', `${this.peer} (closed by the peer)`)));
+        socket.on('close', () => goDown(systemError('read', 'ECONNRESET', `${this.peer} (connection closed)`)));
+        this.#conn = conn;
+        resolve();
+      });
+    });
+  }
+
+  async send(queue: FrameQueue): Promise<void> {
+    const conn = this.#conn;
+    if (conn === undefined) return;
+    while (conn.up && queue.length > 0) {
+      const frames = queue.take(MAX_WRITE_BYTES);
+      const chunk = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
+      const count = frames.length;
+      conn.pendingWrites++;
+      conn.pendingFrames += count;
+      const more = conn.socket.write(chunk, (error) => {
+        conn.pendingWrites--;
+        // A write that failed stays counted: its frames die with the connection.
+        if (!error) conn.pendingFrames -= count;
+        if (conn.pendingWrites === 0) wakeAll(conn);
+      });
+      this.#hooks.onSent(frames.length);
+      if (!more) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            conn.socket.off('drain', done);
+            conn.wake = undefined;
+            resolve();
+          };
+          conn.wake = done;
+          conn.socket.on('drain', done);
+        });
+      }
+    }
+  }
+
+  async drained(): Promise<void> {
+    const conn = this.#conn;
+    if (conn === undefined || !conn.up || conn.pendingWrites === 0) return;
+    await new Promise<void>((resolve) => conn.drainWaiters.push(resolve));
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    const conn = this.#conn;
+    if (conn === undefined) return;
+    this.#conn = undefined;
+    conn.up = false;
+    wakeAll(conn);
+    const socket = conn.socket;
+    if (!socket.destroyed) {
+      const closed = once(socket, 'close').catch(() => undefined);
+      // FIN after the buffered bytes; a peer that never closes its side is cut off after timeoutMs.
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), timeoutMs);
+      await closed;
+      clearTimeout(timer);
+    }
+  }
+
+  destroy(): void {
+    const conn = this.#conn;
+    if (conn !== undefined) this.#release(conn);
+  }
+
+  #release(conn: Connection): void {
+    conn.up = false;
+    conn.socket.destroy();
+    if (this.#conn === conn) this.#conn = undefined;
+    wakeAll(conn);
+  }
+}
+
+function wakeAll(conn: Connection): void {
+  conn.wake?.();
+  const waiters = conn.drainWaiters;
+  conn.drainWaiters = [];
+  for (const wake of waiters) wake();
+}

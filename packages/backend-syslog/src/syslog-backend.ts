@@ -1,0 +1,532 @@
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import {
+  DEFAULT_SYSLOG_FACILITY,
+  LogStreamError,
+  formatRfc3164,
+  formatRfc5424,
+  parseFacility,
+  type Backend,
+  type BackendEvents,
+  type EntryBatch,
+  type SyslogFormat,
+  type SyslogFormatOptions,
+} from '@logstream/protocol';
+import { Backoff } from './backoff';
+import { FrameQueue } from './frame-queue';
+import { frameMessage, type SyslogFraming } from './framing';
+import { DEFAULT_SYSLOG_SOCKET_PATH, LocalTransport } from './local-transport';
+import { RecentCounter } from './recent-counter';
+import { parseSyslogServer, type SyslogServer } from './server-url';
+import { StreamTransport } from './stream-transport';
+import type { Transport, TransportHooks } from './transport';
+import { UdpTransport } from './udp-transport';
+
+/** TLS settings of a `tls://` server: paths of PEM files. */
+export interface SyslogTlsOptions {
+  /** CA bundle that signs the server's certificate; default: Node's bundled CAs. */
+  ca?: string;
+  /** Client certificate, for servers that require mutual TLS. */
+  cert?: string;
+  /** Private key of `cert`. */
+  key?: string;
+  /** Refuse a server whose certificate does not verify; default `true`. */
+  rejectUnauthorized?: boolean;
+  /** Name checked against the certificate; default: the host of `server` (when not an IP). */
+  servername?: string;
+}
+
+/** Options of {@link SyslogBackend}. Every one is optional. */
+export interface SyslogBackendOptions {
+  /**
+   * Message format. Default: `"rfc5424"` for a remote `server`; `"rfc3164"` for the local
+   * socket, in the syslog(3) form without HOSTNAME (`<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`),
+   * because stock local receivers (rsyslog's imuxsock with its default parser, journald)
+   * misread RFC 5424 there. RFC 3164 to the local socket always leaves HOSTNAME out.
+   */
+  format?: SyslogFormat;
+  /** Facility: a name (`"LOG_DAEMON"`, `"local3"`) or a number 0–23; default `"LOG_USER"` (1). */
+  facility?: string | number;
+  /**
+   * Remote server: `udp://host:514`, `tcp://host:601` or `tls://host:6514` (see
+   * {@link parseSyslogServer}). Absent or `null`: the local socket {@link socketPath}.
+   */
+  server?: string | null;
+  /** Local datagram socket; default `/dev/log`. Ignored when `server` is set. */
+  socketPath?: string;
+  /** Framing on TCP: `"octet-counting"` (default, RFC 6587 §3.4.1) or `"lf"`. TLS always counts octets. */
+  framing?: SyslogFraming;
+  /** TLS files for a `tls://` server. */
+  tls?: SyslogTlsOptions;
+  /** Most messages held while the peer is slow or away; default 10000. Beyond it the oldest are dropped. */
+  maxBufferedEntries?: number;
+  /** Most bytes held while the peer is slow or away; default 8 MiB. Beyond it the oldest are dropped. */
+  maxBufferedBytes?: number;
+  /**
+   * Longest message in bytes, framing excluded; longer ones are cut at a character boundary
+   * and counted as `truncated`. Default 65536; UDP caps it at 65507, the local socket at 200 KiB.
+   */
+  maxMessageBytes?: number;
+  /** APP-NAME / TAG for every message; default: each entry's daemon name. */
+  appName?: string;
+  /** RFC 5424 MSGID for every message; default `-`. */
+  msgId?: string;
+  /** HOSTNAME for entries without one; default: this machine's host name. */
+  hostname?: string;
+  /** SD-ID of the element carrying the fields; default `logstream@32473`. */
+  sdId?: string;
+  /** Prefix RFC 5424 messages with a UTF-8 BOM; default `false`. */
+  utf8Bom?: boolean;
+  /** Give up one TCP/TLS connection attempt after this long, in ms; default 5000. */
+  connectTimeoutMs?: number;
+  /** Longest wait of `flush()` (and of `close()` before it drops what is left), in ms; default 5000. */
+  flushTimeoutMs?: number;
+  /**
+   * Frames written to a TCP/TLS connection (or a local socket) within this many ms before it
+   * broke are counted as `possibly_lost`; default 2000. See the README.
+   */
+  unconfirmedWindowMs?: number;
+  /** Backend name for logs and metric labels; default `"syslog"`. */
+  name?: string;
+}
+
+/** Default of {@link SyslogBackendOptions.maxBufferedEntries}. */
+export const DEFAULT_MAX_BUFFERED_ENTRIES = 10_000;
+/** Default of {@link SyslogBackendOptions.maxBufferedBytes}. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Default of {@link SyslogBackendOptions.maxMessageBytes}. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+
+type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
+
+/**
+ * Counters of a {@link SyslogBackend}; every one only grows.
+ *
+ * - `sent`: messages that left the process (handed to the kernel or a socket's buffer).
+ * - `send_errors`: messages a send failed for (UDP refusals, oversize datagrams); they are lost.
+ * - `dropped_overflow`: oldest buffered messages dropped because the buffer was full.
+ * - `dropped_on_close`: messages still buffered when `close()` gave up waiting.
+ * - `possibly_lost`: messages written within `unconfirmedWindowMs` before a connection broke.
+ * - `truncated`: messages cut to `maxMessageBytes`.
+ * - `connect_errors`: failed connection attempts.
+ * - `disconnects`: established connections that broke.
+ * - `reconnects`: connections established after the first.
+ */
+export interface SyslogBackendStats {
+  sent: number;
+  send_errors: number;
+  dropped_overflow: number;
+  dropped_on_close: number;
+  possibly_lost: number;
+  truncated: number;
+  connect_errors: number;
+  disconnects: number;
+  reconnects: number;
+}
+
+/**
+ * Sends entries to a syslog daemon: RFC 5424 (default) or RFC 3164, to the local socket
+ * (`/dev/log`), or to a remote server over UDP, TCP or TLS.
+ *
+ * `write()` formats the batch into a bounded buffer and resolves at once: a slow or dead syslog
+ * never holds back the server or other backends. While the peer is away the buffer keeps the
+ * newest messages (the oldest are dropped and counted), and the backend reconnects with
+ * backoff (100 ms, ×2, at most 5 s, with jitter). Emits `'error'` for each failed connection
+ * attempt and each broken connection, only when a listener is attached; `stats()` counts them
+ * either way.
+ */
+export class SyslogBackend extends EventEmitter<BackendEvents> implements Backend {
+  readonly name: string;
+  /** The parsed `server` option; `undefined` for the local socket. */
+  readonly server: SyslogServer | undefined;
+  /** The local socket path, when no `server` is set. */
+  readonly socketPath: string | undefined;
+  readonly format: SyslogFormat;
+  readonly facility: number;
+  readonly #options: SyslogBackendOptions;
+  readonly #formatOptions: SyslogFormatOptions;
+  readonly #queue: FrameQueue;
+  readonly #recent: RecentCounter;
+  readonly #backoff = new Backoff();
+  readonly #flushTimeoutMs: number;
+  readonly #counters: SyslogBackendStats = {
+    sent: 0,
+    send_errors: 0,
+    dropped_overflow: 0,
+    dropped_on_close: 0,
+    possibly_lost: 0,
+    truncated: 0,
+    connect_errors: 0,
+    disconnects: 0,
+    reconnects: 0,
+  };
+  readonly #transport: Transport;
+  #state: State = 'new';
+  #connectedOnce = false;
+  #pumping = false;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #progress: (() => void)[] = [];
+  #opening: Promise<void> | undefined;
+  #flushing: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Checks the options; opens nothing (see {@link open}).
+   *
+   * @throws LogStreamError (kind `config`) for a bad facility, format, framing, server URL or bound.
+   */
+  constructor(options: SyslogBackendOptions = {}) {
+    super();
+    this.#options = options;
+    this.name = options.name ?? 'syslog';
+    const local = options.server === undefined || options.server === null || options.server === '';
+    this.format = options.format ?? (local ? 'rfc3164' : 'rfc5424');
+    if (this.format !== 'rfc5424' && this.format !== 'rfc3164') {
+      throw configError(`format ${JSON.stringify(options.format)}: expected "rfc5424" or "rfc3164"`);
+    }
+    const facility = options.facility === undefined ? DEFAULT_SYSLOG_FACILITY : parseFacility(options.facility);
+    if (facility === undefined) {
+      throw configError(
+        `facility ${JSON.stringify(options.facility)}: expected a syslog facility name (LOG_USER, LOG_DAEMON, LOG_LOCAL0..7, ...) or a number 0-23`,
+      );
+    }
+    this.facility = facility;
+    const framing = options.framing ?? 'octet-counting';
+    if (framing !== 'octet-counting' && framing !== 'lf') {
+      throw configError(`framing ${JSON.stringify(options.framing)}: expected "octet-counting" or "lf"`);
+    }
+    const maxEntries = positiveInt(options.maxBufferedEntries, DEFAULT_MAX_BUFFERED_ENTRIES, 'max_buffered_entries');
+    const maxBytes = positiveInt(options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'max_buffered_bytes');
+    const maxMessageBytes = positiveInt(options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'max_message_bytes');
+    if (maxMessageBytes < 480 || maxMessageBytes > maxBytes) {
+      throw configError(`max_message_bytes ${maxMessageBytes}: expected 480 to max_buffered_bytes (${maxBytes})`);
+    }
+    this.#flushTimeoutMs = positiveInt(options.flushTimeoutMs, 5000, 'flush_timeout_ms');
+    this.#recent = new RecentCounter(positiveInt(options.unconfirmedWindowMs, 2000, 'unconfirmed_window_ms'));
+    this.#queue = new FrameQueue(maxEntries, maxBytes);
+    this.#formatOptions = {
+      facility,
+      hostname: options.hostname ?? osHostname(),
+      ...(options.appName !== undefined && { appName: options.appName }),
+      ...(options.msgId !== undefined && { msgId: options.msgId }),
+      ...(options.sdId !== undefined && { sdId: options.sdId }),
+      ...(options.utf8Bom !== undefined && { utf8Bom: options.utf8Bom }),
+      ...(local && { omitHostname: true }),
+    };
+
+    const hooks: TransportHooks = {
+      onSent: (n) => {
+        this.#counters.sent += n;
+        this.#recent.add(n);
+      },
+      onSendError: (error, dropped) => {
+        this.#counters.send_errors += dropped;
+        this.#report(error);
+      },
+    };
+    const connectTimeoutMs = positiveInt(options.connectTimeoutMs, 5000, 'connect_timeout_ms');
+    if (local) {
+      this.server = undefined;
+      this.socketPath = options.socketPath ?? DEFAULT_SYSLOG_SOCKET_PATH;
+      this.#transport = new LocalTransport(this.socketPath, maxMessageBytes, hooks);
+    } else {
+      this.server = parseSyslogServer(options.server as string);
+      this.socketPath = undefined;
+      const { protocol, host, port } = this.server;
+      if (options.tls !== undefined && protocol !== 'tls') {
+        throw configError(`tls options are set but server ${JSON.stringify(options.server)} is not tls://`);
+      }
+      if (protocol === 'udp') {
+        this.#transport = new UdpTransport({ host, port, maxMessageBytes }, hooks);
+      } else {
+        this.#transport = new StreamTransport(
+          {
+            host,
+            port,
+            // RFC 5425 §4.3: TLS uses octet counting only.
+            framing: protocol === 'tls' ? 'octet-counting' : framing,
+            maxMessageBytes,
+            connectTimeoutMs,
+            tls: protocol === 'tls',
+          },
+          hooks,
+        );
+      }
+    }
+  }
+
+  /**
+   * Prepares the transport. For the local socket, the path must be a socket that accepts a
+   * connection now. For a remote server, TLS files are read here and the connection is
+   * started in the background: a server that is down at start-up is retried like one that
+   * went away later, and messages wait in the buffer.
+   *
+   * @throws Error with `code` ENOENT, ENOTSOCK or ECONNREFUSED naming the socket path, or a
+   *   LogStreamError (kind `config`) naming an unreadable TLS file.
+   */
+  open(): Promise<void> {
+    this.#opening ??= this.#open();
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    if (this.#state === 'closed') throw closedError(this.name);
+    const transport = this.#transport;
+    if (transport instanceof LocalTransport) {
+      await transport.check();
+      this.#state = 'connecting';
+      try {
+        await transport.connect((error) => this.#onDown(error));
+      } catch (error) {
+        this.#state = 'new';
+        throw error;
+      }
+      this.#onUp();
+      return;
+    }
+    if (transport instanceof StreamTransport && this.server?.protocol === 'tls') {
+      transport.useTls(await loadTls(this.#options.tls ?? {}));
+    }
+    void this.#connect();
+  }
+
+  /**
+   * Queues the batch's entries, formatted and framed, and resolves: the entries are then
+   * "stored" in this backend's sense (buffered, bounded, sent as soon as the peer takes them).
+   * When the buffer is full, the oldest messages are dropped and counted as `dropped_overflow`.
+   *
+   * @throws LogStreamError (kind `server`, code `CLOSED`) after {@link close}.
+   */
+  async write(batch: EntryBatch): Promise<void> {
+    if (this.#state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
+    const format = this.format === 'rfc3164' ? formatRfc3164 : formatRfc5424;
+    const options = this.#formatOptions;
+    const framing = this.#transport.framing;
+    const maxMessageBytes = this.#transport.maxMessageBytes;
+    const queue = this.#queue;
+    const counters = this.#counters;
+    for (const entry of batch.entries()) {
+      const { frame, truncated } = frameMessage(format(entry, options), framing, maxMessageBytes);
+      if (truncated) counters.truncated++;
+      counters.dropped_overflow += queue.push(frame);
+    }
+    this.#pump();
+  }
+
+  /**
+   * Waits until every buffered message has left the process, or the connection is down with
+   * nothing left to send, or `flushTimeoutMs` passed (what is left stays buffered). Never
+   * rejects. Concurrent calls share one wait.
+   */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#flush(this.#flushTimeoutMs).finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async #flush(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.#state === 'closed' || this.#state === 'new') return;
+      if (this.#queue.length === 0) {
+        if (this.#state !== 'up') return;
+        const left = deadline - performance.now();
+        if (left <= 0) return;
+        await withTimeout(this.#transport.drained(), left);
+        if (this.#queue.length === 0) return;
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      this.#pump();
+      await withTimeout(new Promise<void>((resolve) => this.#progress.push(resolve)), left);
+    }
+  }
+
+  /**
+   * Flushes (at most `flushTimeoutMs`), counts what is still buffered as `dropped_on_close`,
+   * and ends the connection. Idempotent: later calls return the first call's promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => undefined);
+    await this.flush();
+    const wasUp = this.#state === 'up';
+    this.#state = 'closed';
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#counters.dropped_on_close += this.#queue.clear();
+    if (wasUp) await this.#transport.close(1000);
+    else this.#transport.destroy();
+    this.#notify();
+  }
+
+  /** Counters for metrics (see {@link SyslogBackendStats}). */
+  stats(): Readonly<Record<string, number>> {
+    return { ...this.#counters };
+  }
+
+  /** Messages waiting in the buffer now (a gauge, not part of {@link stats}). */
+  get bufferedEntries(): number {
+    return this.#queue.length;
+  }
+
+  /** Bytes waiting in the buffer now. */
+  get bufferedBytes(): number {
+    return this.#queue.bytes;
+  }
+
+  /** True while a connection to the peer is established. */
+  get connected(): boolean {
+    return this.#state === 'up';
+  }
+
+  async #connect(): Promise<void> {
+    this.#reconnectTimer = undefined;
+    if (this.#state === 'closed') return;
+    this.#state = 'connecting';
+    try {
+      await this.#transport.connect((error, unflushed) => this.#onDown(error, unflushed));
+    } catch (error) {
+      if (this.#isClosed()) return;
+      this.#counters.connect_errors++;
+      this.#state = 'down';
+      this.#report(asError(error));
+      this.#scheduleReconnect();
+      this.#notify();
+      return;
+    }
+    if (this.#isClosed()) {
+      this.#transport.destroy();
+      return;
+    }
+    this.#onUp();
+  }
+
+  // A method, not an inline comparison: TypeScript would keep the narrowing across an await.
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #onUp(): void {
+    if (this.#connectedOnce) this.#counters.reconnects++;
+    this.#connectedOnce = true;
+    this.#backoff.reset();
+    this.#recent.reset();
+    this.#state = 'up';
+    this.#notify();
+    this.#pump();
+  }
+
+  #onDown(error: Error, unflushed = 0): void {
+    if (this.#state !== 'up') return;
+    this.#state = 'down';
+    this.#counters.disconnects++;
+    // Whatever was written lately may have died in kernel buffers with the connection: no
+    // syslog transport acknowledges, so count it rather than pretend it arrived. Frames that
+    // never left the socket's own buffer are lost for sure, however old.
+    this.#counters.possibly_lost += Math.max(this.#recent.total(), unflushed);
+    this.#recent.reset();
+    this.#report(error);
+    this.#scheduleReconnect();
+    this.#notify();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#state === 'closed' || this.#reconnectTimer !== undefined) return;
+    this.#reconnectTimer = setTimeout(() => void this.#connect(), this.#backoff.next());
+    // A reconnect that is pending must not keep the process alive on its own.
+    this.#reconnectTimer.unref();
+  }
+
+  #pump(): void {
+    if (this.#pumping || this.#state !== 'up' || this.#queue.length === 0) return;
+    this.#pumping = true;
+    void this.#runPump();
+  }
+
+  async #runPump(): Promise<void> {
+    try {
+      while (this.#state === 'up' && this.#queue.length > 0) {
+        await this.#transport.send(this.#queue);
+        this.#notify();
+      }
+    } catch (error) {
+      // A transport bug must not leave the backend wedged: treat it as a broken connection.
+      this.#transport.destroy();
+      this.#onDown(asError(error));
+    } finally {
+      this.#pumping = false;
+      this.#notify();
+    }
+  }
+
+  #notify(): void {
+    const waiters = this.#progress;
+    this.#progress = [];
+    for (const wake of waiters) wake();
+  }
+
+  #report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+function configError(message: string): LogStreamError {
+  return new LogStreamError('config', `backends.syslog: ${message}`, { code: 'CONFIG' });
+}
+
+function closedError(name: string): LogStreamError {
+  return new LogStreamError('server', `${name} backend is closed`, { code: 'CLOSED' });
+}
+
+function positiveInt(value: number | undefined, fallback: number, key: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw configError(`${key} ${value}: expected a positive integer`);
+  return value;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+async function loadTls(tls: SyslogTlsOptions) {
+  const read = async (path: string | undefined, key: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw new LogStreamError(
+        'config',
+        `backends.syslog.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        { code: 'CONFIG', cause: error },
+      );
+    }
+  };
+  const [ca, cert, key] = await Promise.all([
+    read(tls.ca, 'tls_ca'),
+    read(tls.cert, 'tls_cert'),
+    read(tls.key, 'tls_key'),
+  ]);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new LogStreamError('config', 'backends.syslog: tls_cert and tls_key must be set together', { code: 'CONFIG' });
+  }
+  return {
+    ...(ca !== undefined && { ca }),
+    ...(cert !== undefined && { cert }),
+    ...(key !== undefined && { key }),
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+    ...(tls.servername !== undefined && { servername: tls.servername }),
+  };
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,142 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const START = join(here, 'start-rsyslog.sh');
+const STOP = join(here, 'stop-rsyslog.sh');
+
+/** One message as rsyslog's `%jsonmesg%` renders it (the keys the tests use). */
+export interface RsyslogMessage {
+  msg: string;
+  rawmsg: string;
+  hostname: string;
+  'app-name': string;
+  procid: string;
+  msgid: string;
+  'structured-data': string;
+  syslogtag: string;
+  pri: string;
+  syslogfacility: string;
+  syslogseverity: string;
+  timereported: string;
+  inputname: string;
+  'protocol-version': string;
+  [key: string]: string;
+}
+
+/** Options of {@link startRsyslog}. */
+export interface StartRsyslogOptions {
+  /** Also listen with TLS (rsyslog's gtls driver; installs rsyslog-gnutls when missing). */
+  tls?: boolean;
+}
+
+/**
+ * A private rsyslogd started by `start-rsyslog.sh` (installs rsyslog with apt-get when it is
+ * missing), listening on 127.0.0.1 on kernel-chosen ports and on a unix datagram socket.
+ */
+export class RsyslogPeer {
+  env: Record<string, string>;
+  readonly #tls: boolean;
+
+  constructor(env: Record<string, string>, tls: boolean) {
+    this.env = env;
+    this.#tls = tls;
+  }
+
+  get pid(): number {
+    return Number(this.env.RSYSLOG_PID);
+  }
+  get host(): string {
+    return this.env.RSYSLOG_HOST as string;
+  }
+  get udpPort(): number {
+    return Number(this.env.RSYSLOG_UDP_PORT);
+  }
+  get tcpPort(): number {
+    return Number(this.env.RSYSLOG_TCP_PORT);
+  }
+  get ptcpPort(): number {
+    return Number(this.env.RSYSLOG_PTCP_PORT);
+  }
+  get tlsPort(): number {
+    return Number(this.env.RSYSLOG_TLS_PORT);
+  }
+  /** CA certificate (PEM file) that signed the TLS input's certificate. */
+  get tlsCa(): string {
+    return this.env.RSYSLOG_TLS_CA as string;
+  }
+  /** The imuxsock socket, a stand-in for /dev/log. */
+  get socket(): string {
+    return this.env.RSYSLOG_SOCKET as string;
+  }
+  get base(): string {
+    return this.env.RSYSLOG_BASE as string;
+  }
+
+  /** Every message received so far, from `messages.jsonl` (one JSON object a line). */
+  async messages(): Promise<RsyslogMessage[]> {
+    const text = await readFile(this.env.RSYSLOG_JSON as string, 'utf8');
+    const out: RsyslogMessage[] = [];
+    for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line) as RsyslogMessage);
+    return out;
+  }
+
+  /**
+   * Polls `messages.jsonl` (rsyslog writes asynchronously) until `done(messages)` holds; after
+   * `timeoutMs` returns what is there, so the test's assertion shows what arrived.
+   */
+  async waitFor(done: (messages: RsyslogMessage[]) => boolean, timeoutMs = 15_000): Promise<RsyslogMessage[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const messages = await this.messages();
+      if (done(messages) || Date.now() > deadline) return messages;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Stops rsyslogd (SIGTERM, by PID) and keeps its directory and output files. */
+  async kill(): Promise<void> {
+    await run(STOP, [String(this.pid), this.base], { env: { ...process.env, KEEP_PEER_DATA: '1' } });
+  }
+
+  /** Starts rsyslogd again in the same directory, on the same ports, after {@link kill}. */
+  async start(): Promise<void> {
+    this.env = await startScript(this.#tls, {
+      RSYSLOG_REUSE_BASE: this.base,
+      RSYSLOG_FIXED_UDP_PORT: String(this.udpPort),
+      RSYSLOG_FIXED_TCP_PORT: String(this.tcpPort),
+      RSYSLOG_FIXED_PTCP_PORT: String(this.ptcpPort),
+      ...(this.#tls && { RSYSLOG_FIXED_TLS_PORT: String(this.tlsPort) }),
+    });
+  }
+
+  /** Stops rsyslogd (by PID) and removes its directory; idempotent. */
+  async stop(): Promise<void> {
+    await run(STOP, [String(this.pid), this.base]);
+  }
+}
+
+async function startScript(tls: boolean, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const { stdout } = await run(START, [], {
+    env: { ...process.env, ...(tls && { RSYSLOG_TLS: '1' }), ...extra },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const env: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) env[line.slice(0, at)] = line.slice(at + 1);
+  }
+  if (env.RSYSLOG_PID === undefined) throw new Error(`start-rsyslog.sh printed no RSYSLOG_PID:\n${stdout}`);
+  return env;
+}
+
+/** Starts a private rsyslogd; stop it with {@link RsyslogPeer.stop}. */
+export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<RsyslogPeer> {
+  const tls = options.tls === true;
+  return new RsyslogPeer(await startScript(tls), tls);
+}

@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EntryBatch, type LogEntry } from '@logstream/protocol';
+import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
+import { startRsyslog, type RsyslogMessage, type RsyslogPeer } from './helpers/rsyslog';
+
+// Each test starts its own rsyslogd, because these tests stop and restart it.
+const peers: RsyslogPeer[] = [];
+const backends: SyslogBackend[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  await Promise.all(backends.splice(0).map((b) => b.close()));
+  await Promise.all(peers.splice(0).map((p) => p.stop()));
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function peer(): Promise<RsyslogPeer> {
+  const p = await startRsyslog();
+  peers.push(p);
+  return p;
+}
+
+function makeBackend(options: SyslogBackendOptions): SyslogBackend {
+  const backend = new SyslogBackend({ flushTimeoutMs: 3000, ...options });
+  // Errors are expected here (refused connections); they are asserted through stats().
+  backend.on('error', () => {});
+  backends.push(backend);
+  return backend;
+}
+
+function batch(run: string, from: number, n: number): EntryBatch {
+  const entries: LogEntry[] = [];
+  for (let i = from; i < from + n; i++) {
+    entries.push({
+      id: randomUUID(),
+      timestamp: new Date().toISOString(),
+      level: 6,
+      daemon: 'restart-test',
+      message: `${run} seq=${i} payload "q" [b] \\ \u00e9`,
+      fields: { seq: String(i) },
+      pid: 77,
+      hostname: 'h1',
+    });
+  }
+  return EntryBatch.fromEntries(entries);
+}
+
+function seqs(messages: RsyslogMessage[], run: string): number[] {
+  return messages.filter((m) => m.msg.includes(run)).map((m) => Number(/seq=(\d+)/.exec(m.msg)?.[1]));
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('SyslogBackend when the peer goes away and comes back', () => {
+  it('TCP: rsyslog restarted mid-stream; everything after it is back arrives, losses are counted', async () => {
+    const p = await peer();
+    const run = randomUUID();
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${p.tcpPort}` });
+    await backend.open();
+    let next = 0;
+    const write = async (n: number) => {
+      await backend.write(batch(run, next, n));
+      next += n;
+    };
+    // A steady stream before the restart.
+    for (let i = 0; i < 20; i++) {
+      await write(10);
+      await sleep(10);
+    }
+    await p.kill();
+    // Written while rsyslog is down: these wait in the buffer.
+    for (let i = 0; i < 10; i++) {
+      await write(10);
+      await sleep(20);
+    }
+    await p.start();
+    const afterRestart = next;
+    for (let i = 0; i < 20; i++) {
+      await write(10);
+      await sleep(10);
+    }
+    const total = next;
+    await until(() => backend.connected, 'the reconnect');
+    await backend.flush();
+    const messages = await p.waitFor((ms) => seqs(ms, run).filter((s) => s >= afterRestart).length >= total - afterRestart);
+    const got = seqs(messages, run);
+    const unique = new Set(got);
+    const stats = backend.stats();
+
+    // Everything written after rsyslog was back arrived, once.
+    for (let s = afterRestart; s < total; s++) expect(unique.has(s), `seq ${s}`).toBe(true);
+    expect(got.length).toBe(unique.size);
+    // What is missing (if anything) was written before the break and is counted, not silent.
+    const missing = total - unique.size;
+    if (process.env.SYSLOG_TEST_DEBUG) console.log({ total, missing, stats });
+    expect(missing).toBeLessThanOrEqual(stats.possibly_lost as number);
+    expect(stats).toMatchObject({ dropped_overflow: 0, send_errors: 0 });
+    expect(stats.disconnects).toBeGreaterThanOrEqual(1);
+    expect(stats.reconnects).toBeGreaterThanOrEqual(1);
+    expect(stats.sent).toBe(total);
+  });
+
+  it('TCP: a peer that is down at open() does not fail open() or write(); messages wait and arrive', async () => {
+    const p = await peer();
+    await p.kill();
+    const run = randomUUID();
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${p.tcpPort}` });
+    await backend.open();
+    await backend.write(batch(run, 0, 50));
+    await until(() => backend.stats().connect_errors! >= 1, 'a refused connection');
+    expect(backend.bufferedEntries).toBe(50);
+    await p.start();
+    await until(() => backend.connected, 'the connection');
+    await backend.flush();
+    const got = seqs(await p.waitFor((ms) => seqs(ms, run).length >= 50), run);
+    expect(new Set(got).size).toBe(50);
+    expect(backend.stats()).toMatchObject({ sent: 50, dropped_overflow: 0, reconnects: 0 });
+  });
+
+  it('keeps the newest messages within the bound while down, and counts the dropped oldest', async () => {
+    const p = await peer();
+    await p.kill();
+    const run = randomUUID();
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${p.tcpPort}`, maxBufferedEntries: 100 });
+    await backend.open();
+    for (let i = 0; i < 5; i++) await backend.write(batch(run, i * 50, 50));
+    expect(backend.bufferedEntries).toBe(100);
+    expect(backend.stats().dropped_overflow).toBe(150);
+    await p.start();
+    await until(() => backend.connected, 'the connection');
+    await backend.flush();
+    const got = seqs(await p.waitFor((ms) => seqs(ms, run).length >= 100), run).sort((a, b) => a - b);
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => 150 + i));
+  });
+
+  it('bounds memory by bytes when the peer accepts but never reads', async () => {
+    // A real TCP peer that stops reading: the kernel buffers fill, then ours, then drops start.
+    const sockets: Socket[] = [];
+    const server: Server = createServer((s) => {
+      s.pause();
+      sockets.push(s);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const port = (server.address() as { port: number }).port;
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${port}`, maxBufferedBytes: 256 * 1024, flushTimeoutMs: 200 });
+    await backend.open();
+    await until(() => backend.connected, 'the connection');
+    const run = randomUUID();
+    const big = 'x'.repeat(2000);
+    for (let i = 0; i < 40; i++) {
+      const b = batch(run, i * 250, 250);
+      for (const e of b.entries()) e.message += big;
+      await backend.write(EntryBatch.fromEntries(b.entries()));
+      expect(backend.bufferedBytes).toBeLessThanOrEqual(256 * 1024);
+      await sleep(1);
+    }
+    expect(backend.stats().dropped_overflow).toBeGreaterThan(0);
+    // close() gives up after flushTimeoutMs and counts what it could not send.
+    await backend.close();
+    const s = backend.stats();
+    expect((s.sent as number) + (s.dropped_overflow as number) + (s.dropped_on_close as number)).toBe(10_000);
+  });
+
+  it('local socket: a missing path is a start-up error naming it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'no-such.sock');
+    const backend = makeBackend({ socketPath: path });
+    await expect(backend.open()).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining(path) });
+    const notSocket = makeBackend({ socketPath: dir });
+    await expect(notSocket.open()).rejects.toMatchObject({ code: 'ENOTSOCK', message: expect.stringContaining(dir) });
+  });
+
+  it('local socket: follows rsyslog through a restart (the socket file is re-created)', async () => {
+    const p = await peer();
+    const run = randomUUID();
+    const backend = makeBackend({ socketPath: p.socket });
+    await backend.open();
+    await backend.write(batch(run, 0, 20));
+    await backend.flush();
+    await p.waitFor((ms) => seqs(ms, run).length >= 20);
+    await p.kill();
+    await backend.write(batch(run, 20, 20));
+    await p.start();
+    await backend.write(batch(run, 40, 20));
+    await until(() => backend.stats().reconnects! >= 1 && backend.bufferedEntries === 0, 'the reconnect');
+    const got = new Set(seqs(await p.waitFor((ms) => seqs(ms, run).length >= 60), run));
+    for (let s = 0; s < 60; s++) expect(got.has(s), `seq ${s}`).toBe(true);
+    expect(backend.stats()).toMatchObject({ sent: 60, dropped_overflow: 0 });
+  });
+
+  it('local socket: a burst larger than the receive queue is delivered whole (congestion → writable → resend)', async () => {
+    const p = await peer();
+    const run = randomUUID();
+    const backend = makeBackend({ socketPath: p.socket, maxBufferedEntries: 20_000, flushTimeoutMs: 30_000 });
+    await backend.open();
+    for (let i = 0; i < 10; i++) await backend.write(batch(run, i * 2000, 2000));
+    await backend.flush();
+    const got = new Set(seqs(await p.waitFor((ms) => seqs(ms, run).length >= 20_000, 30_000), run));
+    expect(got.size).toBe(20_000);
+    expect(backend.stats()).toMatchObject({ sent: 20_000, send_errors: 0, dropped_overflow: 0, disconnects: 0 });
+  });
+
+  it('UDP: nobody listening is counted as send errors; write() never rejects', async () => {
+    const p = await peer();
+    const port = p.udpPort;
+    await p.kill();
+    const backend = makeBackend({ server: `udp://127.0.0.1:${port}` });
+    await backend.open();
+    await until(() => backend.connected, 'the UDP socket');
+    for (let i = 0; i < 20; i++) {
+      await backend.write(batch(randomUUID(), 0, 5));
+      await backend.flush();
+    }
+    const s = backend.stats();
+    // The first datagram draws the ICMP refusal; later sends report ECONNREFUSED.
+    expect(s.send_errors).toBeGreaterThan(0);
+    expect((s.sent as number) + (s.send_errors as number)).toBe(100);
+  });
+
+  it('close() while the peer is down gives up after flushTimeoutMs and counts what it dropped', async () => {
+    const p = await peer();
+    await p.kill();
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${p.tcpPort}`, flushTimeoutMs: 300 });
+    await backend.open();
+    await backend.write(batch(randomUUID(), 0, 30));
+    await backend.close();
+    expect(backend.stats()).toMatchObject({ sent: 0, dropped_on_close: 30 });
+    await expect(backend.write(batch('x', 0, 1))).rejects.toMatchObject({ kind: 'server', code: 'CLOSED' });
+  });
+});
