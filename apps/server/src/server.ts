@@ -72,13 +72,18 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
         ...(syslog.app_name === undefined ? {} : { appName: syslog.app_name }),
         ...(syslog.msg_id === undefined ? {} : { msgId: syslog.msg_id }),
         ...(syslog.hostname === undefined ? {} : { hostname: syslog.hostname }),
-        tls: {
-          ...(syslog.tls_ca === undefined ? {} : { ca: syslog.tls_ca }),
-          ...(syslog.tls_cert === undefined ? {} : { cert: syslog.tls_cert }),
-          ...(syslog.tls_key === undefined ? {} : { key: syslog.tls_key }),
-          ...(syslog.tls_servername === undefined ? {} : { servername: syslog.tls_servername }),
-          rejectUnauthorized: syslog.tls_reject_unauthorized,
-        },
+        // TLS options for a tls:// server; explicit ones elsewhere reach the backend, which refuses them.
+        ...(syslog.server?.startsWith('tls://') || syslog.tls_ca || syslog.tls_cert || syslog.tls_key || syslog.tls_servername
+          ? {
+              tls: {
+                ...(syslog.tls_ca === undefined ? {} : { ca: syslog.tls_ca }),
+                ...(syslog.tls_cert === undefined ? {} : { cert: syslog.tls_cert }),
+                ...(syslog.tls_key === undefined ? {} : { key: syslog.tls_key }),
+                ...(syslog.tls_servername === undefined ? {} : { servername: syslog.tls_servername }),
+                rejectUnauthorized: syslog.tls_reject_unauthorized,
+              },
+            }
+          : {}),
       }),
       syslog,
     );
