@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { cac } from 'cac';
 import { LogStreamError } from '@logstream/protocol';
 import { applyOverrides, loadConfig, type Config } from './config';
@@ -35,6 +36,11 @@ cli
   .usage('[options]')
   .version(version, '-V, --version');
 
+/** JSON replacer for the effective config: modes are shown in octal, as they are written. */
+function showModes(key: string, value: unknown): unknown {
+  return key === 'socket_mode' && typeof value === 'number' ? `0${value.toString(8)}` : value;
+}
+
 async function main(): Promise<number> {
   const { options } = cli.parse() as unknown as { options: Flags & { help?: boolean; version?: boolean } };
   if (options.help || options.version) return 0;
@@ -58,14 +64,14 @@ async function main(): Promise<number> {
     return 1;
   }
   if (options.validate) {
-    process.stdout.write(`# ${path ?? 'built-in defaults'}: valid\n${JSON.stringify(config, null, 2)}\n`);
+    process.stdout.write(`# ${path ?? 'built-in defaults'}: valid\n${JSON.stringify(config, showModes, 2)}\n`);
     return 0;
   }
   try {
     const running = await startServer(config, log);
     log.info(
       `listening on ${config.server.socket_path} (pid ${process.pid}, config ${path ?? 'built-in defaults'}); backends: ${describeBackends(config)}${
-        running.metrics ? `; metrics on http://${config.metrics.host}:${config.metrics.port}${config.metrics.path}` : ''
+        running.metrics ? `; metrics on http://${config.metrics.host}:${(running.metrics.address() as AddressInfo).port}${config.metrics.path}` : ''
       }`,
     );
     let stopping = false;
@@ -88,7 +94,10 @@ async function main(): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reopening output files');
-      running.server.reopen().catch((error: Error) => log.error(`reopen failed: ${error.message}`));
+      running.server.reopen().then(
+        () => log.info('SIGHUP: output files reopened'),
+        (error: Error) => log.error(`reopen failed: ${error.message}`),
+      );
     });
     return -1;
   } catch (error) {
