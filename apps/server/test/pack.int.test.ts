@@ -64,8 +64,10 @@ describe('the published packages, installed from their tarballs', () => {
     const author = join(dir, 'author');
     await npmInstall(author, ['protocol', 'client']);
     // Only the client, the protocol and valibot: no server code in an application's tree.
-    expect((await readdir(join(author, 'node_modules'))).sort()).toEqual(['.package-lock.json', '@logstream', 'valibot']);
+    expect((await readdir(join(author, 'node_modules'))).filter((f) => !f.startsWith('.')).sort()).toEqual(['@logstream', 'valibot']);
     expect((await readdir(join(author, 'node_modules', '@logstream'))).sort()).toEqual(['client', 'protocol']);
+    // The logger(1)-like `logstream` command comes with the client.
+    expect(await readdir(join(author, 'node_modules', '.bin'))).toContain('logstream');
     await writeFile(
       join(author, 'daemon.cjs'),
       `const { LogClient } = require('@logstream/client');
