@@ -58,6 +58,18 @@ export interface ClientStats {
 }
 
 const RESOLVED = Promise.resolve();
+
+let lastMs = -1;
+let lastIso = '';
+/** The time as an ISO string with milliseconds, computed once per millisecond. */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 const MAX_WRITE_BYTES = 256 * 1024;
@@ -82,8 +94,9 @@ export class LogClient extends EventEmitter {
   readonly bufferSize: number;
   readonly whenFull: 'block' | 'drop_newest';
   readonly stats: ClientStats = { logged: 0, acked: 0, rejected: 0, droppedFull: 0, filtered: 0, resent: 0, reconnects: 0 };
-  readonly #hostname = osHostname();
+  readonly #hostnameJson = JSON.stringify(osHostname());
   readonly #pid = process.pid;
+  #daemonJson: string;
   #socket: Socket | undefined;
   #state: State = 'waiting';
   // Unacknowledged entries, oldest first, each one encoded JSON line with its newline.
@@ -116,6 +129,7 @@ export class LogClient extends EventEmitter {
     if (minLevel === undefined) throw new LogStreamError('client', `minLevel: not a level: ${String(config.minLevel)}`);
     this.socketPath = config.socketPath ?? DEFAULT_SOCKET_PATH;
     this.daemonName = config.daemonName;
+    this.#daemonJson = JSON.stringify(config.daemonName);
     this.minLevel = minLevel;
     this.timeout = config.timeout ?? 5000;
     this.autoReconnect = config.autoReconnect ?? true;
@@ -268,25 +282,23 @@ export class LogClient extends EventEmitter {
     return this.#closing;
   }
 
+  /**
+   * The entry's canonical JSON line (key order of the protocol), built as a string: the server's
+   * fast path stores these bytes as they are. Only the message and the fields need escaping.
+   */
   #encode(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): string {
-    let f: LogFields = {};
+    let f = '{}';
     if (fields !== undefined && fields !== null) {
-      f = {};
-      for (const key of Object.keys(fields)) {
+      f = '{';
+      for (const key in fields) {
+        if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
         const value = fields[key];
-        f[key] = typeof value === 'string' ? value : value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+        const text = typeof value === 'string' ? value : value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+        f += `${f.length > 1 ? ',' : ''}${JSON.stringify(key)}:${JSON.stringify(text)}`;
       }
+      f += '}';
     }
-    return `${JSON.stringify({
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      level,
-      daemon: this.daemonName,
-      message,
-      fields: f,
-      pid: this.#pid,
-      hostname: this.#hostname,
-    })}\n`;
+    return `{"id":"${randomUUID()}","timestamp":"${nowIso()}","level":${level},"daemon":${this.#daemonJson},"message":${JSON.stringify(message)},"fields":${f},"pid":${this.#pid},"hostname":${this.#hostnameJson}}\n`;
   }
 
   #push(line: string): void {
