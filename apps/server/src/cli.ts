@@ -67,6 +67,9 @@ async function main(): Promise<number> {
     process.stdout.write(`# ${path ?? 'built-in defaults'}: valid\n${JSON.stringify(config, showModes, 2)}\n`);
     return 0;
   }
+  // Installed before start-up: a SIGHUP from logrotate while backends open must not kill us.
+  let onHup = () => log.info('SIGHUP during start-up: the output files are being opened now; nothing to reopen');
+  process.on('SIGHUP', () => onHup());
   try {
     const running = await startServer(config, log);
     log.info(
@@ -92,13 +95,13 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    onHup = () => {
       log.info('SIGHUP: reopening output files');
       running.server.reopen().then(
         () => log.info('SIGHUP: output files reopened'),
         (error: Error) => log.error(`reopen failed: ${error.message}`),
       );
-    });
+    };
     return -1;
   } catch (error) {
     log.error(`cannot start: ${(error as Error).message}`);
