@@ -82,6 +82,8 @@ interface Conn {
   acked: number;
   ended: boolean;
   lastDataAt: number;
+  /** An ack is waiting for the peer to read what was sent before it (see #sendAck). */
+  ackOwed: boolean;
 }
 
 interface Inflight {
@@ -93,6 +95,8 @@ interface Inflight {
 
 const MAX_BATCH_ENTRIES = 8192;
 const MAX_BATCH_BYTES = 1024 * 1024;
+/** Longest message in an error frame, in characters. */
+const MAX_ERROR_MESSAGE_CHARS = 1024;
 
 /**
  * The LogStream server: accepts connections on a Unix socket, validates and completes entries,
@@ -208,7 +212,16 @@ export class LogServer extends EventEmitter {
       server.once('error', (error: NodeJS.ErrnoException) => {
         reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${error.message}`, { cause: error, code: 'IO' }));
       });
-      server.listen(this.socketPath, () => resolve());
+      // Connections the server has not accepted yet wait in the kernel's backlog; Node's default
+      // (511) is below max_connections, so a burst of connects (every daemon at boot) would fail
+      // with EAGAIN before the server sees them. The kernel caps it at net.core.somaxconn.
+      // Bind under a umask that already gives the socket its mode: no moment with wider access.
+      const umask = process.umask(0o777 & ~this.#socketMode);
+      try {
+        server.listen({ path: this.socketPath, backlog: Math.max(511, this.maxConnections) }, () => resolve());
+      } finally {
+        process.umask(umask);
+      }
     });
     server.on('error', (error) => this.emit('error', error));
     await chmod(this.socketPath, this.#socketMode);
@@ -347,6 +360,7 @@ export class LogServer extends EventEmitter {
       acked: 0,
       ended: false,
       lastDataAt: Date.now(),
+      ackOwed: false,
     };
     this.#conns.add(conn);
     const sink: LineSink = {
@@ -449,7 +463,16 @@ export class LogServer extends EventEmitter {
 
   #reject(conn: Conn, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string, seq: number | undefined): void {
     this.counters.errors[kind]++;
-    this.#send(conn, encodeError(seq === undefined ? { kind, code, message } : { kind, code, message, seq }));
+    // One 64 KiB line of bad fields words thousands of issues: keep the answer small.
+    if (message.length > MAX_ERROR_MESSAGE_CHARS) {
+      message = `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (${message.length} characters in all)`;
+    }
+    // A peer that does not read its answers gets no more error frames until it does (they are
+    // counted, and the acks still cover the lines): otherwise a stream of bad lines it never
+    // reads the answers to would pile frames up in memory without bound.
+    if (!conn.socket.writableNeedDrain) {
+      this.#send(conn, encodeError(seq === undefined ? { kind, code, message } : { kind, code, message, seq }));
+    }
     this.emit('client-error', { kind, code, message });
   }
 
@@ -497,7 +520,7 @@ export class LogServer extends EventEmitter {
       for (const [conn, seq] of item.acks) {
         if (seq > conn.acked) {
           conn.acked = seq;
-          this.#send(conn, encodeAck(seq));
+          this.#sendAck(conn);
         }
         if (conn.ended && conn.acked >= conn.seq && this.#state === 'listening') conn.socket.end();
       }
@@ -525,6 +548,28 @@ export class LogServer extends EventEmitter {
   #send(conn: Conn, frame: string): void {
     if (!conn.socket.writable) return;
     conn.socket.write(frame);
+  }
+
+  /**
+   * Sends the cumulative ack of `conn`. While the peer is not reading (the socket's buffer is
+   * over its high-water mark) the ack is owed instead, and the latest one goes out on 'drain':
+   * acks are cumulative, so skipping some loses nothing, and a client that only writes cannot
+   * grow the server's memory. The last ack of an ended connection is always written.
+   */
+  #sendAck(conn: Conn): void {
+    const socket = conn.socket;
+    if (!socket.writable) return;
+    if (socket.writableNeedDrain && !conn.ended) {
+      if (!conn.ackOwed) {
+        conn.ackOwed = true;
+        socket.once('drain', () => {
+          conn.ackOwed = false;
+          this.#sendAck(conn);
+        });
+      }
+      return;
+    }
+    socket.write(encodeAck(conn.acked));
   }
 }
 
