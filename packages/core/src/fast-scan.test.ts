@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkEntryInput, encodeEntry, type LogEntry } from '@logstream/protocol';
 import { completeEntry } from './enrich';
-import { scanCanonicalEntry } from './fast-scan';
+import { scanCanonicalEntry as scanInto } from './fast-scan';
+
+/** The scanner's answer as { id, level }, or undefined for the slow path. */
+function scanCanonicalEntry(line: Buffer): { id: string; level: number } | undefined {
+  const out = { level: 0, idStart: 0, idEnd: 0 };
+  if (!scanInto(line, out)) return undefined;
+  return { id: line.toString('utf8', out.idStart, out.idEnd), level: out.level };
+}
 
 function slowPath(line: Buffer): { id: string; level: number; canonical: boolean } | undefined {
   let value: unknown;

@@ -1,10 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import { MAX_DAEMON_LENGTH, MAX_HOSTNAME_LENGTH, MAX_ID_LENGTH, MAX_FIELD_KEY_LENGTH } from '@logstream/protocol';
 
-/** What the scanner learned from a canonical entry line. */
+/**
+ * What the scanner learned from a canonical entry line; the caller passes one object and the
+ * scanner fills it in, so a line costs no allocation. The id is `line[idStart, idEnd)` (UTF-8).
+ */
 export interface ScannedEntry {
-  id: string;
   level: number;
+  idStart: number;
+  idEnd: number;
 }
 
 const QUOTE = 0x22;
@@ -32,14 +36,15 @@ function literal(line: Buffer, at: number, lit: Buffer): boolean {
  * keys) must be plain: anything else takes the slow path, which words the error if there is one.
  */
 function plainString(line: Buffer, at: number): number {
-  const end = line.indexOf(QUOTE, at);
-  if (end === -1) return -1;
-  for (let i = at; i < end; i++) {
+  // A loop, not indexOf: names are short, and a native call costs more than the scan.
+  const n = line.length;
+  for (let i = at; i < n; i++) {
     const b = line[i] as number;
+    if (b === QUOTE) return i;
     if (b < 0x20 || b === BACKSLASH || b === 0x7f) return -1;
     if (b >= 0x80) highBytes = true;
   }
-  return end;
+  return -1;
 }
 
 // Set when a scanned string had a byte >= 0x80: only then is the line checked as UTF-8.
@@ -96,7 +101,16 @@ let lastTimestamp = Buffer.alloc(0);
 /** `YYYY-MM-DDTHH:MM:SS.sssZ` denoting a real instant (what the client and the server write). */
 function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
   if (end - at !== 24) return false;
-  if (lastTimestamp.length === 24 && line.compare(lastTimestamp, 0, 24, at, end) === 0) return true;
+  if (lastTimestamp.length === 24) {
+    let same = true;
+    for (let i = 0; i < 24; i++) {
+      if (line[at + i] !== lastTimestamp[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+  }
   if (line[at + 4] !== 0x2d || line[at + 7] !== 0x2d || line[at + 10] !== 0x54 || line[at + 13] !== 0x3a || line[at + 16] !== 0x3a || line[at + 19] !== 0x2e || line[at + 23] !== 0x5a) {
     return false;
   }
@@ -120,59 +134,60 @@ function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
  * Checks, without building objects, that `line` is a complete entry in canonical form —
  * `{"id":…,"timestamp":…,"level":N,"daemon":…,"message":…,"fields":{…},"pid":…,"hostname":…}`
  * with no spaces, a `YYYY-MM-DDTHH:MM:SS.sssZ` timestamp and plain names — that the slow path
- * (JSON.parse + checkEntryInput) would accept unchanged. Returns its id and level, or
- * undefined when the line must take the slow path (which then accepts or words the error).
- * The line's bytes are then its canonical encoding: the server stores them as they are.
+ * (JSON.parse + checkEntryInput) would accept unchanged. Returns true and fills `out` with its
+ * level and where its id is, or false when the line must take the slow path (which then accepts
+ * or words the error). The line's bytes are then its canonical encoding: the server stores them
+ * as they are.
  */
-export function scanCanonicalEntry(line: Buffer): ScannedEntry | undefined {
-  if (!literal(line, 0, HEAD_ID)) return undefined;
+export function scanCanonicalEntry(line: Buffer, out: ScannedEntry): boolean {
+  if (!literal(line, 0, HEAD_ID)) return false;
   highBytes = false;
   let at = HEAD_ID.length;
   const idEnd = plainString(line, at);
-  if (idEnd <= at || idEnd - at > MAX_ID_LENGTH) return undefined;
+  if (idEnd <= at || idEnd - at > MAX_ID_LENGTH) return false;
   const idStart = at;
   at = idEnd;
-  if (!literal(line, at, AFTER_ID)) return undefined;
+  if (!literal(line, at, AFTER_ID)) return false;
   at += AFTER_ID.length;
-  const tsEnd = line.indexOf(QUOTE, at);
-  if (tsEnd === -1 || !canonicalTimestamp(line, at, tsEnd)) return undefined;
+  const tsEnd = at + 24;
+  if (line[tsEnd] !== QUOTE || !canonicalTimestamp(line, at, tsEnd)) return false;
   at = tsEnd;
-  if (!literal(line, at, AFTER_TS)) return undefined;
+  if (!literal(line, at, AFTER_TS)) return false;
   at += AFTER_TS.length;
   const level = digit(line, at);
-  if (level < 0 || level > 7) return undefined;
+  if (level < 0 || level > 7) return false;
   at++;
-  if (!literal(line, at, AFTER_LEVEL)) return undefined;
+  if (!literal(line, at, AFTER_LEVEL)) return false;
   at += AFTER_LEVEL.length;
   const daemonEnd = plainString(line, at);
-  if (daemonEnd <= at || daemonEnd - at > MAX_DAEMON_LENGTH) return undefined;
+  if (daemonEnd <= at || daemonEnd - at > MAX_DAEMON_LENGTH) return false;
   at = daemonEnd;
-  if (!literal(line, at, AFTER_DAEMON)) return undefined;
+  if (!literal(line, at, AFTER_DAEMON)) return false;
   at += AFTER_DAEMON.length;
   const messageEnd = jsonString(line, at);
-  if (messageEnd === -1) return undefined;
+  if (messageEnd === -1) return false;
   at = messageEnd;
-  if (!literal(line, at, AFTER_MESSAGE)) return undefined;
+  if (!literal(line, at, AFTER_MESSAGE)) return false;
   at += AFTER_MESSAGE.length;
   if (line[at] !== 0x7d /* } */) {
     for (;;) {
-      if (line[at] !== QUOTE) return undefined;
+      if (line[at] !== QUOTE) return false;
       const keyEnd = plainString(line, at + 1);
-      if (keyEnd <= at + 1 || keyEnd - at - 1 > MAX_FIELD_KEY_LENGTH) return undefined;
-      if (line[keyEnd + 1] !== 0x3a /* : */ || line[keyEnd + 2] !== QUOTE) return undefined;
+      if (keyEnd <= at + 1 || keyEnd - at - 1 > MAX_FIELD_KEY_LENGTH) return false;
+      if (line[keyEnd + 1] !== 0x3a /* : */ || line[keyEnd + 2] !== QUOTE) return false;
       const valueEnd = jsonString(line, keyEnd + 3);
-      if (valueEnd === -1) return undefined;
+      if (valueEnd === -1) return false;
       at = valueEnd + 1;
       if (line[at] === 0x2c /* , */) {
         at++;
         continue;
       }
       if (line[at] === 0x7d) break;
-      return undefined;
+      return false;
     }
   }
   at++;
-  if (!literal(line, at, PID)) return undefined;
+  if (!literal(line, at, PID)) return false;
   at += PID.length;
   if (literal(line, at, NULL)) {
     at += 4;
@@ -180,22 +195,25 @@ export function scanCanonicalEntry(line: Buffer): ScannedEntry | undefined {
     const start = at;
     while (digit(line, at) >= 0) at++;
     const len = at - start;
-    if (len === 0 || len > 10 || (len > 1 && line[start] === 0x30)) return undefined;
-    if (len === 10 && num(line, start, 10) > 4294967295) return undefined;
+    if (len === 0 || len > 10 || (len > 1 && line[start] === 0x30)) return false;
+    if (len === 10 && num(line, start, 10) > 4294967295) return false;
   }
-  if (!literal(line, at, HOSTNAME)) return undefined;
+  if (!literal(line, at, HOSTNAME)) return false;
   at += HOSTNAME.length;
   if (literal(line, at, NULL)) {
     at += 4;
   } else {
-    if (line[at] !== QUOTE) return undefined;
+    if (line[at] !== QUOTE) return false;
     const hostEnd = plainString(line, at + 1);
-    if (hostEnd <= at + 1 || hostEnd - at - 1 > MAX_HOSTNAME_LENGTH) return undefined;
+    if (hostEnd <= at + 1 || hostEnd - at - 1 > MAX_HOSTNAME_LENGTH) return false;
     at = hostEnd + 1;
   }
-  if (at !== line.length - 1 || line[at] !== 0x7d) return undefined;
+  if (at !== line.length - 1 || line[at] !== 0x7d) return false;
   // JSON.parse would replace invalid UTF-8; stored bytes must be valid as they are. Every byte
   // outside the literals and digits above went through a string scan, which set highBytes.
-  if (highBytes && !isUtf8(line)) return undefined;
-  return { id: line.toString(highBytes ? 'utf8' : 'latin1', idStart, idEnd), level };
+  if (highBytes && !isUtf8(line)) return false;
+  out.level = level;
+  out.idStart = idStart;
+  out.idEnd = idEnd;
+  return true;
 }

@@ -3,6 +3,7 @@ export type { LogServerOptions, ServerCounters } from './log-server';
 export { BackendRoute } from './backend-route';
 export type { BackendRouteOptions, WhenFull } from './backend-route';
 export { DedupeWindow } from './dedupe-window';
+export { IdWindow } from './id-window';
 export { MemoryBackend } from './memory-backend';
 export { completeEntry, nowIso } from './enrich';
 export { scanCanonicalEntry } from './fast-scan';

@@ -19,9 +19,9 @@ import {
   type LogStreamErrorKind,
 } from '@logstream/protocol';
 import { BackendRoute, type BackendRouteOptions } from './backend-route';
-import { DedupeWindow } from './dedupe-window';
+import { IdWindow } from './id-window';
 import { completeEntry } from './enrich';
-import { scanCanonicalEntry } from './fast-scan';
+import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
 
 /** Default socket path of the spec. */
 export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
@@ -49,7 +49,7 @@ export interface LogServerOptions {
   /** How long shutdown waits for clients to finish sending and backends to store. Default 5000 ms. */
   shutdownTimeoutMs?: number;
   /**
-   * Ids remembered to drop resent entries (see {@link DedupeWindow}). Default 65536; 0 turns
+   * Ids remembered to drop resent entries (see {@link IdWindow}). Default 65536; 0 turns
    * dedupe off.
    */
   dedupeWindow?: number;
@@ -127,7 +127,8 @@ export class LogServer extends EventEmitter {
   readonly #shutdownTimeoutMs: number;
   readonly #maxInflightBytes: number;
   readonly #readBufferBytes: number;
-  readonly #dedupe: DedupeWindow | undefined;
+  readonly #dedupe: IdWindow | undefined;
+  readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
   #server: Server | undefined;
   #conns = new Set<Conn>();
   // Refused sockets, kept until they close so shutdown can destroy any the peer leaves half-open.
@@ -156,7 +157,7 @@ export class LogServer extends EventEmitter {
     this.#maxInflightBytes = options.maxInflightBytes ?? 16 * 1024 * 1024;
     this.#readBufferBytes = options.readBufferBytes ?? 65536;
     const window = options.dedupeWindow ?? 65536;
-    this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
+    this.#dedupe = window > 0 ? new IdWindow(window) : undefined;
     this.routes = options.backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
     for (const route of this.routes) {
       route.on('error', (error: Error) => {
@@ -408,15 +409,15 @@ export class LogServer extends EventEmitter {
     }
     const seq = ++conn.seq;
     this.counters.messagesReceived++;
-    const fast = scanCanonicalEntry(line);
-    if (fast !== undefined) {
-      if (this.#dedupe !== undefined && !this.#dedupe.add(fast.id)) {
+    const scan = this.#scan;
+    if (scanCanonicalEntry(line, scan)) {
+      if (this.#dedupe !== undefined && !this.#dedupe.addBytes(line, scan.idStart, scan.idEnd)) {
         this.counters.duplicatesDropped++;
         return;
       }
       // Zero-copy: a view of the socket's chunk, kept until the batch is written.
       this.#lines.push(line);
-      this.#levels.push(fast.level as LogLevel);
+      this.#levels.push(scan.level as LogLevel);
       this.#pendingBytes += line.length + 1;
       return;
     }

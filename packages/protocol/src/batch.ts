@@ -49,11 +49,26 @@ export class EntryBatch {
   /** The whole batch as NDJSON, each line ending in `\n`; built once. */
   ndjson(): Buffer {
     if (this.#ndjson === undefined) {
+      const lines = this.lines;
       const out = Buffer.allocUnsafe(this.byteLength);
       let at = 0;
-      for (const line of this.lines) {
-        at += line.copy(out, at);
+      let i = 0;
+      while (i < lines.length) {
+        // Lines cut from one socket chunk lie back to back, each followed by its '\n' there:
+        // copy such a run in one call (the bytes between them are exactly those newlines).
+        const first = lines[i] as Buffer;
+        const whole = Buffer.from(first.buffer, first.byteOffset, first.buffer.byteLength - first.byteOffset);
+        let end = first.length;
+        let j = i + 1;
+        while (j < lines.length) {
+          const next = lines[j] as Buffer;
+          if (next.buffer !== first.buffer || next.byteOffset - first.byteOffset !== end + 1 || whole[end] !== 0x0a) break;
+          end += 1 + next.length;
+          j++;
+        }
+        at += whole.copy(out, at, 0, end);
         out[at++] = 0x0a;
+        i = j;
       }
       this.#ndjson = out;
     }

@@ -114,3 +114,15 @@ describe('encoding', () => {
     expect(e.kind).toBe('config');
   });
 });
+
+describe('EntryBatch.ndjson', () => {
+  it('joins lines with newlines whether or not they lie back to back in one chunk', async () => {
+    const { EntryBatch } = await import('./batch');
+    const chunk = Buffer.from('{"a":1}\n{"b":2}\r\n{"c":3}\n{"d":4}X{"e":5}\n');
+    const views = [chunk.subarray(0, 7), chunk.subarray(8, 15), chunk.subarray(17, 24), chunk.subarray(25, 32), chunk.subarray(33, 40)];
+    const other = Buffer.from('{"f":6}');
+    const batch = new EntryBatch([...views, other], [6, 6, 6, 6, 6, 6]);
+    expect(batch.ndjson().toString()).toBe('{"a":1}\n{"b":2}\n{"c":3}\n{"d":4}\n{"e":5}\n{"f":6}\n');
+    expect(batch.byteLength).toBe(batch.ndjson().length);
+  });
+});
