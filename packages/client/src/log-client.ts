@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { EntryPages } from './entry-pages';
 import {
   LogStreamError,
   checkDaemonName,
@@ -72,7 +73,8 @@ function nowIso(): string {
 }
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5000;
-const MAX_WRITE_BYTES = 256 * 1024;
+/** Unsent entries at which `log()` writes at once instead of at the end of the tick. */
+const EAGER_WRITE_ENTRIES = 256;
 
 type State = 'connecting' | 'ready' | 'waiting' | 'closed';
 
@@ -100,10 +102,7 @@ export class LogClient extends EventEmitter {
   #socket: Socket | undefined;
   #state: State = 'waiting';
   // Unacknowledged entries, oldest first, each one encoded JSON line with its newline.
-  #buffer: string[] = [];
-  #head = 0;
-  // Index into #buffer of the first entry not yet written on the current connection.
-  #sentTo = 0;
+  readonly #pages = new EntryPages();
   // Entries acknowledged on the current connection (the server's cumulative seq).
   #connAcked = 0;
   // Total ever logged/acked, to resolve flush() waiters.
@@ -168,7 +167,7 @@ export class LogClient extends EventEmitter {
 
   /** Entries held until acknowledged (sent or not). */
   get buffered(): number {
-    return this.#buffer.length - this.#head;
+    return this.#pages.length;
   }
 
   /**
@@ -302,10 +301,12 @@ export class LogClient extends EventEmitter {
   }
 
   #push(line: string): void {
-    this.#buffer.push(line);
+    this.#pages.append(line);
     this.#loggedTotal++;
     this.stats.logged++;
-    this.#scheduleWrite();
+    // A burst logged without yielding goes out as it grows, so the server works in parallel.
+    if (this.#pages.unsent >= EAGER_WRITE_ENTRIES) this.#writeOut();
+    else this.#scheduleWrite();
   }
 
   #drop(count: number, reason: 'buffer_full' | 'closed'): void {
@@ -322,15 +323,12 @@ export class LogClient extends EventEmitter {
     });
   }
 
-  /** Writes buffered, unsent entries in large chunks until the socket pushes back. */
+  /** Writes buffered, unsent entries (views of the pages) until the socket pushes back. */
   #writeOut(): void {
     const socket = this.#socket;
     if (socket === undefined || this.#state !== 'ready' || this.#waitingDrain) return;
-    while (this.#sentTo < this.#buffer.length) {
-      let chunk = '';
-      let i = this.#sentTo;
-      while (i < this.#buffer.length && chunk.length < MAX_WRITE_BYTES) chunk += this.#buffer[i++];
-      this.#sentTo = i;
+    let chunk: Buffer | undefined;
+    while ((chunk = this.#pages.nextChunk()) !== undefined) {
       if (!socket.write(chunk)) {
         this.#waitingDrain = true;
         socket.once('drain', () => {
@@ -410,14 +408,13 @@ export class LogClient extends EventEmitter {
     this.#backoffMs = BACKOFF_FIRST_MS;
     this.#connAcked = 0;
     // Everything unacknowledged goes again, in order; the server drops repeats by id.
-    const unacked = this.#sentTo - this.#head;
+    const unacked = this.#pages.inFlight;
     if (this.#everConnected) {
       this.stats.reconnects++;
       this.stats.resent += unacked;
     }
     this.#everConnected = true;
-    this.#compact();
-    this.#sentTo = 0;
+    this.#pages.rewind();
     for (const w of this.#connectWaiters) w.resolve();
     this.#connectWaiters = [];
     this.emit('connect');
@@ -428,12 +425,10 @@ export class LogClient extends EventEmitter {
     const n = seq - this.#connAcked;
     if (n <= 0) return;
     this.#connAcked = seq;
-    this.#head += n;
-    this.#sentTo = Math.max(this.#sentTo, this.#head);
+    this.#pages.ack(n);
     this.#ackedTotal += n;
     this.stats.acked += n;
     this.emit('acked', n);
-    if (this.#head > 4096 && this.#head * 2 > this.#buffer.length) this.#compact();
     // Room freed: admit waiting entries.
     while (this.#roomWaiters.length > 0 && this.buffered < this.bufferSize) {
       const w = this.#roomWaiters.shift() as { line: string; resolve: () => void };
@@ -462,12 +457,5 @@ export class LogClient extends EventEmitter {
     } else {
       this.emit('rejected', frame);
     }
-  }
-
-  #compact(): void {
-    if (this.#head === 0) return;
-    this.#buffer = this.#buffer.slice(this.#head);
-    this.#sentTo = Math.max(0, this.#sentTo - this.#head);
-    this.#head = 0;
   }
 }

@@ -1,0 +1,128 @@
+/** Bytes per page; an entry larger than this gets a page of its own. */
+const PAGE_BYTES = 1024 * 1024;
+
+/**
+ * The client's unacknowledged entries, encoded once into large byte pages. Per entry only its
+ * page and offsets are kept (small integers), so entries cost the garbage collector nothing
+ * while they wait for their ack, and sending is a view of a page (no copy, no re-encoding).
+ * A page is released once every entry on it is acknowledged.
+ */
+export class EntryPages {
+  #pages: Buffer[] = [];
+  #pageUsed: number[] = [];
+  // Absolute number of #pages[0]: pages are dropped from the front as they are acknowledged.
+  #pageBase = 0;
+  // Per entry from #head on: absolute page number, start and end offsets.
+  #entPage: number[] = [];
+  #entStart: number[] = [];
+  #entEnd: number[] = [];
+  #head = 0;
+  #send = 0;
+  #spare: Buffer | undefined;
+
+  /** Entries held (sent or not), until acknowledged. */
+  get length(): number {
+    return this.#entEnd.length - this.#head;
+  }
+
+  /** Entries held and not yet sent on the current connection. */
+  get unsent(): number {
+    return this.#entEnd.length - this.#send;
+  }
+
+  /** Entries sent on the current connection and not yet acknowledged. */
+  get inFlight(): number {
+    return this.#send - this.#head;
+  }
+
+  /** Bytes of page memory held now. */
+  get bytes(): number {
+    let n = 0;
+    for (const page of this.#pages) n += page.length;
+    return n;
+  }
+
+  /** Appends one encoded entry (a JSON line with its newline). */
+  append(line: string): void {
+    let last = this.#pages.length - 1;
+    let page = this.#pages[last];
+    let used = this.#pageUsed[last] ?? 0;
+    // Worst case 3 bytes per UTF-16 unit; only near a page's end is the exact size needed.
+    if (page === undefined || page.length - used < line.length * 3) {
+      const need = Buffer.byteLength(line);
+      if (page === undefined || page.length - used < need) {
+        page = need <= PAGE_BYTES ? this.#takeSpare() : Buffer.allocUnsafe(need);
+        this.#pages.push(page);
+        this.#pageUsed.push(0);
+        last++;
+        used = 0;
+      }
+    }
+    const written = page.write(line, used, 'utf8');
+    this.#entPage.push(this.#pageBase + last);
+    this.#entStart.push(used);
+    this.#entEnd.push(used + written);
+    this.#pageUsed[last] = used + written;
+  }
+
+  /**
+   * The next run of unsent entries that lie together on one page, as a view of that page, and
+   * marks them sent; undefined when everything is sent.
+   */
+  nextChunk(): Buffer | undefined {
+    const total = this.#entEnd.length;
+    if (this.#send >= total) return undefined;
+    const first = this.#send;
+    const page = this.#entPage[first] as number;
+    let i = first + 1;
+    while (i < total && this.#entPage[i] === page) i++;
+    this.#send = i;
+    const buf = this.#pages[page - this.#pageBase] as Buffer;
+    return buf.subarray(this.#entStart[first] as number, this.#entEnd[i - 1] as number);
+  }
+
+  /** The oldest `n` entries are acknowledged: forget them and release their pages. */
+  ack(n: number): void {
+    this.#head = Math.min(this.#head + n, this.#entEnd.length);
+    if (this.#send < this.#head) this.#send = this.#head;
+    const total = this.#entEnd.length;
+    if (this.#head === total) {
+      // Everything acknowledged: keep the newest page for reuse, drop the rest.
+      while (this.#pages.length > 1) this.#releaseFirst();
+      if (this.#pages.length === 1) this.#pageUsed[0] = 0;
+      this.#entPage = [];
+      this.#entStart = [];
+      this.#entEnd = [];
+      this.#head = 0;
+      this.#send = 0;
+      return;
+    }
+    const oldestPage = this.#entPage[this.#head] as number;
+    while (this.#pageBase < oldestPage) this.#releaseFirst();
+    if (this.#head > 4096 && this.#head * 2 > total) {
+      this.#entPage = this.#entPage.slice(this.#head);
+      this.#entStart = this.#entStart.slice(this.#head);
+      this.#entEnd = this.#entEnd.slice(this.#head);
+      this.#send -= this.#head;
+      this.#head = 0;
+    }
+  }
+
+  /** After a reconnect: send every unacknowledged entry again, oldest first. */
+  rewind(): void {
+    this.#send = this.#head;
+  }
+
+  #releaseFirst(): void {
+    const page = this.#pages.shift() as Buffer;
+    this.#pageUsed.shift();
+    this.#pageBase++;
+    if (page.length === PAGE_BYTES) this.#spare = page;
+  }
+
+  #takeSpare(): Buffer {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    return spare ?? Buffer.allocUnsafe(PAGE_BYTES);
+  }
+}
