@@ -112,10 +112,15 @@ export class LogClient extends EventEmitter {
   #roomWaiters: { line: string; resolve: () => void }[] = [];
   #writeScheduled = false;
   #waitingDrain = false;
+  readonly #highWater: number;
+  #nextAck: Promise<void> | undefined;
+  #resolveNextAck: (() => void) | undefined;
   #backoffMs = BACKOFF_FIRST_MS;
   #retryTimer: NodeJS.Timeout | undefined;
   #recv = '';
   #everConnected = false;
+  // The current socket got past the handshake (it stays true while a shutting-down server drains).
+  #socketReady = false;
   #closing: Promise<void> | undefined;
   #connectWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
@@ -134,6 +139,7 @@ export class LogClient extends EventEmitter {
     this.autoReconnect = config.autoReconnect ?? true;
     this.bufferSize = config.bufferSize ?? 10_000;
     this.whenFull = config.whenFull ?? 'block';
+    this.#highWater = Math.max(1, Math.floor(this.bufferSize / 2));
   }
 
   /**
@@ -190,9 +196,14 @@ export class LogClient extends EventEmitter {
       return RESOLVED;
     }
     const line = this.#encode(lvl, String(message), fields);
-    if (this.buffered < this.bufferSize) {
+    const held = this.#pages.length;
+    if (held < this.bufferSize) {
       this.#push(line);
-      return RESOLVED;
+      // Past half the buffer, a caller that awaits yields until the next ack (the entry is
+      // buffered already): acks are read while the server still has work, not only when full.
+      if (held + 1 < this.#highWater || this.#state !== 'ready') return RESOLVED;
+      this.#nextAck ??= new Promise<void>((resolve) => (this.#resolveNextAck = resolve));
+      return this.#nextAck;
     }
     if (this.whenFull === 'block' && this.#roomWaiters.length < this.bufferSize) {
       return new Promise<void>((resolve) => this.#roomWaiters.push({ line, resolve }));
@@ -349,6 +360,7 @@ export class LogClient extends EventEmitter {
   #open(): void {
     if (this.#state === 'closed') return;
     this.#state = 'connecting';
+    this.#socketReady = false;
     this.#recv = '';
     this.#waitingDrain = false;
     const socket = createConnection(this.socketPath);
@@ -363,12 +375,15 @@ export class LogClient extends EventEmitter {
       clearTimeout(timer);
       if (this.#socket !== socket) return;
       this.#socket = undefined;
-      const wasReady = this.#state === 'ready';
+      const wasReady = this.#socketReady;
+      this.#socketReady = false;
       if (this.#state !== 'closed') this.#state = 'waiting';
       const error = new LogStreamError('connection', `cannot reach LogStream server at ${this.socketPath}`, { code: 'NOT_CONNECTED' });
       for (const w of this.#connectWaiters) w.reject(error);
       this.#connectWaiters = [];
       if (wasReady) this.emit('disconnect', hadError ? error : undefined);
+      // Callers waiting for an ack go on: their entries are buffered and will be resent.
+      this.#wakeNextAck();
       if (this.#state === 'waiting' && this.autoReconnect) this.#scheduleReconnect();
     });
   }
@@ -405,6 +420,7 @@ export class LogClient extends EventEmitter {
 
   #onReady(): void {
     this.#state = 'ready';
+    this.#socketReady = true;
     this.#backoffMs = BACKOFF_FIRST_MS;
     this.#connAcked = 0;
     // Everything unacknowledged goes again, in order; the server drops repeats by id.
@@ -426,6 +442,7 @@ export class LogClient extends EventEmitter {
     if (n <= 0) return;
     this.#connAcked = seq;
     this.#pages.ack(n);
+    this.#wakeNextAck();
     this.#ackedTotal += n;
     this.stats.acked += n;
     this.emit('acked', n);
@@ -443,6 +460,13 @@ export class LogClient extends EventEmitter {
         return false;
       });
     }
+  }
+
+  #wakeNextAck(): void {
+    const resolve = this.#resolveNextAck;
+    this.#nextAck = undefined;
+    this.#resolveNextAck = undefined;
+    resolve?.();
   }
 
   #onError(frame: ErrorFrame): void {
