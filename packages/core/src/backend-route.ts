@@ -77,7 +77,9 @@ export class BackendRoute extends EventEmitter {
 
   /**
    * Queues the entries of `batch` that pass this route's level. Resolves when they are stored,
-   * or dropped by the `drop_newest` policy (counted).
+   * or dropped by the `drop_newest` policy (counted). A batch given up by {@link abandon} was
+   * not stored: its promise never settles, so nobody acknowledges it (the client still holds
+   * those entries and sends them to the next server).
    */
   enqueue(batch: EntryBatch): Promise<void> {
     const mine = batch.filter(this.minLevel);
@@ -106,7 +108,10 @@ export class BackendRoute extends EventEmitter {
     }
   }
 
-  /** Gives up on what is queued (counted as dropped at shutdown); a retry in progress stops. */
+  /**
+   * Gives up on what is queued (counted as dropped at shutdown; their {@link enqueue} promises
+   * never settle); a retry in progress stops.
+   */
   abandon(): void {
     this.#abandoned = true;
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
@@ -124,6 +129,7 @@ export class BackendRoute extends EventEmitter {
     while (this.#queue.length > 0) {
       const job = this.#queue[0] as Job;
       let delay = RETRY_FIRST_MS;
+      let stored = false;
       for (;;) {
         if (this.#abandoned) {
           this.counters.droppedShutdown += job.batch.length;
@@ -138,6 +144,7 @@ export class BackendRoute extends EventEmitter {
           this.counters.batchesWritten++;
           this.counters.writeMsTotal += ms;
           this.onWriteLatency?.(ms);
+          stored = true;
           break;
         } catch (error) {
           this.counters.writeErrors++;
@@ -154,7 +161,8 @@ export class BackendRoute extends EventEmitter {
       }
       this.#queue.shift();
       this.#queuedBytes -= job.bytes;
-      job.resolve();
+      // Resolving means "stored": the server acknowledges on it. An abandoned batch was not.
+      if (stored) job.resolve();
     }
     this.#running = false;
     this.emit('idle');

@@ -1,37 +1,95 @@
+import { IdWindow } from './id-window';
+
+/** Default of {@link DedupeWindowOptions.seedHoldMs}. */
+export const DEFAULT_SEED_HOLD_MS = 60_000;
+
+/** Options of {@link DedupeWindow}. */
+export interface DedupeWindowOptions {
+  /**
+   * How long ids given to {@link DedupeWindow.seed} are kept, in ms, whatever else arrives.
+   * Default 60000: a client retries every 5 s at most (its backoff cap), so every client of a
+   * restarted server is back and has resent well within it.
+   */
+  seedHoldMs?: number;
+}
+
 /**
- * Remembers the last `capacity` entry ids, to drop an entry a client resends after a reconnect.
- * Memory is bounded by the count (ids are at most 128 characters, so at most about
- * capacity × 300 bytes; ~10 MiB for the default 32768 UUIDs).
+ * The server's memory of entry ids, to drop an entry a client sends again after a reconnect.
+ *
+ * Two parts. The last `capacity` ids that arrived ({@link IdWindow}, first in first out). And
+ * the ids read back from storage when the server starts ({@link seed}): those are the entries a
+ * crash may have stored without acknowledging, and their clients resend them only once they are
+ * back, each after its own backoff. Meanwhile the clients that came back first may send more
+ * than `capacity` new entries, which would push the seed out of a first-in-first-out window and
+ * let a late client's resend be stored twice. So the seed is kept apart, for `seedHoldMs`, and
+ * never evicted by new entries.
+ *
+ * Memory: that of the {@link IdWindow} (~11 MiB for 65536), plus ~150 bytes per seeded id while
+ * the seed is held.
  */
 export class DedupeWindow {
   readonly capacity: number;
-  #set = new Set<string>();
-  #ring: (string | undefined)[];
-  #next = 0;
+  readonly seedHoldMs: number;
+  readonly #recent: IdWindow;
+  #seed: IdWindow | undefined;
+  #seedIds: string[] = [];
+  #seedTimer: NodeJS.Timeout | undefined;
 
-  constructor(capacity: number) {
+  /** @throws RangeError when `capacity` is not a positive integer */
+  constructor(capacity: number, options: DedupeWindowOptions = {}) {
     this.capacity = capacity;
-    this.#ring = new Array<string | undefined>(capacity);
+    this.seedHoldMs = options.seedHoldMs ?? DEFAULT_SEED_HOLD_MS;
+    this.#recent = new IdWindow(capacity);
   }
 
-  /** Number of ids remembered now. */
+  /** Number of ids remembered now (recent ones and the held seed). */
   get size(): number {
-    return this.#set.size;
+    return this.#recent.size + this.#seedIds.length;
   }
 
-  /** Adds `id`; false when it is already in the window (a repeat). */
+  /** Number of seeded ids held now. */
+  get seeded(): number {
+    return this.#seedIds.length;
+  }
+
+  /**
+   * Remembers `ids` (read back from storage at start) apart from the recent ids, for
+   * `seedHoldMs` from now; a later call adds to the seed and restarts the hold.
+   */
+  seed(ids: Iterable<string>): void {
+    const added = [...ids];
+    if (added.length === 0) return;
+    this.#seedIds = this.#seedIds.concat(added);
+    const seed = new IdWindow(this.#seedIds.length);
+    for (const id of this.#seedIds) seed.add(id);
+    this.#seed = seed;
+    clearTimeout(this.#seedTimer);
+    this.#seedTimer = setTimeout(() => this.releaseSeed(), this.seedHoldMs);
+    this.#seedTimer.unref();
+  }
+
+  /** Forgets the seed now (e.g. at shutdown). */
+  releaseSeed(): void {
+    clearTimeout(this.#seedTimer);
+    this.#seedTimer = undefined;
+    this.#seed = undefined;
+    this.#seedIds = [];
+  }
+
+  /** Adds the id whose UTF-8 bytes are `buf[start, end)`; false when it is a repeat. */
+  addBytes(buf: Buffer, start: number, end: number): boolean {
+    if (this.#seed !== undefined && this.#seed.hasBytes(buf, start, end)) return false;
+    return this.#recent.addBytes(buf, start, end);
+  }
+
+  /** Adds `id`; false when it is a repeat. */
   add(id: string): boolean {
-    if (this.#set.has(id)) return false;
-    const old = this.#ring[this.#next];
-    if (old !== undefined) this.#set.delete(old);
-    this.#ring[this.#next] = id;
-    this.#set.add(id);
-    this.#next = (this.#next + 1) % this.capacity;
-    return true;
+    if (this.#seed !== undefined && this.#seed.has(id)) return false;
+    return this.#recent.add(id);
   }
 
-  /** True when `id` is in the window. */
+  /** True when `id` is remembered. */
   has(id: string): boolean {
-    return this.#set.has(id);
+    return (this.#seed !== undefined && this.#seed.has(id)) || this.#recent.has(id);
   }
 }

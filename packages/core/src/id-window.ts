@@ -68,6 +68,13 @@ export class IdWindow {
     return this.addBytes(bytes, 0, bytes.length);
   }
 
+  /** True when the id whose UTF-8 bytes are `buf[start, end)` is in the window; adds nothing. */
+  hasBytes(buf: Buffer, start: number, end: number): boolean {
+    const len = end - start;
+    if (len > SLOT) return this.#long.has(buf.toString('utf8', start, end));
+    return this.#find(buf, start, len, fnv1a(buf, start, end)) !== -1;
+  }
+
   /** True when `id` is in the window. */
   has(id: string): boolean {
     const bytes = Buffer.from(id, 'utf8');

@@ -19,7 +19,7 @@ import {
   type LogStreamErrorKind,
 } from '@logstream/protocol';
 import { BackendRoute, type BackendRouteOptions } from './backend-route';
-import { IdWindow } from './id-window';
+import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
 import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
 
@@ -49,7 +49,7 @@ export interface LogServerOptions {
   /** How long shutdown waits for clients to finish sending and backends to store. Default 5000 ms. */
   shutdownTimeoutMs?: number;
   /**
-   * Ids remembered to drop resent entries (see {@link IdWindow}). Default 65536; 0 turns
+   * Ids remembered to drop resent entries (see {@link DedupeWindow}). Default 65536; 0 turns
    * dedupe off.
    */
   dedupeWindow?: number;
@@ -127,7 +127,7 @@ export class LogServer extends EventEmitter {
   readonly #shutdownTimeoutMs: number;
   readonly #maxInflightBytes: number;
   readonly #readBufferBytes: number;
-  readonly #dedupe: IdWindow | undefined;
+  readonly #dedupe: DedupeWindow | undefined;
   readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
   #server: Server | undefined;
   #conns = new Set<Conn>();
@@ -157,7 +157,7 @@ export class LogServer extends EventEmitter {
     this.#maxInflightBytes = options.maxInflightBytes ?? 16 * 1024 * 1024;
     this.#readBufferBytes = options.readBufferBytes ?? 65536;
     const window = options.dedupeWindow ?? 65536;
-    this.#dedupe = window > 0 ? new IdWindow(window) : undefined;
+    this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
     this.routes = options.backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
     for (const route of this.routes) {
       route.on('error', (error: Error) => {
@@ -177,10 +177,13 @@ export class LogServer extends EventEmitter {
     return this.#inflightBytes + this.#pendingBytes;
   }
 
-  /** Ids of recent entries, to seed the dedupe window after a restart (e.g. from the file backend). */
+  /**
+   * Ids of recent entries, to seed the dedupe window after a restart (e.g. from the file
+   * backend). They are held apart for 60 s, however many new entries arrive meanwhile, so a
+   * client that comes back late still has its resends dropped (see {@link DedupeWindow}).
+   */
   rememberIds(ids: Iterable<string>): void {
-    if (this.#dedupe === undefined) return;
-    for (const id of ids) this.#dedupe.add(id);
+    this.#dedupe?.seed(ids);
   }
 
   /**
