@@ -1,4 +1,5 @@
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   formatSyslog,
   type Backend,
@@ -6,7 +7,7 @@ import {
   type SyslogFormat,
   type SyslogFormatOptions,
 } from '@logstream/protocol';
-import { RotatingFileWriter, type RotatingFileWriterOptions } from '@logstream/rotator';
+import { ArchiveNamer, RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
 import { formatHuman } from './human-format';
 
 /** Line format of the file backend. */
@@ -95,36 +96,54 @@ export class FileBackend implements Backend {
   }
 
   /**
-   * Ids of the last entries of the live file (json format only), newest last, read from at most
-   * `maxBytes` of its end. The server seeds its dedupe window with them after a restart, so an
-   * entry a client resends because the crash ate its ack is not stored twice.
+   * Ids of the last entries stored (json format only), newest last, read from at most
+   * `maxBytes` of the end of the live file and, when that is shorter, of the newest rotated file
+   * (decompressed if it was). The server seeds its dedupe window with them after a restart, so
+   * an entry a client resends because a crash ate its ack is not stored twice, even when a
+   * rotation came just before the crash.
    */
   async recentIds(maxBytes = 16 * 1024 * 1024): Promise<string[]> {
     if (this.format !== 'json') return [];
-    let handle;
+    let live: Buffer = Buffer.alloc(0);
     try {
-      handle = await openFile(this.writer.path, 'r');
+      live = await readArchiveTail(this.writer.path, 'none', maxBytes);
     } catch {
-      return [];
+      // No live file yet.
     }
-    try {
-      const { size } = await handle.stat();
-      const start = Math.max(0, size - maxBytes);
-      const buf = Buffer.allocUnsafe(size - start);
-      const { bytesRead } = await handle.read(buf, 0, buf.length, start);
-      const text = buf.subarray(0, bytesRead).toString('utf8');
-      const ids: string[] = [];
-      const lines = text.split('\n');
-      for (let i = start > 0 ? 1 : 0; i < lines.length; i++) {
-        const line = lines[i] as string;
-        const m = /^\{"id":"((?:[^"\\]|\\.)*)"/.exec(line);
-        if (m !== null) ids.push(JSON.parse(`"${m[1]}"`) as string);
+    let older: Buffer = Buffer.alloc(0);
+    if (live.length < maxBytes) {
+      const namer = new ArchiveNamer(this.writer.fileName);
+      let names: string[] = [];
+      try {
+        names = await readdir(this.writer.directory);
+      } catch {
+        names = [];
       }
-      return ids;
-    } finally {
-      await handle.close();
+      const newest = names
+        .map((n) => namer.parse(n))
+        .filter((a) => a !== undefined && !a.temporary)
+        .sort((a, b) => (b as { seq: number }).seq - (a as { seq: number }).seq)[0];
+      if (newest !== undefined) {
+        try {
+          older = await readArchiveTail(join(this.writer.directory, newest.name), newest.compression, maxBytes - live.length);
+        } catch {
+          // An unreadable archive only narrows the window.
+        }
+      }
     }
+    return [...idsIn(older, older.length >= maxBytes - live.length), ...idsIn(live, live.length >= maxBytes)];
   }
+}
+
+/** Ids at the start of each JSON line of `text`; the first line is skipped when it may be cut. */
+function idsIn(buf: Buffer, firstMayBeCut: boolean): string[] {
+  const ids: string[] = [];
+  const lines = buf.toString('utf8').split('\n');
+  for (let i = firstMayBeCut ? 1 : 0; i < lines.length; i++) {
+    const m = /^\{"id":"((?:[^"\\]|\\.)*)"/.exec(lines[i] as string);
+    if (m !== null) ids.push(JSON.parse(`"${m[1]}"`) as string);
+  }
+  return ids;
 }
 
 /** Truncates `path` after its last newline; returns the bytes removed. Missing file: 0. */

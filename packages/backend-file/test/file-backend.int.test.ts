@@ -56,4 +56,20 @@ describe('FileBackend', () => {
     const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
     expect(lines.map((l) => JSON.parse(l).id)).toEqual(['id-1', 'id-2', 'id-3']);
   });
+
+  it('gives the ids of the newest archive too when a rotation came just before a crash', async () => {
+    for (const compression of ['none', 'gzip', 'lz4'] as const) {
+      const sub = join(dir, compression);
+      const backend = new FileBackend({ directory: sub, maxFileBytes: 4096, compression });
+      await backend.open();
+      for (let i = 0; i < 40; i++) await backend.write(EntryBatch.fromEntries([entry(i)]));
+      await backend.writer.whenIdle();
+      await backend.close();
+      // The live file now holds only the entries written after the last rotation.
+      const reopened = new FileBackend({ directory: sub, maxFileBytes: 4096, compression });
+      const ids = await reopened.recentIds(1024 * 1024);
+      expect(ids.slice(-30)).toEqual(Array.from({ length: 30 }, (_, i) => `id-${i + 10}`));
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
 });

@@ -15,3 +15,4 @@ export { ArchiveNamer, formatStamp } from './archive-names';
 export type { ArchiveCompression, ArchiveName } from './archive-names';
 export { compressFile } from './compress-file';
 export type { CompressFileOptions, CompressResult, CompressionAlgorithm } from './compress-file';
+export { readArchiveTail } from './read-archive';
