@@ -181,8 +181,8 @@ export class LogClient extends EventEmitter {
    * `whenFull: 'block'`, in which case it resolves once the entry found room. Never rejects.
    */
   log(level: LogLevel | LogLevelName, message: string, fields?: LogFields | Record<string, unknown>): Promise<void> {
-    const lvl = typeof level === 'number' ? level : parseLogLevel(level);
-    if (lvl === undefined || (typeof level === 'number' && parseLogLevel(level) === undefined)) {
+    const lvl = parseLogLevel(level);
+    if (lvl === undefined) {
       this.stats.rejected++;
       this.emit('rejected', { type: 'error', kind: 'client', code: 'INVALID_ENTRY', message: `not a level: ${String(level)}` });
       return RESOLVED;
@@ -195,7 +195,7 @@ export class LogClient extends EventEmitter {
       this.#drop(1, 'closed');
       return RESOLVED;
     }
-    const line = this.#encode(lvl, String(message), fields);
+    const line = this.#encode(lvl, typeof message === 'string' ? message : String(message), fields);
     const held = this.#pages.length;
     if (held < this.bufferSize) {
       this.#push(line);
