@@ -54,6 +54,14 @@ describe('the published packages, installed from their tarballs', () => {
     expect(Object.keys(tarballs).sort()).toEqual([...PACKAGES, 'server'].sort());
   });
 
+  it('every package passes publint (exports, types, files as published)', async () => {
+    const publint = join(root, 'node_modules', '.bin', 'publint');
+    for (const name of [...PACKAGES.map((p) => `packages/${p}`), 'apps/server']) {
+      const { stdout } = await run(publint, ['--pack', 'npm', '--strict'], { cwd: join(root, name) });
+      expect(stdout, name).toContain('All good!');
+    }
+  }, 120_000);
+
   it('an operator runs the packed server; an application author logs through the packed client (CJS and ESM)', async () => {
     const operator = join(dir, 'operator');
     await npmInstall(operator, [...PACKAGES, 'server']);
