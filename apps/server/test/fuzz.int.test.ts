@@ -282,9 +282,11 @@ async function goodEntriesSince(runId: number): Promise<{ i: number; id: string 
     const { size } = await handle.stat();
     const buf = Buffer.alloc(size - offset);
     await handle.read(buf, 0, buf.length, offset);
-    offset = size;
+    // The server may be writing as we read: take complete lines only, the rest next time.
+    const complete = buf.lastIndexOf(0x0a) + 1;
+    offset += complete;
     const found: { i: number; id: string }[] = [];
-    for (const line of buf.toString('utf8').split('\n')) {
+    for (const line of buf.subarray(0, complete).toString('utf8').split('\n')) {
       if (!line.includes('"daemon":"fuzz-good"')) continue;
       const e = JSON.parse(line) as { id: string; daemon: string; fields: Record<string, string> };
       if (e.daemon === 'fuzz-good' && e.fields.run === String(runId)) found.push({ i: Number(e.fields.i), id: e.id });

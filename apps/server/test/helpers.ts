@@ -77,8 +77,8 @@ export async function readEntries(path: string): Promise<Record<string, unknown>
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return text
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  // The server may be writing as we read: only lines that end in a newline are complete.
+  const lines = text.split('\n');
+  lines.pop();
+  return lines.filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
 }

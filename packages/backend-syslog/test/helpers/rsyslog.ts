@@ -81,7 +81,10 @@ export class RsyslogPeer {
   async messages(): Promise<RsyslogMessage[]> {
     const text = await readFile(this.env.RSYSLOG_JSON as string, 'utf8');
     const out: RsyslogMessage[] = [];
-    for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line) as RsyslogMessage);
+    // rsyslog may be writing as we read: only lines that end in a newline are complete.
+    const lines = text.split('\n');
+    lines.pop();
+    for (const line of lines) if (line !== '') out.push(JSON.parse(line) as RsyslogMessage);
     return out;
   }
 
