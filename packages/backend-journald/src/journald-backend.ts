@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
-import { LogStreamError, type Backend, type EntryBatch, type LogEntry } from '@logstream/protocol';
+import { Backoff, LogStreamError, type Backend, type EntryBatch, type LogEntry } from '@logstream/protocol';
 import type { UnixDgramError, UnixDgramSocket } from 'unix-dgram';
 import {
   DEFAULT_MAX_ENTRY_BYTES,
@@ -60,8 +60,6 @@ export type JournaldBackendStats = {
 
 type UnixDgramModule = typeof import('unix-dgram');
 
-const RECONNECT_FIRST_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 // unix-dgram reports 'writable' once the queue has room; this is only a safety net, in case the
 // event never comes (the peer gone while we wait): the send is tried again and fails or succeeds.
 const CONGESTION_RECHECK_MS = 1000;
@@ -161,7 +159,7 @@ export class JournaldBackend implements Backend {
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
-  #reconnectDelayMs = RECONNECT_FIRST_MS;
+  readonly #backoff = new Backoff();
   #lastError: NodeJS.ErrnoException | undefined;
   #wake: (() => void) | undefined;
   // Where a rejected write stopped, so that the server's retry of that batch sends no entry twice.
@@ -403,7 +401,7 @@ export class JournaldBackend implements Backend {
       return error;
     }
     this.#stats.reconnects++;
-    this.#reconnectDelayMs = RECONNECT_FIRST_MS;
+    this.#backoff.reset();
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     return undefined;
@@ -411,8 +409,7 @@ export class JournaldBackend implements Backend {
 
   #scheduleReconnect(): void {
     if (this.#state !== 'open' || this.#socket !== undefined || this.#reconnectTimer !== undefined) return;
-    const delay = this.#reconnectDelayMs;
-    this.#reconnectDelayMs = Math.min(delay * 2, RECONNECT_MAX_MS);
+    const delay = this.#backoff.next();
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#state !== 'open' || this.#socket !== undefined) return;

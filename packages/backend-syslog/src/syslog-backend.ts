@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import {
+  Backoff,
   DEFAULT_SYSLOG_FACILITY,
   LogStreamError,
   formatRfc3164,
@@ -13,7 +14,6 @@ import {
   type SyslogFormat,
   type SyslogFormatOptions,
 } from '@logstream/protocol';
-import { Backoff } from './backoff';
 import { FrameQueue } from './frame-queue';
 import { frameMessage, type SyslogFraming } from './framing';
 import { DEFAULT_SYSLOG_SOCKET_PATH, LocalTransport } from './local-transport';

@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
-import { checkDaemonName, parseFacility, parseLogLevel, type LogFields, type LogLevel } from '@logstream/protocol';
-import { DEFAULT_SOCKET_PATH } from './log-client';
+import {
+  DEFAULT_SOCKET_PATH,
+  checkDaemonName,
+  parseFacility,
+  parseLogLevel,
+  type LogFields,
+  type LogLevel,
+} from '@logstream/protocol';
 
 /** What the `logstream` command was asked to do. */
 export interface CliOptions {

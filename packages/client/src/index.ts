@@ -1,4 +1,4 @@
-export { LogClient, DEFAULT_SOCKET_PATH } from './log-client';
+export { LogClient } from './log-client';
 export type { ClientConfig, ClientStats } from './log-client';
-export { LogLevel, LogStreamError } from '@logstream/protocol';
+export { DEFAULT_SOCKET_PATH, LogLevel, LogStreamError } from '@logstream/protocol';
 export type { LogFields, LogLevelName, LogEntry } from '@logstream/protocol';

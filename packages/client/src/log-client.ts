@@ -4,9 +4,12 @@ import { createConnection, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { EntryPages } from './entry-pages';
 import {
+  Backoff,
+  DEFAULT_SOCKET_PATH,
   LogStreamError,
   checkDaemonName,
   encodeHandshake,
+  nowIso,
   parseLogLevel,
   parseServerFrame,
   type ErrorFrame,
@@ -14,9 +17,6 @@ import {
   type LogLevel,
   type LogLevelName,
 } from '@logstream/protocol';
-
-/** Default socket path of the spec. */
-export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
 
 /** Client configuration (the spec's ClientConfig). */
 export interface ClientConfig {
@@ -60,19 +60,6 @@ export interface ClientStats {
 
 const RESOLVED = Promise.resolve();
 
-let lastMs = -1;
-let lastIso = '';
-/** The time as an ISO string with milliseconds, computed once per millisecond. */
-function nowIso(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
-}
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5000;
 /** Unsent entries at which `log()` writes at once instead of at the end of the tick. */
 const EAGER_WRITE_ENTRIES = 256;
 
@@ -115,7 +102,7 @@ export class LogClient extends EventEmitter {
   readonly #highWater: number;
   #nextAck: Promise<void> | undefined;
   #resolveNextAck: (() => void) | undefined;
-  #backoffMs = BACKOFF_FIRST_MS;
+  readonly #backoff = new Backoff();
   #retryTimer: NodeJS.Timeout | undefined;
   #recv = '';
   #everConnected = false;
@@ -389,9 +376,8 @@ export class LogClient extends EventEmitter {
   }
 
   #scheduleReconnect(): void {
-    // Full jitter over the upper half: clients restarted together do not come back together.
-    const delay = this.#backoffMs / 2 + Math.random() * (this.#backoffMs / 2);
-    this.#backoffMs = Math.min(this.#backoffMs * 2, BACKOFF_MAX_MS);
+    // Jittered: clients restarted together do not come back together.
+    const delay = this.#backoff.next();
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#open();
@@ -421,7 +407,7 @@ export class LogClient extends EventEmitter {
   #onReady(): void {
     this.#state = 'ready';
     this.#socketReady = true;
-    this.#backoffMs = BACKOFF_FIRST_MS;
+    this.#backoff.reset();
     this.#connAcked = 0;
     // Everything unacknowledged goes again, in order; the server drops repeats by id.
     const unacked = this.#pages.inFlight;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Backend, EntryBatch, LogLevel } from '@logstream/protocol';
+import { Backoff, type Backend, type EntryBatch, type LogLevel } from '@logstream/protocol';
 
 /** What a backend's queue does with a batch that does not fit. */
 export type WhenFull = 'block' | 'drop_newest';
@@ -25,12 +25,10 @@ interface Job {
   resolve: () => void;
 }
 
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 5000;
 
 /**
  * One backend's bounded FIFO queue. Writes go to the backend one at a time; a failed write is
- * retried with backoff (100 ms, ×2, at most 5 s) until it succeeds or the route is abandoned
+ * retried with LogStream's {@link Backoff} (100 ms, ×2, at most 5 s, jittered) until it succeeds or the route is abandoned
  * at shutdown. Emits 'error' (Error) for each failed attempt.
  */
 export class BackendRoute extends EventEmitter {
@@ -128,7 +126,7 @@ export class BackendRoute extends EventEmitter {
     this.#running = true;
     while (this.#queue.length > 0) {
       const job = this.#queue[0] as Job;
-      let delay = RETRY_FIRST_MS;
+      const backoff = new Backoff();
       let stored = false;
       for (;;) {
         if (this.#abandoned) {
@@ -152,11 +150,10 @@ export class BackendRoute extends EventEmitter {
           this.emit('error', err);
           await new Promise<void>((resolve) => {
             this.#wakeRetry = resolve;
-            this.#retryTimer = setTimeout(resolve, delay);
+            this.#retryTimer = setTimeout(resolve, backoff.next());
           });
           this.#wakeRetry = undefined;
           this.#retryTimer = undefined;
-          delay = Math.min(delay * 2, RETRY_MAX_MS);
         }
       }
       this.#queue.shift();

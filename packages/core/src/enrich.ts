@@ -1,20 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { LogEntry, LogEntryInput, LogLevel } from '@logstream/protocol';
+import { nowIso, type LogEntry, type LogEntryInput, type LogLevel } from '@logstream/protocol';
 
 const CANONICAL_KEYS = ['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname'];
-
-let lastMs = -1;
-let lastIso = '';
-
-/** The current time as an ISO string with milliseconds; computed once per millisecond. */
-export function nowIso(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
-}
 
 /** Defaults the server fills in for what an entry leaves out. */
 export interface EnrichDefaults {

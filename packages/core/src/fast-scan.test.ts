@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkEntryInput, encodeEntry, type LogEntry } from '@logstream/protocol';
+import { decodeEntryLine, encodeEntry, type LogEntry } from '@logstream/protocol';
 import { completeEntry } from './enrich';
 import { scanCanonicalEntry as scanInto } from './fast-scan';
 
@@ -12,16 +12,9 @@ function scanCanonicalEntry(line: Buffer): { id: string; level: number } | undef
 }
 
 function slowPath(line: Buffer): { id: string; level: number; canonical: boolean } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(line.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const levelWasNumber = typeof (value as { level?: unknown } | null)?.level === 'number';
-  const checked = checkEntryInput(value);
-  if (!checked.ok) return undefined;
-  const { entry, canonical } = completeEntry(checked.entry, { daemon: 'd', hostname: 'h' }, levelWasNumber);
+  const decoded = decodeEntryLine(line);
+  if (!decoded.ok) return undefined;
+  const { entry, canonical } = completeEntry(decoded.entry, { daemon: 'd', hostname: 'h' }, !decoded.levelWasName);
   return { id: entry.id, level: entry.level, canonical };
 }
 

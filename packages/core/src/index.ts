@@ -1,11 +1,12 @@
-export { LogServer, DEFAULT_SOCKET_PATH, DEFAULT_MAX_LINE_BYTES } from './log-server';
+export { LogServer, DEFAULT_MAX_LINE_BYTES } from './log-server';
+export { DEFAULT_SOCKET_PATH } from '@logstream/protocol';
 export type { LogServerOptions, ServerCounters } from './log-server';
 export { BackendRoute } from './backend-route';
 export type { BackendRouteOptions, WhenFull } from './backend-route';
 export { DedupeWindow } from './dedupe-window';
 export { IdWindow } from './id-window';
 export { MemoryBackend } from './memory-backend';
-export { completeEntry, nowIso } from './enrich';
+export { completeEntry } from './enrich';
 export { scanCanonicalEntry } from './fast-scan';
 export type { ScannedEntry } from './fast-scan';
 export type { EnrichDefaults } from './enrich';

@@ -4,11 +4,12 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import {
+  DEFAULT_SOCKET_PATH,
   EntryBatch,
   LineSplitter,
   LogStreamError,
   checkDaemonName,
-  checkEntryInput,
+  decodeEntryLine,
   encodeAck,
   encodeEntry,
   encodeError,
@@ -23,8 +24,6 @@ import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
 import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
 
-/** Default socket path of the spec. */
-export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 
@@ -429,23 +428,15 @@ export class LogServer extends EventEmitter {
 
   /** Lines that are not complete canonical entries: JSON.parse, check, complete, encode. */
   #slowLine(conn: Conn, line: Buffer, seq: number): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(line.toString('utf8'));
-    } catch (error) {
-      this.#reject(conn, 'serde', 'INVALID_JSON', `invalid JSON: ${(error as Error).message}`, seq);
-      return;
-    }
-    const levelWasNumber = typeof (value as { level?: unknown } | null)?.level === 'number';
-    const checked = checkEntryInput(value);
-    if (!checked.ok) {
-      this.#reject(conn, 'serde', 'INVALID_ENTRY', `invalid entry: ${checked.message}`, seq);
+    const decoded = decodeEntryLine(line);
+    if (!decoded.ok) {
+      this.#reject(conn, 'serde', decoded.code, decoded.message, seq);
       return;
     }
     const { entry, canonical } = completeEntry(
-      checked.entry,
+      decoded.entry,
       { daemon: conn.daemon || this.#defaultDaemon, hostname: this.#hostname },
-      levelWasNumber,
+      !decoded.levelWasName,
     );
     if (this.#dedupe !== undefined && !this.#dedupe.add(entry.id)) {
       this.counters.duplicatesDropped++;

@@ -51,6 +51,22 @@ const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3])
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+let lastMs = -1;
+let lastIso = '';
+
+/**
+ * The current time as `YYYY-MM-DDTHH:MM:SS.sssZ`, the form entries carry; computed once per
+ * millisecond, since a burst logs many entries in the same one.
+ */
+export function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** True when `value` is an RFC 3339 timestamp with a time zone that denotes a real instant. */
 export function isTimestamp(value: string): boolean {
   return RFC3339.test(value) && !Number.isNaN(Date.parse(value));

@@ -1,6 +1,9 @@
 import { MAX_DAEMON_LENGTH, isName } from './entry';
 import type { LogStreamErrorCode, LogStreamErrorKind } from './errors';
 
+/** The server's socket when nobody says otherwise (the spec's default). */
+export const DEFAULT_SOCKET_PATH = '/tmp/logstream.sock';
+
 /** The wire protocol's version, sent in the `ready` frame. */
 export const PROTOCOL_VERSION = 1;
 

@@ -14,11 +14,13 @@ export {
   formatIssues,
   isName,
   isTimestamp,
+  nowIso,
 } from './entry';
 export type { LogEntry, LogEntryInput, LogFields, EntryResult } from './entry';
 export { LogStreamError, ERROR_KINDS } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
 export {
+  DEFAULT_SOCKET_PATH,
   PROTOCOL_VERSION,
   encodeReady,
   encodeAck,
@@ -49,3 +51,4 @@ export {
   escapeParamValue,
 } from './syslog-format';
 export type { SyslogFormat, SyslogFormatOptions } from './syslog-format';
+export { Backoff, BACKOFF_FIRST_MS, BACKOFF_MAX_MS } from './backoff';

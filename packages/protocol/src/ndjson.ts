@@ -3,7 +3,8 @@ import type { LogStreamErrorCode } from './errors';
 
 /** The result of decoding one line as an entry. */
 export type DecodeResult =
-  | { ok: true; entry: LogEntryInput }
+  /** `levelWasName`: the line gave its level as a name, now a number in `entry`. */
+  | { ok: true; entry: LogEntryInput; levelWasName: boolean }
   | { ok: false; code: LogStreamErrorCode; message: string };
 
 /** Decodes and checks one NDJSON line (without its newline). Never throws. */
@@ -14,7 +15,8 @@ export function decodeEntryLine(line: Buffer | string): DecodeResult {
   } catch (error) {
     return { ok: false, code: 'INVALID_JSON', message: `invalid JSON: ${(error as Error).message}` };
   }
+  const levelWasName = typeof (value as { level?: unknown } | null)?.level === 'string';
   const checked = checkEntryInput(value);
-  if (checked.ok) return checked;
+  if (checked.ok) return { ok: true, entry: checked.entry, levelWasName };
   return { ok: false, code: 'INVALID_ENTRY', message: `invalid entry: ${checked.message}` };
 }

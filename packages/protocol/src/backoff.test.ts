@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from './backoff';
-import { RecentCounter } from './recent-counter';
 
 describe('Backoff', () => {
   it('starts at 100 ms, doubles, stops at 5 s, and resets', () => {
@@ -13,23 +12,5 @@ describe('Backoff', () => {
   it('spreads each delay by ±20 %', () => {
     expect(new Backoff(() => 0).next()).toBe(80);
     expect(new Backoff(() => 0.999999).next()).toBe(120);
-  });
-});
-
-describe('RecentCounter', () => {
-  it('counts what happened within the window only', () => {
-    let now = 0;
-    const c = new RecentCounter(1000, 10, () => now);
-    c.add(5);
-    now = 500;
-    c.add(3);
-    expect(c.total()).toBe(8);
-    now = 1150;
-    expect(c.total()).toBe(3);
-    now = 5000;
-    expect(c.total()).toBe(0);
-    c.add(1);
-    c.reset();
-    expect(c.total()).toBe(0);
   });
 });

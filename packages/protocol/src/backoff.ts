@@ -4,8 +4,9 @@ export const BACKOFF_FIRST_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
 
 /**
- * Reconnect delays: 100 ms, ×2 per failure, at most 5 s, each spread by ±20 % jitter so that
- * many senders that lost the same server do not come back in lock step.
+ * LogStream's one retry policy, for reconnects and failed writes alike: 100 ms, ×2 per failure,
+ * at most 5 s, each delay spread by ±20 % jitter so that many senders that lost the same peer
+ * do not come back in lock step.
  */
 export class Backoff {
   #next = BACKOFF_FIRST_MS;
