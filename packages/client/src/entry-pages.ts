@@ -1,3 +1,6 @@
+import type { LogLevel } from '@logstream/protocol';
+import type { EntryEncoder } from './entry-encoder';
+
 /** Node's Buffer has `utf8Write(string, offset)` under `write(string, offset, 'utf8')`. */
 const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number) => number }).utf8Write;
 
@@ -45,6 +48,33 @@ export class EntryPages {
     return n;
   }
 
+  /**
+   * Encodes one entry straight into the current page (or a fresh one) and appends it; an entry
+   * too large for a page is encoded as a string and gets a page of its own.
+   */
+  appendEntry(encoder: EntryEncoder, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): void {
+    const last = this.#pages.length - 1;
+    const page = this.#pages[last];
+    if (page !== undefined) {
+      const used = this.#pageUsed[last] as number;
+      const end = encoder.encodeInto(page, used, level, message, fields);
+      if (end >= 0) {
+        this.#record(last, used, end);
+        return;
+      }
+    }
+    const fresh = this.#takeSpare();
+    const end = encoder.encodeInto(fresh, 0, level, message, fields);
+    if (end >= 0) {
+      this.#pages.push(fresh);
+      this.#pageUsed.push(0);
+      this.#record(last + 1, 0, end);
+      return;
+    }
+    this.#spare = fresh;
+    this.append(encoder.encodeLine(level, message, fields));
+  }
+
   /** Appends one encoded entry (a JSON line with its newline). */
   append(line: string): void {
     let last = this.#pages.length - 1;
@@ -63,10 +93,15 @@ export class EntryPages {
     }
     // utf8Write: Buffer#write without its argument juggling, which cost more than the copy.
     const written = utf8Write !== undefined ? utf8Write.call(page, line, used) : page.write(line, used, 'utf8');
+    this.#record(last, used, used + written);
+  }
+
+  /** The entry at `start`–`end` of page `last` (an index into #pages) is appended. */
+  #record(last: number, start: number, end: number): void {
     this.#entPage.push(this.#pageBase + last);
-    this.#entStart.push(used);
-    this.#entEnd.push(used + written);
-    this.#pageUsed[last] = used + written;
+    this.#entStart.push(start);
+    this.#entEnd.push(end);
+    this.#pageUsed[last] = end;
   }
 
   /**

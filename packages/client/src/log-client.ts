@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { hostname as osHostname } from 'node:os';
+import { EntryEncoder } from './entry-encoder';
 import { EntryPages } from './entry-pages';
 import {
   Backoff,
@@ -9,7 +8,6 @@ import {
   LogStreamError,
   checkDaemonName,
   encodeHandshake,
-  nowIso,
   parseLogLevel,
   parseServerFrame,
   type ErrorFrame,
@@ -83,9 +81,7 @@ export class LogClient extends EventEmitter {
   readonly bufferSize: number;
   readonly whenFull: 'block' | 'drop_newest';
   readonly stats: ClientStats = { logged: 0, acked: 0, rejected: 0, droppedFull: 0, filtered: 0, resent: 0, reconnects: 0 };
-  readonly #hostnameJson = JSON.stringify(osHostname());
-  readonly #pid = process.pid;
-  #daemonJson: string;
+  readonly #encoder: EntryEncoder;
   #socket: Socket | undefined;
   #state: State = 'waiting';
   // Unacknowledged entries, oldest first, each one encoded JSON line with its newline.
@@ -120,7 +116,7 @@ export class LogClient extends EventEmitter {
     if (minLevel === undefined) throw new LogStreamError('client', `minLevel: not a level: ${String(config.minLevel)}`);
     this.socketPath = config.socketPath ?? DEFAULT_SOCKET_PATH;
     this.daemonName = config.daemonName;
-    this.#daemonJson = JSON.stringify(config.daemonName);
+    this.#encoder = new EntryEncoder(config.daemonName);
     this.minLevel = minLevel;
     this.timeout = config.timeout ?? 5000;
     this.autoReconnect = config.autoReconnect ?? true;
@@ -182,10 +178,11 @@ export class LogClient extends EventEmitter {
       this.#drop(1, 'closed');
       return RESOLVED;
     }
-    const line = this.#encode(lvl, typeof message === 'string' ? message : String(message), fields);
+    const text = typeof message === 'string' ? message : String(message);
     const held = this.#pages.length;
     if (held < this.bufferSize) {
-      this.#push(line);
+      this.#pages.appendEntry(this.#encoder, lvl, text, fields);
+      this.#appended();
       // Past half the buffer, a caller that awaits yields until the next ack (the entry is
       // buffered already): acks are read while the server still has work, not only when full.
       if (held + 1 < this.#highWater || this.#state !== 'ready') return RESOLVED;
@@ -193,6 +190,8 @@ export class LogClient extends EventEmitter {
       return this.#nextAck;
     }
     if (this.whenFull === 'block' && this.#roomWaiters.length < this.bufferSize) {
+      // Encoded now: its id and timestamp are those of the log() call.
+      const line = this.#encoder.encodeLine(lvl, text, fields);
       return new Promise<void>((resolve) => this.#roomWaiters.push({ line, resolve }));
     }
     this.#drop(1, 'buffer_full');
@@ -279,27 +278,8 @@ export class LogClient extends EventEmitter {
     return this.#closing;
   }
 
-  /**
-   * The entry's canonical JSON line (key order of the protocol), built as a string: the server's
-   * fast path stores these bytes as they are. Only the message and the fields need escaping.
-   */
-  #encode(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): string {
-    let f = '{}';
-    if (fields !== undefined && fields !== null) {
-      f = '{';
-      for (const key in fields) {
-        if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
-        const value = fields[key];
-        const text = typeof value === 'string' ? value : value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-        f += `${f.length > 1 ? ',' : ''}${JSON.stringify(key)}:${JSON.stringify(text)}`;
-      }
-      f += '}';
-    }
-    return `{"id":"${randomUUID()}","timestamp":"${nowIso()}","level":${level},"daemon":${this.#daemonJson},"message":${JSON.stringify(message)},"fields":${f},"pid":${this.#pid},"hostname":${this.#hostnameJson}}\n`;
-  }
-
-  #push(line: string): void {
-    this.#pages.append(line);
+  /** An entry was appended to the pages. */
+  #appended(): void {
     this.#loggedTotal++;
     this.stats.logged++;
     // A burst logged without yielding goes out as it grows, so the server works in parallel.
@@ -435,7 +415,8 @@ export class LogClient extends EventEmitter {
     // Room freed: admit waiting entries.
     while (this.#roomWaiters.length > 0 && this.buffered < this.bufferSize) {
       const w = this.#roomWaiters.shift() as { line: string; resolve: () => void };
-      this.#push(w.line);
+      this.#pages.append(w.line);
+      this.#appended();
       w.resolve();
     }
     if (this.#flushWaiters.length > 0) {

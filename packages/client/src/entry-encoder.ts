@@ -1,0 +1,177 @@
+import { randomFillSync, randomUUID } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { inspect } from 'node:util';
+import { nowIso, type LogLevel } from '@logstream/protocol';
+
+/** Node's Buffer has `utf8Write(string, offset)` under `write(string, offset, 'utf8')`. */
+const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number) => number }).utf8Write;
+
+function writeUtf8(buf: Buffer, text: string, pos: number): number {
+  // utf8Write: Buffer#write without its argument juggling, which costs more than a short copy.
+  return utf8Write !== undefined ? utf8Write.call(buf, text, pos) : buf.write(text, pos, 'utf8');
+}
+
+/** JSON escapes at most 6 bytes per UTF-16 unit (`\u001f`, a lone surrogate); UTF-8 at most 3. */
+const MAX_BYTES_PER_UNIT = 6;
+
+// Lowercase hex digits of every byte value, two per byte.
+const HEX = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  HEX[2 * b] = '0123456789abcdef'.charCodeAt(b >> 4);
+  HEX[2 * b + 1] = '0123456789abcdef'.charCodeAt(b & 15);
+}
+
+// Random bytes for ids, drawn from the CSPRNG in blocks (as crypto.randomUUID does), 16 per id.
+const RANDOM = Buffer.allocUnsafe(16 * 512);
+let randomAt = RANDOM.length;
+
+// The current millisecond's timestamp as bytes: a burst within one millisecond formats it once.
+const isoBytes = Buffer.alloc(32);
+let isoLength = 0;
+let isoMs = Number.NaN;
+
+const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'utf8'));
+const ID_START = bytes('{"id":"');
+const TIMESTAMP_START = bytes('","timestamp":"');
+const LEVEL_START = bytes('","level":');
+const FIELDS_START = bytes(',"fields":{');
+
+function copyBytes(buf: Buffer, pos: number, src: Uint8Array): number {
+  // A loop beats a native copy for the few dozen bytes these parts have.
+  for (let i = 0; i < src.length; i++) buf[pos + i] = src[i] as number;
+  return pos + src.length;
+}
+
+/** A random (version 4) UUID in its 36-character text form. */
+function writeUuid(buf: Buffer, pos: number): number {
+  if (randomAt === RANDOM.length) {
+    randomFillSync(RANDOM);
+    randomAt = 0;
+  }
+  const r = randomAt;
+  randomAt += 16;
+  for (let i = 0; i < 16; i++) {
+    let b = RANDOM[r + i] as number;
+    if (i === 6) b = (b & 0x0f) | 0x40;
+    else if (i === 8) b = (b & 0x3f) | 0x80;
+    if (i === 4 || i === 6 || i === 8 || i === 10) buf[pos++] = 0x2d;
+    buf[pos++] = HEX[2 * b] as number;
+    buf[pos++] = HEX[2 * b + 1] as number;
+  }
+  return pos;
+}
+
+function writeTimestamp(buf: Buffer, pos: number): number {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoLength = isoBytes.write(new Date(ms).toISOString(), 0, 'latin1');
+  }
+  for (let i = 0; i < isoLength; i++) buf[pos + i] = isoBytes[i] as number;
+  return pos + isoLength;
+}
+
+/**
+ * `JSON.stringify(text)` written at `pos`: printable ASCII byte by byte, anything else through
+ * JSON.stringify. Returns the end, or -1 when `buf` might not hold it plus `reserve` bytes.
+ */
+function writeJsonString(buf: Buffer, pos: number, text: string, reserve: number): number {
+  const n = text.length;
+  if (buf.length - pos < n * MAX_BYTES_PER_UNIT + 2 + reserve) return -1;
+  buf[pos] = 0x22;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) break;
+    buf[pos + 1 + i] = c;
+  }
+  if (i === n) {
+    buf[pos + 1 + n] = 0x22;
+    return pos + n + 2;
+  }
+  return pos + writeUtf8(buf, JSON.stringify(text), pos);
+}
+
+/** A field's value as the text the protocol stores (fields are strings). */
+export function fieldText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    // JSON for objects, as an operator reads them back; undefined from a toJSON() that gives nothing.
+    return JSON.stringify(value) ?? '';
+  } catch {
+    // Cycles, BigInts inside: logging must not throw into the application.
+    return inspect(value, { depth: 4, breakLength: Infinity });
+  }
+}
+
+/**
+ * Encodes entries as the protocol's canonical JSON line (the key order and form the server's
+ * fast path stores as it is): straight into a byte page with no intermediate string in the
+ * common case, or as a string for entries that wait for room or need a page of their own.
+ */
+export class EntryEncoder {
+  readonly #daemonJson: string;
+  readonly #hostnameJson: string;
+  readonly #pid: number;
+  // `,"daemon":…,"message":` and `},"pid":…,"hostname":…}\n`: the same for every entry.
+  readonly #daemonPart: Uint8Array;
+  readonly #tail: Uint8Array;
+  // Bytes of a line besides the message and the fields' keys and values.
+  readonly #fixed: number;
+
+  constructor(daemonName: string, hostname: string = osHostname(), pid: number = process.pid) {
+    this.#daemonJson = JSON.stringify(daemonName);
+    this.#hostnameJson = JSON.stringify(hostname);
+    this.#pid = pid;
+    this.#daemonPart = bytes(`,"daemon":${this.#daemonJson},"message":`);
+    this.#tail = bytes(`},"pid":${pid},"hostname":${this.#hostnameJson}}\n`);
+    this.#fixed = ID_START.length + 36 + TIMESTAMP_START.length + isoBytes.length + LEVEL_START.length + 1 + this.#daemonPart.length + FIELDS_START.length + this.#tail.length;
+  }
+
+  /**
+   * Writes the entry's line (with its newline) into `buf` at `pos` and returns where it ends,
+   * or -1 when `buf` might not have room (what was written past `pos` is then garbage).
+   */
+  encodeInto(buf: Buffer, pos: number, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): number {
+    if (buf.length - pos < this.#fixed) return -1;
+    pos = copyBytes(buf, pos, ID_START);
+    pos = writeUuid(buf, pos);
+    pos = copyBytes(buf, pos, TIMESTAMP_START);
+    pos = writeTimestamp(buf, pos);
+    pos = copyBytes(buf, pos, LEVEL_START);
+    buf[pos++] = 0x30 + level;
+    pos = copyBytes(buf, pos, this.#daemonPart);
+    const tail = this.#tail.length;
+    pos = writeJsonString(buf, pos, message, FIELDS_START.length + tail);
+    if (pos < 0) return -1;
+    pos = copyBytes(buf, pos, FIELDS_START);
+    if (fields !== undefined && fields !== null) {
+      let first = true;
+      for (const key in fields) {
+        if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
+        if (first) first = false;
+        else buf[pos++] = 0x2c;
+        pos = writeJsonString(buf, pos, key, 1 + tail);
+        if (pos < 0) return -1;
+        buf[pos++] = 0x3a;
+        pos = writeJsonString(buf, pos, fieldText(fields[key]), 1 + tail);
+        if (pos < 0) return -1;
+      }
+    }
+    return copyBytes(buf, pos, this.#tail);
+  }
+
+  /** The same line as {@link encodeInto} writes, as a string. */
+  encodeLine(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): string {
+    let f = '';
+    if (fields !== undefined && fields !== null) {
+      for (const key in fields) {
+        if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
+        f += `${f.length > 0 ? ',' : ''}${JSON.stringify(key)}:${JSON.stringify(fieldText(fields[key]))}`;
+      }
+    }
+    return `{"id":"${randomUUID()}","timestamp":"${nowIso()}","level":${level},"daemon":${this.#daemonJson},"message":${JSON.stringify(message)},"fields":{${f}},"pid":${this.#pid},"hostname":${this.#hostnameJson}}\n`;
+  }
+}
