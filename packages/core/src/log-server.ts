@@ -57,6 +57,12 @@ export interface LogServerOptions {
    * stops reading sockets. Default 16 MiB.
    */
   maxInflightBytes?: number;
+  /**
+   * How long a connection the server is done with (the peer ended it and every ack went out, or
+   * its handshake was refused) stays open for the peer to read the last answers before it is
+   * destroyed: a peer that never reads nor closes must not keep its slot. Default 5000 ms.
+   */
+  lingerMs?: number;
 }
 
 /** Counters for metrics, read at scrape time. */
@@ -83,6 +89,8 @@ interface Conn {
   lastDataAt: number;
   /** An ack is waiting for the peer to read what was sent before it (see #sendAck). */
   ackOwed: boolean;
+  /** The server ended its side (see #finish): nothing more is read from the peer. */
+  finished: boolean;
 }
 
 interface Inflight {
@@ -126,6 +134,7 @@ export class LogServer extends EventEmitter {
   readonly #shutdownTimeoutMs: number;
   readonly #maxInflightBytes: number;
   readonly #readBufferBytes: number;
+  readonly #lingerMs: number;
   readonly #dedupe: DedupeWindow | undefined;
   readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
   #server: Server | undefined;
@@ -155,6 +164,7 @@ export class LogServer extends EventEmitter {
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
     this.#maxInflightBytes = options.maxInflightBytes ?? 16 * 1024 * 1024;
     this.#readBufferBytes = options.readBufferBytes ?? 65536;
+    this.#lingerMs = options.lingerMs ?? 5000;
     const window = options.dedupeWindow ?? 65536;
     this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
     this.routes = options.backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
@@ -364,6 +374,7 @@ export class LogServer extends EventEmitter {
       ended: false,
       lastDataAt: Date.now(),
       ackOwed: false,
+      finished: false,
     };
     this.#conns.add(conn);
     const sink: LineSink = {
@@ -373,6 +384,7 @@ export class LogServer extends EventEmitter {
     socket.on('data', (chunk: Buffer) => {
       conn.lastDataAt = Date.now();
       this.counters.bytesReceived += chunk.length;
+      if (conn.finished) return;
       conn.splitter.push(chunk, sink);
       // One ack record per chunk, not per line: it covers every line the chunk completed.
       if (conn.seq > conn.acked) this.#note(conn, conn.seq);
@@ -394,13 +406,15 @@ export class LogServer extends EventEmitter {
   }
 
   #onLine(conn: Conn, line: Buffer): void {
+    if (conn.finished) return;
     if (conn.daemon === undefined) {
       if (line[0] !== 0x7b /* { */) {
         const name = line.toString('utf8');
         const problem = checkDaemonName(name);
         if (problem !== undefined) {
+          // Answered once; whatever else the peer sends is not read.
           this.#reject(conn, 'client', 'INVALID_HANDSHAKE', `invalid handshake: ${problem}`, undefined);
-          conn.socket.end();
+          this.#finish(conn);
           return;
         }
         conn.daemon = name;
@@ -517,7 +531,7 @@ export class LogServer extends EventEmitter {
           conn.acked = seq;
           this.#sendAck(conn);
         }
-        if (conn.ended && conn.acked >= conn.seq && this.#state === 'listening') conn.socket.end();
+        if (conn.ended && conn.acked >= conn.seq && this.#state === 'listening') this.#finish(conn);
       }
     }
     this.#checkPressure();
@@ -538,6 +552,15 @@ export class LogServer extends EventEmitter {
     if (!this.#paused) return;
     this.#paused = false;
     for (const conn of this.#conns) conn.socket.resume();
+  }
+
+  /** Ends the server's side of `conn`; destroys it if the peer has not closed within lingerMs. */
+  #finish(conn: Conn): void {
+    if (conn.finished) return;
+    conn.finished = true;
+    const socket = conn.socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), this.#lingerMs).unref();
   }
 
   #send(conn: Conn, frame: string): void {

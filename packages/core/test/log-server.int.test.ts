@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '../src/index';
@@ -192,5 +192,44 @@ describe('LogServer', () => {
     await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(c.frames.some((f) => f.type === 'ack' && f.seq === 5000)).toBe(true);
     server = undefined;
+  });
+
+  it('answers a refused handshake once, reads nothing after it, and frees the slot', async () => {
+    const { memory, path, server: s } = await start({ lingerMs: 300 });
+    // A peer that keeps its side open and never reads: the server must not wait for it.
+    const socket = createConnection({ path, allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answers = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (answers += d));
+    socket.write('bad\u0001name\n{"message":"after"}\nalso-a-name\n{"message":"and"}\n');
+    await until(() => answers.includes('\n'), 5000, 'the error frame');
+    socket.pause();
+    await until(() => s.activeConnections === 0, 5000, 'the refused connection to close');
+    expect(answers.trim().split('\n').map((l) => JSON.parse(l) as { code: string })).toEqual([
+      expect.objectContaining({ type: 'error', code: 'INVALID_HANDSHAKE' }),
+    ]);
+    expect(memory.entries).toHaveLength(0);
+    expect(s.counters.messagesReceived).toBe(0);
+    socket.destroy();
+  });
+
+  it('closes an ended connection whose peer never reads its answers, after lingerMs', async () => {
+    const { memory, path, server: s } = await start({ lingerMs: 300 });
+    const socket: Socket = createConnection({ path, allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    // Bad lines until the server's answers back up (the peer reads none), then a good one, then end.
+    const bad = 'x'.repeat(200);
+    let burst = 'app\n';
+    for (let i = 0; i < 20_000; i++) burst += `{"message":${i}}${bad}\n`;
+    socket.write(`${burst}{"message":"last"}\n`);
+    socket.end();
+    await until(() => memory.entries.length === 1, 10_000, 'the good entry');
+    await until(() => s.activeConnections === 0, 5000, 'the connection to be destroyed');
+    expect(memory.entries[0]).toMatchObject({ message: 'last', daemon: 'app' });
+    socket.destroy();
   });
 });
