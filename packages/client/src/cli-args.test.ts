@@ -30,7 +30,13 @@ describe('parseCliArgs', () => {
     expect(parse(['-t', 'my-daemon', '-p', 'warning', 'disk almost full', 'mount=/var', 'key=a=b'])).toEqual({
       ok: true,
       action: 'run',
-      options: { socketPath: '/tmp/logstream.sock', tag: 'my-daemon', level: 4, message: 'disk almost full', fields: { mount: '/var', key: 'a=b' } },
+      options: {
+        socketPath: '/tmp/logstream.sock',
+        tag: 'my-daemon',
+        level: 4,
+        message: 'disk almost full',
+        fields: { mount: '/var', key: 'a=b' },
+      },
     });
     expect(parse(['--tag=x', '--priority', 'user.err', '--socket', '/run/l.sock', 'hi'])).toMatchObject({
       options: { tag: 'x', level: 3, socketPath: '/run/l.sock', message: 'hi', fields: {} },
@@ -47,7 +53,9 @@ describe('parseCliArgs', () => {
   });
 
   it('joins words into the message like logger, up to the first key=value', () => {
-    expect(parse(['disk', 'almost', 'full', 'mount=/var'])).toMatchObject({ options: { message: 'disk almost full', fields: { mount: '/var' } } });
+    expect(parse(['disk', 'almost', 'full', 'mount=/var'])).toMatchObject({
+      options: { message: 'disk almost full', fields: { mount: '/var' } },
+    });
     // The first word is the message even when it has an "=".
     expect(parse(['a=b', 'c=d'])).toMatchObject({ options: { message: 'a=b', fields: { c: 'd' } } });
     expect(parse(['x', '=y'])).toMatchObject({ options: { message: 'x =y', fields: {} } });
@@ -63,7 +71,8 @@ describe('parseCliArgs', () => {
     const bad = parse(['-p', 'loud', 'x']);
     expect(bad).toEqual({
       ok: false,
-      error: '-p/--priority: "loud" is not a level (emergency, alert, critical, error, warning, notice, info, debug, 0-7, or facility.level)',
+      error:
+        '-p/--priority: "loud" is not a level (emergency, alert, critical, error, warning, notice, info, debug, 0-7, or facility.level)',
     });
     expect(parse(['-t', '{json', 'x'])).toMatchObject({ ok: false, error: expect.stringContaining('-t/--tag') });
     expect(parse(['-s', '', 'x'])).toMatchObject({ ok: false, error: '-s/--socket: empty path' });

@@ -1,12 +1,5 @@
 import { parseArgs } from 'node:util';
-import {
-  DEFAULT_SOCKET_PATH,
-  checkDaemonName,
-  parseFacility,
-  parseLogLevel,
-  type LogFields,
-  type LogLevel,
-} from '@logstream/protocol';
+import { DEFAULT_SOCKET_PATH, checkDaemonName, parseFacility, parseLogLevel, type LogFields, type LogLevel } from '@logstream/protocol';
 
 /** What the `logstream` command was asked to do. */
 export interface CliOptions {
@@ -24,9 +17,7 @@ export interface CliOptions {
 
 /** The outcome of {@link parseCliArgs}: run, print help or version, or a usage error. */
 export type CliArgsResult =
-  | { ok: true; action: 'run'; options: CliOptions }
-  | { ok: true; action: 'help' | 'version' }
-  | { ok: false; error: string };
+  { ok: true; action: 'run'; options: CliOptions } | { ok: true; action: 'help' | 'version' } | { ok: false; error: string };
 
 /** Level of entries when `-p` is not given: notice, as logger(1). */
 export const DEFAULT_CLI_LEVEL: LogLevel = 5;
@@ -70,11 +61,7 @@ export function parsePriority(value: string): LogLevel | undefined {
  * Parses the arguments of the `logstream` command (without `node` and the script). Pure: the
  * environment and the default tag are passed in.
  */
-export function parseCliArgs(
-  argv: readonly string[],
-  env: { LOGSTREAM_SOCKET?: string | undefined },
-  defaultTag: string,
-): CliArgsResult {
+export function parseCliArgs(argv: readonly string[], env: { LOGSTREAM_SOCKET?: string | undefined }, defaultTag: string): CliArgsResult {
   let parsed;
   try {
     parsed = parseArgs({

@@ -13,17 +13,30 @@ const text = fc.string({
   ),
   maxLength: 30,
 });
-const fieldValue = fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(undefined), fc.constant(null), fc.dictionary(text, text, { maxKeys: 2 }));
+const fieldValue = fc.oneof(
+  text,
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.dictionary(text, text, { maxKeys: 2 }),
+);
 const entryArgs = fc.record({
   level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<LogLevel>,
   message: text,
   fields: fc.option(fc.dictionary(text, fieldValue, { maxKeys: 4 }), { nil: undefined }),
-  daemon: fc.oneof(fc.constant('web-server'), text.filter((s) => s.length > 0)),
+  daemon: fc.oneof(
+    fc.constant('web-server'),
+    text.filter((s) => s.length > 0),
+  ),
   hostname: fc.oneof(fc.constant('server01'), text),
 });
 
 /** The protocol's canonical line for what `encodeInto` was given, with the id and time it chose. */
-function expectedLine(line: string, a: { level: LogLevel; message: string; fields?: Record<string, unknown>; daemon: string; hostname: string }): string {
+function expectedLine(
+  line: string,
+  a: { level: LogLevel; message: string; fields?: Record<string, unknown>; daemon: string; hostname: string },
+): string {
   const parsed = JSON.parse(line) as { id: string; timestamp: string };
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(a.fields ?? {})) fields[k] = fieldText(v);
@@ -106,6 +119,8 @@ describe('EntryEncoder', () => {
     expect(fieldText(null)).toBe('null');
     expect(fieldText(12.5)).toBe('12.5');
     expect(fieldText([1, 'x'])).toBe('[1,"x"]');
+    expect(fieldText(function named() {})).toBe('[function named]');
+    expect(fieldText(Symbol('s'))).toBe('Symbol(s)');
   });
 });
 
@@ -116,7 +131,7 @@ describe('EntryPages.appendEntry', () => {
     const messages = ['small', 'x'.repeat(200_000), 'é'.repeat(600_000), 'tail', '\u0001'.repeat(300_000), 'y'.repeat(2_000_000)];
     for (let round = 0; round < 3; round++) for (const m of messages) pages.appendEntry(encoder, 3, m, { k: m.slice(0, 3) });
     const sent = [];
-    for (let chunk; (chunk = pages.nextChunk()) !== undefined; ) sent.push(chunk);
+    for (let chunk; (chunk = pages.nextChunk()) !== undefined;) sent.push(chunk);
     const lines = Buffer.concat(sent).toString('utf8').split('\n');
     expect(lines.pop()).toBe('');
     expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual([...messages, ...messages, ...messages]);

@@ -94,9 +94,21 @@ function writeJsonString(buf: Buffer, pos: number, text: string, reserve: number
 
 /** A field's value as the text the protocol stores (fields are strings). */
 export function fieldText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value === undefined) return '';
-  if (typeof value !== 'object' || value === null) return String(value);
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'undefined':
+      return '';
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return `[function ${value.name || 'anonymous'}]`;
+  }
+  if (value === null) return 'null';
   try {
     // JSON for objects, as an operator reads them back; undefined from a toJSON() that gives nothing.
     return JSON.stringify(value) ?? '';
@@ -127,7 +139,16 @@ export class EntryEncoder {
     this.#pid = pid;
     this.#daemonPart = bytes(`,"daemon":${this.#daemonJson},"message":`);
     this.#tail = bytes(`},"pid":${pid},"hostname":${this.#hostnameJson}}\n`);
-    this.#fixed = ID_START.length + 36 + TIMESTAMP_START.length + isoBytes.length + LEVEL_START.length + 1 + this.#daemonPart.length + FIELDS_START.length + this.#tail.length;
+    this.#fixed =
+      ID_START.length +
+      36 +
+      TIMESTAMP_START.length +
+      isoBytes.length +
+      LEVEL_START.length +
+      1 +
+      this.#daemonPart.length +
+      FIELDS_START.length +
+      this.#tail.length;
   }
 
   /**

@@ -58,7 +58,7 @@ describe('EntryPages', () => {
     const line = `${'z'.repeat(1000)}\n`;
     for (let i = 0; i < 5000; i++) pages.append(line);
     expect(pages.bytes).toBeGreaterThanOrEqual(5 * 1024 * 1024);
-    while (pages.nextChunk()) {}
+    while (pages.nextChunk() !== undefined) continue;
     pages.ack(4000);
     expect(pages.bytes).toBeLessThanOrEqual(2 * 1024 * 1024);
     pages.ack(1000);

@@ -117,7 +117,7 @@ export class EntryPages {
     while (i < total && this.#entPage[i] === page) i++;
     this.#send = i;
     const buf = this.#pages[page - this.#pageBase] as Buffer;
-    return buf.subarray(this.#entStart[first] as number, this.#entEnd[i - 1] as number);
+    return buf.subarray(this.#entStart[first], this.#entEnd[i - 1]);
   }
 
   /** The oldest `n` entries are acknowledged: forget them and release their pages. */

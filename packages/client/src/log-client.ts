@@ -333,7 +333,13 @@ export class LogClient extends EventEmitter {
     const socket = createConnection(this.socketPath);
     this.#socket = socket;
     socket.setEncoding('utf8');
-    const timer = setTimeout(() => socket.destroy(new LogStreamError('connection', `no answer from ${this.socketPath} within ${this.timeout} ms`, { code: 'TIMEOUT' })), this.timeout);
+    const timer = setTimeout(
+      () =>
+        socket.destroy(
+          new LogStreamError('connection', `no answer from ${this.socketPath} within ${this.timeout} ms`, { code: 'TIMEOUT' }),
+        ),
+      this.timeout,
+    );
     timer.unref();
     socket.once('connect', () => socket.write(encodeHandshake(this.daemonName)));
     socket.on('data', (data: string) => this.#onData(data, timer));

@@ -25,7 +25,6 @@ interface Job {
   resolve: () => void;
 }
 
-
 /**
  * One backend's bounded FIFO queue. Writes go to the backend one at a time; a failed write is
  * retried with LogStream's {@link Backoff} (100 ms, ×2, at most 5 s, jittered) until it succeeds or the route is abandoned

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { nowIso, type LogEntry, type LogEntryInput, type LogLevel } from '@logstream/protocol';
+import { nowIso, type LogEntry, type LogEntryInput } from '@logstream/protocol';
 
 const CANONICAL_KEYS = ['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname'];
 
@@ -34,7 +34,7 @@ export function completeEntry(
     entry: {
       id: input.id ?? randomUUID(),
       timestamp: input.timestamp ?? nowIso(),
-      level: input.level ?? (6 as LogLevel),
+      level: input.level ?? 6,
       daemon: input.daemon ?? defaults.daemon,
       message: input.message,
       fields: input.fields ?? {},

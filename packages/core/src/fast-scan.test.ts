@@ -21,10 +21,27 @@ function slowPath(line: Buffer): { id: string; level: number; canonical: boolean
 const timestamp = fc
   .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true })
   .map((d) => d.toISOString());
-const text = fc.string({ unit: fc.oneof(fc.constant('a'), fc.constant('"'), fc.constant('\\'), fc.constant('\n'), fc.constant('é'), fc.constant('\u0001'), fc.constant('😀'), fc.constant(' ')), maxLength: 20 });
+const text = fc.string({
+  unit: fc.oneof(
+    fc.constant('a'),
+    fc.constant('"'),
+    fc.constant('\\'),
+    fc.constant('\n'),
+    fc.constant('é'),
+    fc.constant('\u0001'),
+    fc.constant('😀'),
+    fc.constant(' '),
+  ),
+  maxLength: 20,
+});
 const entry: fc.Arbitrary<LogEntry> = fc.record({
   id: fc.oneof(fc.uuid(), text, fc.string({ maxLength: 140 })),
-  timestamp: fc.oneof(timestamp, fc.constant('2024-02-30T10:00:00.000Z'), fc.constant('2024-01-15T10:30:45Z'), fc.constant('2024-01-15T10:30:60.000Z')),
+  timestamp: fc.oneof(
+    timestamp,
+    fc.constant('2024-02-30T10:00:00.000Z'),
+    fc.constant('2024-01-15T10:30:45Z'),
+    fc.constant('2024-01-15T10:30:60.000Z'),
+  ),
   level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<LogEntry['level']>,
   daemon: fc.oneof(fc.constant('web-server'), text, fc.string({ maxLength: 300 })),
   message: text,
@@ -68,7 +85,20 @@ describe('scanCanonicalEntry', () => {
   });
 
   it('takes the fast path for every valid client-shaped entry', () => {
-    const clientEntry = entry.filter((e) => /^[ -~]{1,128}$/.test(e.id) && !/["\\]/.test(e.id) && /^[ -~]{1,255}$/.test(e.daemon) && !/["\\]/.test(e.daemon) && (e.hostname === null || (/^[ -~]{1,255}$/.test(e.hostname) && !/["\\]/.test(e.hostname))) && Object.keys(e.fields).every((k) => /^[ -~]{1,255}$/.test(k) && !/["\\]/.test(k)) && (e.pid === null || e.pid <= 4294967295) && !Number.isNaN(Date.parse(e.timestamp)) && e.timestamp.endsWith('Z') && e.timestamp.length === 24 && new Date(e.timestamp).toISOString() === e.timestamp);
+    const clientEntry = entry.filter(
+      (e) =>
+        /^[ -~]{1,128}$/.test(e.id) &&
+        !/["\\]/.test(e.id) &&
+        /^[ -~]{1,255}$/.test(e.daemon) &&
+        !/["\\]/.test(e.daemon) &&
+        (e.hostname === null || (/^[ -~]{1,255}$/.test(e.hostname) && !/["\\]/.test(e.hostname))) &&
+        Object.keys(e.fields).every((k) => /^[ -~]{1,255}$/.test(k) && !/["\\]/.test(k)) &&
+        (e.pid === null || e.pid <= 4294967295) &&
+        !Number.isNaN(Date.parse(e.timestamp)) &&
+        e.timestamp.endsWith('Z') &&
+        e.timestamp.length === 24 &&
+        new Date(e.timestamp).toISOString() === e.timestamp,
+    );
     fc.assert(
       fc.property(clientEntry, (e) => {
         expect(scanCanonicalEntry(Buffer.from(encodeEntry(e)))).toEqual({ id: e.id, level: e.level });
@@ -78,7 +108,18 @@ describe('scanCanonicalEntry', () => {
   });
 
   it('refuses invalid UTF-8 and leaves it to the slow path', () => {
-    const line = Buffer.from(encodeEntry({ id: 'x', timestamp: '2024-01-15T10:30:45.123Z', level: 6, daemon: 'd', message: 'AB', fields: {}, pid: null, hostname: null }));
+    const line = Buffer.from(
+      encodeEntry({
+        id: 'x',
+        timestamp: '2024-01-15T10:30:45.123Z',
+        level: 6,
+        daemon: 'd',
+        message: 'AB',
+        fields: {},
+        pid: null,
+        hostname: null,
+      }),
+    );
     const at = line.indexOf('AB');
     line[at] = 0xff;
     expect(scanCanonicalEntry(line)).toBeUndefined();

@@ -111,7 +111,15 @@ function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
     }
     if (same) return true;
   }
-  if (line[at + 4] !== 0x2d || line[at + 7] !== 0x2d || line[at + 10] !== 0x54 || line[at + 13] !== 0x3a || line[at + 16] !== 0x3a || line[at + 19] !== 0x2e || line[at + 23] !== 0x5a) {
+  if (
+    line[at + 4] !== 0x2d ||
+    line[at + 7] !== 0x2d ||
+    line[at + 10] !== 0x54 ||
+    line[at + 13] !== 0x3a ||
+    line[at + 16] !== 0x3a ||
+    line[at + 19] !== 0x2e ||
+    line[at + 23] !== 0x5a
+  ) {
     return false;
   }
   const year = num(line, at, 4);
@@ -121,7 +129,19 @@ function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
   const minute = num(line, at + 14, 2);
   const second = num(line, at + 17, 2);
   const ms = num(line, at + 20, 3);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) {
+  if (
+    year < 0 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59 ||
+    second < 0 ||
+    second > 59 ||
+    ms < 0
+  ) {
     return false;
   }
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;

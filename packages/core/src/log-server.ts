@@ -217,9 +217,7 @@ export class LogServer extends EventEmitter {
       if (ids !== undefined) this.rememberIds(ids);
     }
     await this.#clearStaleSocket();
-    const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) =>
-      this.#accept(socket),
-    );
+    const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) => this.#accept(socket));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
@@ -354,9 +352,8 @@ export class LogServer extends EventEmitter {
     if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections) {
       this.counters.connectionsRejected++;
       this.counters.errors.server++;
-      const message = this.#state === 'listening'
-        ? `too many connections (max_connections ${this.maxConnections})`
-        : 'server is shutting down';
+      const message =
+        this.#state === 'listening' ? `too many connections (max_connections ${this.maxConnections})` : 'server is shutting down';
       socket.on('error', () => undefined);
       this.#refused.add(socket);
       socket.once('close', () => this.#refused.delete(socket));
