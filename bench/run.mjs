@@ -16,7 +16,9 @@ function machine() {
   let distro = '';
   try {
     distro = execFileSync('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"'], { encoding: 'utf8' }).trim();
-  } catch {}
+  } catch {
+    // no /etc/os-release: the machine line just leaves the distribution out
+  }
   return `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}, ${distro}, Node ${process.version}`;
 }
 

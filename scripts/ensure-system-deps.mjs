@@ -9,7 +9,12 @@ import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 const wanted = [
   { pkg: 'rsyslog', has: () => existsSync('/usr/sbin/rsyslogd') },
   // rsyslog's TLS driver, for the syslog backend's TLS test against a real rsyslog.
-  { pkg: 'rsyslog-gnutls', has: () => existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') || spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so'], { stdio: 'ignore' }).status === 0 },
+  {
+    pkg: 'rsyslog-gnutls',
+    has: () =>
+      existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') ||
+      spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so'], { stdio: 'ignore' }).status === 0,
+  },
   { pkg: 'openssl', has: () => has('openssl') },
   { pkg: 'lz4', has: () => has('lz4') },
   { pkg: 'gzip', has: () => has('gzip') },
@@ -25,7 +30,9 @@ function has(cmd) {
 const missing = wanted.filter((w) => !w.has()).map((w) => w.pkg);
 if (missing.length === 0) process.exit(0);
 if (process.getuid?.() !== 0) {
-  console.error(`ensure-system-deps: missing Debian packages ${missing.join(' ')}; install them (as root: apt-get install ${missing.join(' ')})`);
+  console.error(
+    `ensure-system-deps: missing Debian packages ${missing.join(' ')}; install them (as root: apt-get install ${missing.join(' ')})`,
+  );
   process.exit(1);
 }
 console.error(`ensure-system-deps: installing ${missing.join(' ')}`);

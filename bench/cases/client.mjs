@@ -30,7 +30,7 @@ function checkOutput(path, expected) {
   let dup = 0;
   let bad = 0;
   const key = Buffer.from('{"id":"');
-  for (let start = 0; start < buf.length; ) {
+  for (let start = 0; start < buf.length;) {
     let end = buf.indexOf(10, start);
     if (end === -1) end = buf.length;
     lines++;
@@ -68,8 +68,12 @@ async function runDriver(args, expectEntries) {
     const exit = await client.exited;
     clearTimeout(timer);
     const after = procStats(server.proc.pid);
-    if (server.proc.exit) throw new Error(`logstream-server exited during the run (${JSON.stringify(server.proc.exit)}): ${errorLine(server.proc.stderrPath)}`);
-    if (exit.code !== 0) throw new Error(`client driver ${exit.signal ? `killed (${exit.signal}, timeout ${DRIVER_TIMEOUT_MS / 1000} s)` : `exited ${exit.code}`}: ${errorLine(client.stderrPath)}`);
+    if (server.proc.exit)
+      throw new Error(`logstream-server exited during the run (${JSON.stringify(server.proc.exit)}): ${errorLine(server.proc.stderrPath)}`);
+    if (exit.code !== 0)
+      throw new Error(
+        `client driver ${exit.signal ? `killed (${exit.signal}, timeout ${DRIVER_TIMEOUT_MS / 1000} s)` : `exited ${exit.code}`}: ${errorLine(client.stderrPath)}`,
+      );
     const result = JSON.parse(readFileSync(client.stdoutPath, 'utf8').trim().split('\n').pop());
     await stopProcess(server.proc);
     const check = checkOutput(server.out, expectEntries ?? result.entries);
@@ -78,7 +82,14 @@ async function runDriver(args, expectEntries) {
     const s = result.stats;
     if (s.acked !== s.logged) problems.push(`${s.logged - s.acked} not acked`);
     for (const k of ['rejected', 'droppedFull', 'resent', 'reconnects']) if (s[k]) problems.push(`${k} ${s[k]}`);
-    return { ...result, serverCpuS: after.cpuS - before.cpuS, serverRssBytes: after.peakRssBytes, lineBytes: check.bytes / check.lines, lines: check.lines, problems };
+    return {
+      ...result,
+      serverCpuS: after.cpuS - before.cpuS,
+      serverRssBytes: after.peakRssBytes,
+      lineBytes: check.bytes / check.lines,
+      lines: check.lines,
+      problems,
+    };
   } catch (error) {
     return { failed: String(error.message ?? error).split('\n')[0], problems: [] };
   } finally {
@@ -150,11 +161,28 @@ export async function run() {
     ]);
   }
 
-  const lineBytes = median([...runs.values()].flat().filter((r) => !r.failed).map((r) => r.lineBytes));
+  const lineBytes = median(
+    [...runs.values()]
+      .flat()
+      .filter((r) => !r.failed)
+      .map((r) => r.lineBytes),
+  );
   return [
     {
       title: `client: acknowledged throughput through @logstream/client, ~${TOTAL.toLocaleString('en-US')} entries per run (median of ${RUNS})`,
-      columns: ['clients', 'entries', 'acked entries/s', 'runs', 'MB/s', 'server CPU s', 'server µs/entry', 'server peak RSS MB', 'client CPU s', 'client peak RSS MB', 'output check'],
+      columns: [
+        'clients',
+        'entries',
+        'acked entries/s',
+        'runs',
+        'MB/s',
+        'server CPU s',
+        'server µs/entry',
+        'server peak RSS MB',
+        'client CPU s',
+        'client peak RSS MB',
+        'output check',
+      ],
       rows,
       notes: [
         `All clients live in one Node process (bench/lib/client-driver.mjs), separate from the server; each client logs its share (total ${TOTAL.toLocaleString('en-US')}, fewer than 1M to keep the case short) with LogClient defaults (bufferSize 10000, whenFull block), awaiting log() only when its buffer is full, then flush().`,
@@ -164,10 +192,21 @@ export async function run() {
     },
     {
       title: `client: ack latency at half of the measured peak rate (${LATENCY_MS / 1000} s per row)`,
-      columns: ['clients', 'offered entries/s', 'achieved entries/s', 'samples', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server CPU (cores)', 'check'],
+      columns: [
+        'clients',
+        'offered entries/s',
+        'achieved entries/s',
+        'samples',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'server CPU (cores)',
+        'check',
+      ],
       rows: latencyRows,
       notes: [
-        'Offered rate = 50% of the median acked throughput above for that many clients, paced by a 1 ms timer and spread round-robin over the clients. Latency = time from the log() call to the \'acked\' event that covers the entry (client and server batching included); the first 0.5 s is left out as warm-up. Achieved below offered means the pipeline fell behind: a client whose buffer is full makes the generator wait (nothing is dropped).',
+        "Offered rate = 50% of the median acked throughput above for that many clients, paced by a 1 ms timer and spread round-robin over the clients. Latency = time from the log() call to the 'acked' event that covers the entry (client and server batching included); the first 0.5 s is left out as warm-up. Achieved below offered means the pipeline fell behind: a client whose buffer is full makes the generator wait (nothing is dropped).",
         'On a machine shared with other work, p99 and max mostly show scheduling stalls: read p50 for the pipeline, p99 for its tail on this box.',
       ],
     },

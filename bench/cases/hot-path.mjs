@@ -70,7 +70,16 @@ export async function run() {
     columns: ['path', 'median lines/s', 'ns/line', 'vs naive', 'runs (k lines/s)'],
     rows: cases.map(([name]) => {
       const m = median(runs.get(name));
-      return [name, m, 1e9 / m, `${(m / base).toFixed(2)}x`, runs.get(name).map((x) => Math.round(x / 1000)).join(' / ')];
+      return [
+        name,
+        m,
+        1e9 / m,
+        `${(m / base).toFixed(2)}x`,
+        runs
+          .get(name)
+          .map((x) => Math.round(x / 1000))
+          .join(' / '),
+      ];
     }),
     notes: ['Single thread, same lines and same run for every path; medians of 5.'],
   };

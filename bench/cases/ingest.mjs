@@ -65,7 +65,9 @@ async function runOnce(target, tools) {
     let outBytes = NaN;
     try {
       outBytes = statSync(out).size;
-    } catch {}
+    } catch {
+      // no output file: the size stays NaN and the report shows it
+    }
     const timedOut = w.timed_out !== '0' || !lg.start_epoch;
     const seconds = Number(w.done_epoch) - Number(lg.start_epoch);
     const bytesIn = Number(lg.bytes);

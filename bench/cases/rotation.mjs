@@ -20,7 +20,7 @@ function makeBatches(count) {
   for (let b = 0; b < count; b++) {
     let text = '';
     for (let i = 0; i < LINES_PER_BATCH; i++, n++) {
-      const id = (n * 2654435761 >>> 0).toString(16).padStart(8, '0');
+      const id = ((n * 2654435761) >>> 0).toString(16).padStart(8, '0');
       let line = `{"id":"${id}-0000-4000-8000-${String(n).padStart(12, '0')}","timestamp":"2026-11-24T19:30:${String(n % 60).padStart(2, '0')}.${String(n % 1000).padStart(3, '0')}Z","level":6,"daemon":"web-server","message":"request handled","fields":{"user_id":"${n % 9973}"},"pid":${1000 + (n % 50)},"hostname":"server01"}`;
       line = line.padEnd(LINE_BYTES - 1, ' ').slice(0, LINE_BYTES - 1);
       text += `${line}\n`;
@@ -49,7 +49,7 @@ async function once(mode, batches) {
     const s = writer.stats();
     return {
       mbps: s.bytes_written / 1e6 / seconds,
-      lps: (s.bytes_written / LINE_BYTES) / seconds,
+      lps: s.bytes_written / LINE_BYTES / seconds,
       compressMbps: s.compression_ms_total > 0 ? s.compressed_bytes_in / 1e6 / (s.compression_ms_total / 1000) : NaN,
       ratio: s.compressed_bytes_out > 0 ? s.compressed_bytes_in / s.compressed_bytes_out : NaN,
       rotations: s.rotations,

@@ -59,7 +59,13 @@ async function throughput(total) {
   const cpu = process.cpuUsage(cpu0);
   const stats = summary(clients);
   await Promise.all(clients.map((c) => c.close()));
-  return { entries: perClient * clientCount, seconds, clientCpuS: (cpu.user + cpu.system) / 1e6, stats, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  return {
+    entries: perClient * clientCount,
+    seconds,
+    clientCpuS: (cpu.user + cpu.system) / 1e6,
+    stats,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
 }
 
 async function latency(rate, durationMs) {
@@ -108,7 +114,17 @@ async function latency(rate, durationMs) {
   await Promise.all(clients.map((c) => c.close()));
   const sorted = samples.subarray(0, nSamples).sort();
   const pct = (p) => sorted[Math.min(nSamples - 1, Math.max(0, Math.ceil((p / 100) * nSamples) - 1))];
-  return { entries: sent, seconds, offeredRate: rate, samples: nSamples, p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: sorted[nSamples - 1], stats };
+  return {
+    entries: sent,
+    seconds,
+    offeredRate: rate,
+    samples: nSamples,
+    p50Ms: pct(50),
+    p90Ms: pct(90),
+    p99Ms: pct(99),
+    maxMs: sorted[nSamples - 1],
+    stats,
+  };
 }
 
 let result;

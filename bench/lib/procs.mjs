@@ -19,7 +19,9 @@ function hookExit() {
     for (const p of live) {
       try {
         process.kill(p.pid, 'SIGKILL');
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -80,11 +82,15 @@ export async function stopProcess(proc, graceMs = 5000) {
   if (proc.exit) return proc.exit;
   try {
     process.kill(proc.pid, 'SIGTERM');
-  } catch {}
+  } catch {
+    // already gone: the exit handler settles proc.exit
+  }
   const timer = setTimeout(() => {
     try {
       process.kill(proc.pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      // exited within the grace period
+    }
   }, graceMs);
   const exit = await proc.exited;
   clearTimeout(timer);
@@ -95,7 +101,10 @@ export async function stopProcess(proc, graceMs = 5000) {
 export function tail(path, bytes = 600) {
   try {
     const buf = readFileSync(path);
-    return buf.subarray(Math.max(0, buf.length - bytes)).toString('utf8').trim();
+    return buf
+      .subarray(Math.max(0, buf.length - bytes))
+      .toString('utf8')
+      .trim();
   } catch {
     return '';
   }
@@ -103,7 +112,10 @@ export function tail(path, bytes = 600) {
 
 /** The first line of a log file that names an error (else its last line), for short reports. */
 export function errorLine(path) {
-  const lines = tail(path, 64 * 1024).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = tail(path, 64 * 1024)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const line = lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '';
   return line.length > 240 ? `${line.slice(0, 240)}…` : line;
 }
@@ -115,7 +127,9 @@ export async function waitForSocket(path, proc, timeoutMs = 10_000) {
     if (proc.exit) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exit)}) before listening: ${errorLine(proc.stderrPath)}`);
     try {
       if (statSync(path).isSocket()) return;
-    } catch {}
+    } catch {
+      // not there yet
+    }
     await sleep(20);
   }
   throw new Error(`${proc.name} did not create ${path} within ${timeoutMs} ms: ${errorLine(proc.stderrPath)}`);
@@ -150,17 +164,22 @@ export function runCommand(cmd, args, { timeoutMs = 120_000, env } = {}) {
   hookExit();
   let proc;
   const done = new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20, env: env ?? process.env }, (error, stdout, stderr) => {
-      live.delete(proc);
-      if (error) {
-        error.message += `\n${stderr.trim()}`;
-        error.stdout = stdout;
-        error.stderr = stderr;
-        reject(error);
-      } else {
-        resolve({ stdout, stderr });
-      }
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20, env: env ?? process.env },
+      (error, stdout, stderr) => {
+        live.delete(proc);
+        if (error) {
+          error.message += `\n${stderr.trim()}`;
+          error.stdout = stdout;
+          error.stderr = stderr;
+          reject(error);
+        } else {
+          resolve({ stdout, stderr });
+        }
+      },
+    );
     proc = { name: cmd, pid: child.pid, child };
     live.add(proc);
   });
@@ -169,7 +188,9 @@ export function runCommand(cmd, args, { timeoutMs = 120_000, env } = {}) {
     if (!live.has(proc)) return; // already exited: its PID may belong to someone else by now
     try {
       process.kill(proc.pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      // exited between the check and the kill
+    }
   };
   return done;
 }

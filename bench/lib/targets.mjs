@@ -90,7 +90,9 @@ export const ingestTargets = [
     handshake: false,
     acks: false,
     skip: () =>
-      existsSync('/usr/sbin/rsyslogd') ? undefined : 'rsyslog-json skipped: /usr/sbin/rsyslogd is missing (node scripts/ensure-system-deps.mjs installs it)',
+      existsSync('/usr/sbin/rsyslogd')
+        ? undefined
+        : 'rsyslog-json skipped: /usr/sbin/rsyslogd is missing (node scripts/ensure-system-deps.mjs installs it)',
     start(dir) {
       const sock = join(dir, 'in.sock');
       const out = join(dir, 'out.jsonl');
@@ -115,7 +117,18 @@ export const ingestTargets = [
       const out = join(dir, 'out.jsonl');
       const conf = join(dir, 'syslog-ng.conf');
       writeFileSync(conf, fillTemplate('syslog-ng-json.conf', dir, sock, out));
-      const args = ['-F', ...sng.args, '-f', conf, '-p', join(dir, 'syslog-ng.pid'), '-R', join(dir, 'syslog-ng.persist'), '-c', join(dir, 'syslog-ng.ctl')];
+      const args = [
+        '-F',
+        ...sng.args,
+        '-f',
+        conf,
+        '-p',
+        join(dir, 'syslog-ng.pid'),
+        '-R',
+        join(dir, 'syslog-ng.persist'),
+        '-c',
+        join(dir, 'syslog-ng.ctl'),
+      ];
       const proc = startProcess('syslog-ng', sng.bin, args, { logDir: dir, env: sng.env });
       return { proc, sock, out };
     },

@@ -49,7 +49,10 @@ async function main(): Promise<number> {
   const path = options.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
   let config: Config;
   try {
-    if (options.metricsPort !== undefined && !(Number.isInteger(Number(options.metricsPort)) && Number(options.metricsPort) >= 0 && Number(options.metricsPort) <= 65535)) {
+    if (
+      options.metricsPort !== undefined &&
+      !(Number.isInteger(Number(options.metricsPort)) && Number(options.metricsPort) >= 0 && Number(options.metricsPort) <= 65535)
+    ) {
       throw new LogStreamError('config', `--metrics-port: expected a port 0-65535, got ${JSON.stringify(options.metricsPort)}`);
     }
     config = applyOverrides(await loadConfig(path, explicit), {
@@ -74,7 +77,9 @@ async function main(): Promise<number> {
     const running = await startServer(config, log);
     log.info(
       `listening on ${config.server.socket_path} (pid ${process.pid}, config ${path ?? 'built-in defaults'}); backends: ${describeBackends(config)}${
-        running.metrics ? `; metrics on http://${config.metrics.host}:${(running.metrics.address() as AddressInfo).port}${config.metrics.path}` : ''
+        running.metrics
+          ? `; metrics on http://${config.metrics.host}:${(running.metrics.address() as AddressInfo).port}${config.metrics.path}`
+          : ''
       }`,
     );
     let stopping = false;

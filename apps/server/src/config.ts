@@ -3,8 +3,7 @@ import * as v from 'valibot';
 import { parse as parseToml } from 'smol-toml';
 import { LogStreamError, parseFacility, parseLogLevel, type LogLevel } from '@logstream/protocol';
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const str = () => v.pipe(v.string(), v.minLength(1));
 const level = () =>
   v.pipe(
@@ -88,7 +87,12 @@ export const ConfigSchema = v.strictObject({
             ),
             'LOG_USER',
           ),
-          server: v.optional(v.pipe(v.string(), v.regex(/^((udp|tcp|tls):\/\/[^\s]+:\d+)?$/, 'a URL such as "udp://host:514", "tcp://host:601" or "tls://host:6514"'))),
+          server: v.optional(
+            v.pipe(
+              v.string(),
+              v.regex(/^((udp|tcp|tls):\/\/[^\s]+:\d+)?$/, 'a URL such as "udp://host:514", "tcp://host:601" or "tls://host:6514"'),
+            ),
+          ),
           // Unset: rfc5424 to a remote server, rfc3164 on the local socket (what syslog(3) sends).
           format: v.optional(v.picklist(['rfc5424', 'rfc3164'])),
           socket_path: v.optional(str(), '/dev/log'),
@@ -143,7 +147,8 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined) return 'nothing';
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : value === null ? 'null' : 'a table';
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return typeof value;
 }
 
 /** One line per problem: `backends.file.format: expected "json" | "human" | "syslog", got "xml"`. */

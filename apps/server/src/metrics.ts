@@ -76,7 +76,11 @@ export function createMetricsRegistry(server: LogServer): Registry {
   total('logstream_connections_total', 'Connections accepted (refused ones included).', () => c.connectionsTotal);
   total('logstream_connections_rejected_total', 'Connections refused (max_connections or shutdown).', () => c.connectionsRejected);
   total('logstream_messages_received_total', 'Lines received as entries, valid or not.', () => c.messagesReceived);
-  total('logstream_messages_processed_total', 'Entries stored by every backend (or dropped by a drop_newest queue).', () => c.messagesProcessed);
+  total(
+    'logstream_messages_processed_total',
+    'Entries stored by every backend (or dropped by a drop_newest queue).',
+    () => c.messagesProcessed,
+  );
   total('logstream_duplicates_dropped_total', 'Resent entries dropped by the dedupe window.', () => c.duplicatesDropped);
   total('logstream_bytes_received_total', 'Bytes read from client sockets.', () => c.bytesReceived);
   total('logstream_socket_pauses_total', 'Times the server stopped reading sockets for backpressure.', () => c.socketPauses);
@@ -89,10 +93,30 @@ export function createMetricsRegistry(server: LogServer): Registry {
   gauge('logstream_active_connections', 'Connections open now.', [], () => [[{}, server.activeConnections]]);
   gauge('logstream_inflight_bytes', 'Bytes of entries parsed and not yet stored by every backend.', [], () => [[{}, server.inflightBytes]]);
 
-  counter('logstream_backend_entries_written_total', 'Entries stored by each backend.', ['backend'], perRoute((r) => r.counters.entriesWritten));
-  counter('logstream_backend_bytes_written_total', 'NDJSON bytes of the entries stored by each backend.', ['backend'], perRoute((r) => r.counters.bytesWritten));
-  counter('logstream_backend_write_errors_total', 'Failed (and retried) batch writes of each backend.', ['backend'], perRoute((r) => r.counters.writeErrors));
-  gauge('logstream_backend_queued_bytes', 'Bytes waiting in each backend queue.', ['backend'], perRoute((r) => r.queuedBytes));
+  counter(
+    'logstream_backend_entries_written_total',
+    'Entries stored by each backend.',
+    ['backend'],
+    perRoute((r) => r.counters.entriesWritten),
+  );
+  counter(
+    'logstream_backend_bytes_written_total',
+    'NDJSON bytes of the entries stored by each backend.',
+    ['backend'],
+    perRoute((r) => r.counters.bytesWritten),
+  );
+  counter(
+    'logstream_backend_write_errors_total',
+    'Failed (and retried) batch writes of each backend.',
+    ['backend'],
+    perRoute((r) => r.counters.writeErrors),
+  );
+  gauge(
+    'logstream_backend_queued_bytes',
+    'Bytes waiting in each backend queue.',
+    ['backend'],
+    perRoute((r) => r.queuedBytes),
+  );
   counter(
     'logstream_dropped_entries_total',
     'Entries dropped, by backend and reason (queue_full: a drop_newest queue was full; shutdown: not stored by the drain deadline; buffer_overflow, closed: dropped inside the syslog backend).',

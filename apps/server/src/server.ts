@@ -23,7 +23,12 @@ export interface RunningServer {
 export async function createBackends(config: Config): Promise<BackendRouteOptions[]> {
   const routes: BackendRouteOptions[] = [];
   const route = (backend: Backend, b: { min_level: number; when_full: 'block' | 'drop_newest'; max_queue_bytes: number }) =>
-    routes.push({ backend, minLevel: b.min_level as BackendRouteOptions['minLevel'], whenFull: b.when_full, maxQueuedBytes: b.max_queue_bytes });
+    routes.push({
+      backend,
+      minLevel: b.min_level as BackendRouteOptions['minLevel'],
+      whenFull: b.when_full,
+      maxQueuedBytes: b.max_queue_bytes,
+    });
   const { file, journald, syslog } = config.backends;
   if (file.enabled) {
     route(
@@ -100,7 +105,8 @@ export function describeBackends(config: Config): string {
     parts.push(`file (${config.storage.output_directory}/current.log, ${file.format}${compression})`);
   }
   if (journald.enabled) parts.push(`journald (${journald.socket_path})`);
-  if (syslog.enabled) parts.push(`syslog (${syslog.server || syslog.socket_path}, ${syslog.format ?? (syslog.server ? 'rfc5424' : 'rfc3164')})`);
+  if (syslog.enabled)
+    parts.push(`syslog (${syslog.server || syslog.socket_path}, ${syslog.format ?? (syslog.server ? 'rfc5424' : 'rfc3164')})`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
@@ -153,7 +159,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await chown(config.server.socket_path, process.getuid?.() ?? 0, gid);
     } catch (error) {
       await server.close();
-      throw new LogStreamError('io', `server.socket_group: cannot give ${config.server.socket_path} to group ${config.server.socket_group}: ${(error as Error).message}`, { cause: error, code: 'IO' });
+      throw new LogStreamError(
+        'io',
+        `server.socket_group: cannot give ${config.server.socket_path} to group ${config.server.socket_group}: ${(error as Error).message}`,
+        { cause: error, code: 'IO' },
+      );
     }
   }
   let metrics: HttpServer | undefined;
@@ -162,7 +172,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       metrics = await serveMetrics(createMetricsRegistry(server), config.metrics.host, config.metrics.port, config.metrics.path);
     } catch (error) {
       await server.close();
-      throw new LogStreamError('io', `metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`, { cause: error, code: 'IO' });
+      throw new LogStreamError(
+        'io',
+        `metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`,
+        { cause: error, code: 'IO' },
+      );
     }
     metrics.on('error', (error: Error) => log.error(`metrics: ${error.message}`));
   }

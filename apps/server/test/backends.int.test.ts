@@ -3,7 +3,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
 // The backends' own real-peer helpers: one recipe per peer in the repository.
-import { startJournald, stopJournald, waitForJournal, type JournaldPeer } from '../../../packages/backend-journald/test/helpers/journald-peer';
+import {
+  startJournald,
+  stopJournald,
+  waitForJournal,
+  type JournaldPeer,
+} from '../../../packages/backend-journald/test/helpers/journald-peer';
 import { startRsyslog, type RsyslogPeer } from '../../../packages/backend-syslog/test/helpers/rsyslog';
 import { readEntries, runCli, startServer, tempDir, type ServerProcess } from './helpers';
 

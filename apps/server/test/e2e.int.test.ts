@@ -102,7 +102,10 @@ describe('logstream-server end to end', () => {
     socket.write(`{"message":"${'a'.repeat(4096)}"}\n`);
     socket.write('{"message":"survivor"}\n');
     await until(() => text.includes('"seq":5') && text.includes('"type":"ack"'));
-    const frames = text.trim().split('\n').map((l) => parseServerFrame(l));
+    const frames = text
+      .trim()
+      .split('\n')
+      .map((l) => parseServerFrame(l));
     const errors = frames.filter((f) => f?.type === 'error');
     expect(errors.map((f) => f?.type === 'error' && f.code)).toEqual(['INVALID_JSON', 'INVALID_ENTRY', 'INVALID_ENTRY', 'LINE_TOO_LONG']);
     expect(errors[1]?.type === 'error' && errors[1].message).toContain('fields.n');
@@ -123,7 +126,10 @@ describe('logstream-server end to end', () => {
     await writeFile(join(dir, 'good.toml'), '[server]\nmax_connections = 5\n[backends.file]\nformat = "human"\n');
     const good = await runCli(['--validate', '-c', join(dir, 'good.toml')]);
     expect(good.code).toBe(0);
-    const effective = JSON.parse(good.stdout.slice(good.stdout.indexOf('{'))) as { server: { max_connections: number; socket_path: string }; backends: { file: { format: string } } };
+    const effective = JSON.parse(good.stdout.slice(good.stdout.indexOf('{'))) as {
+      server: { max_connections: number; socket_path: string };
+      backends: { file: { format: string } };
+    };
     expect(effective.server.max_connections).toBe(5);
     expect(effective.server.socket_path).toBe('/tmp/logstream.sock');
     expect(effective.backends.file.format).toBe('human');
@@ -158,7 +164,11 @@ describe('logstream-server end to end', () => {
     await client.info('Request processed', { user_id: '12345' });
     await client.close();
     const human = await readFile(join(out, 'current.log'), 'utf8');
-    expect(human).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO  web-server\\[${process.pid}\\]: Request processed user_id=12345\\n$`));
+    expect(human).toMatch(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO  web-server\\[${process.pid}\\]: Request processed user_id=12345\\n$`,
+      ),
+    );
     await server.stop();
     const out2 = join(dir, 'out2');
     await writeFile(join(dir, 's.toml'), '[backends.file]\nformat = "syslog"\n[backends.syslog]\nfacility = "LOG_LOCAL0"\n');
@@ -168,7 +178,9 @@ describe('logstream-server end to end', () => {
     await c2.close();
     const line = await readFile(join(out2, 'current.log'), 'utf8');
     // PRI = LOG_LOCAL0 (16) * 8 + warning (4): the file format takes [backends.syslog] facility.
-    expect(line).toMatch(new RegExp(`^<132>1 \\S+Z \\S+ web-server ${process.pid} - \\[logstream@32473 mount="/var"\\] (\\uFEFF)?disk "almost" full\\n$`));
+    expect(line).toMatch(
+      new RegExp(`^<132>1 \\S+Z \\S+ web-server ${process.pid} - \\[logstream@32473 mount="/var"\\] (\\uFEFF)?disk "almost" full\\n$`),
+    );
   });
 
   it('starts on built-in defaults with no config file', async () => {

@@ -165,7 +165,7 @@ function render(p: Exclude<Piece, { kind: 'huge' }>): Buffer {
  * runs short), honouring backpressure; false once the socket is gone.
  */
 async function write(socket: Socket, buf: Buffer, chunk: number): Promise<boolean> {
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     if (socket.destroyed || !socket.writable) return false;
     const size = at < 4096 ? chunk : Math.max(chunk, 65_536);
     const part = buf.subarray(at, at + size);
@@ -203,7 +203,8 @@ async function runAttack(sock: string, a: Attack, lingering: Socket[]): Promise<
   const chunk = a.chunkBytes;
   let ok = true;
   if (a.handshake !== undefined) {
-    const name = typeof a.handshake === 'string' ? utf8(a.handshake.replace(/\n/g, ' ')) : Buffer.from(a.handshake.filter((b) => b !== 0x0a));
+    const name =
+      typeof a.handshake === 'string' ? utf8(a.handshake.replace(/\n/g, ' ')) : Buffer.from(a.handshake.filter((b) => b !== 0x0a));
     ok = await write(socket, Buffer.concat([name, utf8('\n')]), chunk);
   }
   const cutAt = a.ending === 'cut' ? Math.floor(a.pieces.length / 2) : -1;
@@ -238,9 +239,22 @@ const trace = (line: string) => process.env.FUZZ_TRACE && process.stderr.write(`
 /** A short description of an attack for traces and counterexamples. */
 function summarize(a: Attack): string {
   const pieces = a.pieces.map((p) =>
-    p.kind === 'huge' ? `huge(${p.bytes}${p.newline ? ',nl' : ''})` : p.kind === 'lines' ? `lines(${JSON.stringify(p.line.slice(0, 20))}x${p.count})` : p.kind === 'nested' ? `nested(${p.shape},${p.depth})` : p.kind === 'fields' ? `fields(${p.count},${p.value})` : p.kind,
+    p.kind === 'huge'
+      ? `huge(${p.bytes}${p.newline ? ',nl' : ''})`
+      : p.kind === 'lines'
+        ? `lines(${JSON.stringify(p.line.slice(0, 20))}x${p.count})`
+        : p.kind === 'nested'
+          ? `nested(${p.shape},${p.depth})`
+          : p.kind === 'fields'
+            ? `fields(${p.count},${p.value})`
+            : p.kind,
   );
-  const hs = a.handshake === undefined ? 'no-handshake' : typeof a.handshake === 'string' ? `hs(${JSON.stringify(a.handshake.slice(0, 20))})` : 'hs(bytes)';
+  const hs =
+    a.handshake === undefined
+      ? 'no-handshake'
+      : typeof a.handshake === 'string'
+        ? `hs(${JSON.stringify(a.handshake.slice(0, 20))})`
+        : 'hs(bytes)';
   return `${hs} ${pieces.join(' ')} chunk=${a.chunkBytes} ${a.reads ? 'reads' : 'no-read'} ${a.ending}`;
 }
 
@@ -298,52 +312,48 @@ async function goodEntriesSince(runId: number): Promise<{ i: number; id: string 
 }
 
 describe('fuzz: hostile connections next to a well-behaved client', () => {
-  it(
-    'the client loses nothing, the server stays up and its memory stays bounded',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(fc.array(attack, { minLength: 1, maxLength: 4 }), async (attacks) => {
-          const id = ++run;
-          trace(`run ${id}: ${JSON.stringify(attacks.map(summarize))}`);
-          const lingering: Socket[] = [];
-          const logged = Array.from({ length: GOOD_ENTRIES }, (_, i) => good.info(`run ${id} entry ${i}`, { run: String(id), i: String(i) }));
-          const sampler = setInterval(() => {
-            memoryOf(server.proc.pid as number).then(
-              (m) => (rssPeakSampled = Math.max(rssPeakSampled, m.rssMiB)),
-              () => undefined,
-            );
-          }, 50);
-          try {
-            await Promise.all(attacks.map((a, k) => runAttack(sock, a, lingering).then(() => trace(`run ${id}: attack ${k} done`))));
-            await Promise.all(logged);
-            trace(`run ${id}: logged`);
-            await good.flush();
-            trace(`run ${id}: flushed`);
-          } finally {
-            clearInterval(sampler);
-            for (const s of lingering) s.destroy();
-          }
-          expect(server.proc.exitCode).toBe(null);
-          expect(good.stats.rejected).toBe(0);
-          const found = await goodEntriesSince(id);
-          expect(found.map((e) => e.i)).toEqual(Array.from({ length: GOOD_ENTRIES }, (_, i) => i));
-          expect(new Set(found.map((e) => e.id)).size).toBe(GOOD_ENTRIES);
-          const mem = await memoryOf(server.proc.pid as number);
-          trace(`run ${id}: server RSS ${mem.rssMiB.toFixed(1)} MiB, VmHWM ${mem.peakMiB.toFixed(1)} MiB`);
-          expect(mem.peakMiB).toBeLessThan(RSS_BOUND_MIB);
-        }),
-        { numRuns: Number(process.env.FUZZ_RUNS ?? 150), endOnFailure: true },
-      );
-      const mem = await memoryOf(server.proc.pid as number);
-      console.info(
-        `fuzz: ${run} runs; server RSS now ${mem.rssMiB.toFixed(1)} MiB, sampled peak ${rssPeakSampled.toFixed(1)} MiB, VmHWM ${mem.peakMiB.toFixed(1)} MiB`,
-      );
-      // A well-behaved client on a fresh connection still logs.
-      const late = await LogClient.withConfig({ socketPath: sock, daemonName: 'fuzz-late', timeout: 10_000 });
-      await late.info('after the fuzz');
-      await late.close();
-      expect(late.stats.acked).toBe(1);
-    },
-    300_000,
-  );
+  it('the client loses nothing, the server stays up and its memory stays bounded', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(attack, { minLength: 1, maxLength: 4 }), async (attacks) => {
+        const id = ++run;
+        trace(`run ${id}: ${JSON.stringify(attacks.map(summarize))}`);
+        const lingering: Socket[] = [];
+        const logged = Array.from({ length: GOOD_ENTRIES }, (_, i) => good.info(`run ${id} entry ${i}`, { run: String(id), i: String(i) }));
+        const sampler = setInterval(() => {
+          memoryOf(server.proc.pid as number).then(
+            (m) => (rssPeakSampled = Math.max(rssPeakSampled, m.rssMiB)),
+            () => undefined,
+          );
+        }, 50);
+        try {
+          await Promise.all(attacks.map((a, k) => runAttack(sock, a, lingering).then(() => trace(`run ${id}: attack ${k} done`))));
+          await Promise.all(logged);
+          trace(`run ${id}: logged`);
+          await good.flush();
+          trace(`run ${id}: flushed`);
+        } finally {
+          clearInterval(sampler);
+          for (const s of lingering) s.destroy();
+        }
+        expect(server.proc.exitCode).toBe(null);
+        expect(good.stats.rejected).toBe(0);
+        const found = await goodEntriesSince(id);
+        expect(found.map((e) => e.i)).toEqual(Array.from({ length: GOOD_ENTRIES }, (_, i) => i));
+        expect(new Set(found.map((e) => e.id)).size).toBe(GOOD_ENTRIES);
+        const mem = await memoryOf(server.proc.pid as number);
+        trace(`run ${id}: server RSS ${mem.rssMiB.toFixed(1)} MiB, VmHWM ${mem.peakMiB.toFixed(1)} MiB`);
+        expect(mem.peakMiB).toBeLessThan(RSS_BOUND_MIB);
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 150), endOnFailure: true },
+    );
+    const mem = await memoryOf(server.proc.pid as number);
+    console.info(
+      `fuzz: ${run} runs; server RSS now ${mem.rssMiB.toFixed(1)} MiB, sampled peak ${rssPeakSampled.toFixed(1)} MiB, VmHWM ${mem.peakMiB.toFixed(1)} MiB`,
+    );
+    // A well-behaved client on a fresh connection still logs.
+    const late = await LogClient.withConfig({ socketPath: sock, daemonName: 'fuzz-late', timeout: 10_000 });
+    await late.info('after the fuzz');
+    await late.close();
+    expect(late.stats.acked).toBe(1);
+  }, 300_000);
 });

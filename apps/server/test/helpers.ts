@@ -62,8 +62,9 @@ export function runCli(args: string[]): Promise<{ code: number | null; stdout: s
     const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d));
+    // Decoded as UTF-8 by the streams, so a character split across chunks stays whole.
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     proc.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

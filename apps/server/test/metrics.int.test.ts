@@ -43,7 +43,10 @@ function parseMetrics(text: string): Sample[] {
 /** The value of the one sample with this name and exactly these labels. */
 function metric(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   const found = samples.filter(
-    (s) => s.name === name && Object.keys(s.labels).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    (s) =>
+      s.name === name &&
+      Object.keys(s.labels).length === Object.keys(labels).length &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
   if (found.length !== 1) throw new Error(`${found.length} samples of ${name}${JSON.stringify(labels)}`);
   return (found[0] as Sample).value;
@@ -155,7 +158,12 @@ describe('metrics', () => {
     expect(metric(m, 'logstream_compressions_total', file)).toBe(rotated);
     expect(metric(m, 'logstream_compression_seconds_total', file)).toBeGreaterThan(0);
     expect(metric(m, 'logstream_compression_seconds_total', file)).toBeLessThan(60);
-    for (const name of ['logstream_rotation_errors_total', 'logstream_compression_errors_total', 'logstream_files_deleted_total', 'logstream_file_delete_errors_total']) {
+    for (const name of [
+      'logstream_rotation_errors_total',
+      'logstream_compression_errors_total',
+      'logstream_files_deleted_total',
+      'logstream_file_delete_errors_total',
+    ]) {
       expect(metric(m, name, file)).toBe(0);
     }
     expect(metric(m, 'logstream_dropped_entries_total', { ...file, reason: 'queue_full' })).toBe(0);

@@ -156,7 +156,11 @@ describe('SIGHUP', () => {
 
     const before = (await readEntries(moved)).map((e) => e.message as string);
     const after = (await readEntries(live)).map((e) => e.message as string);
-    const all = [...Array.from({ length: 10 }, (_, i) => `a${i}`), ...Array.from({ length: 100 }, (_, i) => `b${i}`), ...Array.from({ length: 10 }, (_, i) => `c${i}`)];
+    const all = [
+      ...Array.from({ length: 10 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 100 }, (_, i) => `b${i}`),
+      ...Array.from({ length: 10 }, (_, i) => `c${i}`),
+    ];
     // One connection, one writer: the renamed file holds a prefix, the new one the rest.
     expect([...before, ...after]).toEqual(all);
     expect(before.slice(0, 10)).toEqual(all.slice(0, 10));
@@ -172,10 +176,15 @@ describe('start-up and debug output', () => {
     const server = await serve(['-v', '-s', sock, '-o', out]);
     const first = server.stderr().split('\n')[0] as string;
     expect(first).toMatch(LINE);
-    expect(first).toContain(`INFO  logstream-server: listening on ${sock} (pid ${server.proc.pid}, config built-in defaults); backends: file (${out}/current.log, json)`);
+    expect(first).toContain(
+      `INFO  logstream-server: listening on ${sock} (pid ${server.proc.pid}, config built-in defaults); backends: file (${out}/current.log, json)`,
+    );
     await sendRaw(sock, '{"message": oops}\n', '"type":"ack"');
     await until(() => server.stderr().includes('DEBUG'), 15_000, 'debug line');
-    const debug = server.stderr().split('\n').filter((l) => l.includes('DEBUG'));
+    const debug = server
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('DEBUG'));
     expect(debug).toHaveLength(1);
     expect(debug[0]).toMatch(LINE);
     expect(debug[0]).toContain('INVALID_JSON');

@@ -102,7 +102,11 @@ describe.each(['gzip', 'lz4'] as const)('rotation with %s compression', (compres
     // Shutdown leaves rotated files that were still waiting for compression uncompressed; the
     // next start compresses them.
     server = await startServer(['-c', config]);
-    await until(async () => (await archiveNames()).every((n) => n.endsWith(compression === 'gzip' ? '.gz' : '.lz4')), 30_000, 'archives compressed');
+    await until(
+      async () => (await archiveNames()).every((n) => n.endsWith(compression === 'gzip' ? '.gz' : '.lz4')),
+      30_000,
+      'archives compressed',
+    );
     expect((await server.stop('SIGTERM')).code).toBe(0);
     server = undefined;
 

@@ -1,12 +1,6 @@
 import { open as openFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  formatSyslog,
-  type Backend,
-  type EntryBatch,
-  type SyslogFormat,
-  type SyslogFormatOptions,
-} from '@logstream/protocol';
+import { formatSyslog, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
 import { ArchiveNamer, RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
 import { formatHuman } from './human-format';
 

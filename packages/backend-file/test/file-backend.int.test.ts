@@ -32,7 +32,7 @@ describe('FileBackend', () => {
     await backend.write(EntryBatch.fromEntries([entry(1), entry(2)]));
     await backend.close();
     const lines = (await readFile(join(dir, 'a', 'b', 'current.log'), 'utf8')).trimEnd().split('\n');
-    expect(lines.map((l) => JSON.parse(l))).toEqual([entry(1), entry(2)]);
+    expect(lines.map((l): unknown => JSON.parse(l))).toEqual([entry(1), entry(2)]);
   });
 
   it('formats human lines as in the spec example, escaping newlines and quoting odd values', () => {
@@ -54,7 +54,7 @@ describe('FileBackend', () => {
     await backend.write(EntryBatch.fromEntries([entry(3)]));
     await backend.close();
     const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
-    expect(lines.map((l) => JSON.parse(l).id)).toEqual(['id-1', 'id-2', 'id-3']);
+    expect(lines.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['id-1', 'id-2', 'id-3']);
   });
 
   it('gives the ids of the newest archive too when a rotation came just before a crash', async () => {

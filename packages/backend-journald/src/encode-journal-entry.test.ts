@@ -2,12 +2,7 @@ import fc from 'fast-check';
 import type { LogEntry, LogLevel } from '@logstream/protocol';
 import { describe, expect, it } from 'vitest';
 import { decodeNativeDatagram, decodeNativeRecord } from '../test/helpers/native-format';
-import {
-  DEFAULT_MAX_ENTRY_BYTES,
-  MAX_DIRECT_FIELDS,
-  MIN_MAX_ENTRY_BYTES,
-  encodeJournalEntry,
-} from './encode-journal-entry';
+import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIRECT_FIELDS, MIN_MAX_ENTRY_BYTES, encodeJournalEntry } from './encode-journal-entry';
 import { isValidJournalFieldName } from './journal-field-name';
 
 function entry(over: Partial<LogEntry> = {}): LogEntry {
@@ -209,28 +204,23 @@ describe('encodeJournalEntry', () => {
     const key = fc.string({ unit: 'binary', minLength: 1, maxLength: 70 });
     const text = fc.string({ unit: 'binary', maxLength: 300 });
     fc.assert(
-      fc.property(
-        text,
-        fc.dictionary(key, text, { maxKeys: 20 }),
-        fc.integer({ min: 0, max: 7 }),
-        (message, fields, level) => {
-          const e = entry({ message, fields, level: level as LogLevel });
-          const { data, truncatedBytes } = encodeJournalEntry(e);
-          expect(truncatedBytes).toBe(0);
-          const decoded = decodeNativeDatagram(data);
-          for (const [name] of decoded) expect(isValidJournalFieldName(name)).toBe(true);
-          const record = decodeNativeRecord(data);
-          // Lone surrogates become U+FFFD in UTF-8, as everywhere in Node.
-          const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
-          expect(record.MESSAGE).toBe(utf8(message));
-          const values = Object.values(fields).map(utf8).sort();
-          const clientValues = Object.entries(record)
-            .filter(([name]) => !/^(MESSAGE|PRIORITY|SYSLOG_IDENTIFIER|SYSLOG_PID|LOGSTREAM_[A-Z]+)$/.test(name))
-            .map(([, value]) => value)
-            .sort();
-          expect(clientValues).toEqual(values);
-        },
-      ),
+      fc.property(text, fc.dictionary(key, text, { maxKeys: 20 }), fc.integer({ min: 0, max: 7 }), (message, fields, level) => {
+        const e = entry({ message, fields, level: level as LogLevel });
+        const { data, truncatedBytes } = encodeJournalEntry(e);
+        expect(truncatedBytes).toBe(0);
+        const decoded = decodeNativeDatagram(data);
+        for (const [name] of decoded) expect(isValidJournalFieldName(name)).toBe(true);
+        const record = decodeNativeRecord(data);
+        // Lone surrogates become U+FFFD in UTF-8, as everywhere in Node.
+        const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
+        expect(record.MESSAGE).toBe(utf8(message));
+        const values = Object.values(fields).map(utf8).sort();
+        const clientValues = Object.entries(record)
+          .filter(([name]) => !/^(MESSAGE|PRIORITY|SYSLOG_IDENTIFIER|SYSLOG_PID|LOGSTREAM_[A-Z]+)$/.test(name))
+          .map(([, value]) => value)
+          .sort();
+        expect(clientValues).toEqual(values);
+      }),
     );
   });
 

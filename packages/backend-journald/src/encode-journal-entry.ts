@@ -89,11 +89,7 @@ function uniqueName(name: string, used: Set<string>): string {
   }
 }
 
-function buildFields(
-  entry: LogEntry,
-  identifier: string,
-  maxDirect: number,
-): { fields: Field[]; overflow: number } {
+function buildFields(entry: LogEntry, identifier: string, maxDirect: number): { fields: Field[]; overflow: number } {
   const fields: Field[] = [
     makeField('MESSAGE', entry.message),
     makeField('PRIORITY', String(entry.level)),

@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  RESERVED_JOURNAL_FIELD_PREFIXES,
-  RESERVED_JOURNAL_FIELDS,
-  isValidJournalFieldName,
-  journalFieldName,
-} from './journal-field-name';
+import { RESERVED_JOURNAL_FIELD_PREFIXES, RESERVED_JOURNAL_FIELDS, isValidJournalFieldName, journalFieldName } from './journal-field-name';
 
 const reserved = (name: string): boolean =>
   RESERVED_JOURNAL_FIELDS.has(name) || RESERVED_JOURNAL_FIELD_PREFIXES.some((p) => name.startsWith(p));
@@ -55,9 +50,12 @@ describe('journalFieldName', () => {
 
   it('leaves valid, unreserved upper-case names as they are', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,63}$/).filter((n) => !reserved(n)), (name) => {
-        expect(journalFieldName(name)).toBe(name);
-      }),
+      fc.property(
+        fc.stringMatching(/^[A-Z][A-Z0-9_]{0,63}$/).filter((n) => !reserved(n)),
+        (name) => {
+          expect(journalFieldName(name)).toBe(name);
+        },
+      ),
     );
   });
 });

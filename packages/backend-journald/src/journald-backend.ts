@@ -2,13 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
 import { Backoff, LogStreamError, type Backend, type EntryBatch, type LogEntry } from '@logstream/protocol';
+import type * as UnixDgram from 'unix-dgram';
 import type { UnixDgramError, UnixDgramSocket } from 'unix-dgram';
-import {
-  DEFAULT_MAX_ENTRY_BYTES,
-  MIN_MAX_ENTRY_BYTES,
-  encodeJournalEntry,
-  type EncodedJournalEntry,
-} from './encode-journal-entry';
+import { DEFAULT_MAX_ENTRY_BYTES, MIN_MAX_ENTRY_BYTES, encodeJournalEntry, type EncodedJournalEntry } from './encode-journal-entry';
 
 /** journald's native-protocol socket (SOCK_DGRAM) of the main instance. */
 export const DEFAULT_JOURNALD_SOCKET = '/run/systemd/journal/socket';
@@ -58,7 +54,7 @@ export type JournaldBackendStats = {
   congestion_waits: number;
 };
 
-type UnixDgramModule = typeof import('unix-dgram');
+type UnixDgramModule = typeof UnixDgram;
 
 // unix-dgram reports 'writable' once the queue has room; this is only a safety net, in case the
 // event never comes (the peer gone while we wait): the send is tried again and fails or succeeds.
@@ -344,10 +340,7 @@ export class JournaldBackend implements Backend {
       this.#lastError = error;
       if (error.code === 'EMSGSIZE' && encoded.data.length > MIN_MAX_ENTRY_BYTES) {
         // This socket's limit is lower than we computed (another kernel, a tuned sysctl): learn it.
-        this.#maxEntryBytes = Math.max(
-          MIN_MAX_ENTRY_BYTES,
-          Math.min(this.#maxEntryBytes, Math.floor(encoded.data.length * 0.9)),
-        );
+        this.#maxEntryBytes = Math.max(MIN_MAX_ENTRY_BYTES, Math.min(this.#maxEntryBytes, Math.floor(encoded.data.length * 0.9)));
         encoded = this.#encode(entry);
         continue;
       }

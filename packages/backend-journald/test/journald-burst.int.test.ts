@@ -3,13 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JournaldBackend } from '../src/index';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
-import {
-  journaldUnavailableReason,
-  startJournald,
-  stopJournald,
-  waitForJournal,
-  type JournaldPeer,
-} from './helpers/journald-peer';
+import { journaldUnavailableReason, startJournald, stopJournald, waitForJournal, type JournaldPeer } from './helpers/journald-peer';
 
 const unavailable = journaldUnavailableReason();
 const COUNT = 20_000;
@@ -38,12 +32,10 @@ describe.skipIf(unavailable !== undefined)(
       await b.write(batch);
       expect(b.stats()).toMatchObject({ entries_sent: COUNT, send_errors: 0 });
 
-      const records = await waitForJournal(
-        peer as JournaldPeer,
-        [`LOGSTREAM_DAEMON=${daemon}`],
-        (r) => r.length >= COUNT,
-        { outputFields: ['LOGSTREAM_ID'], timeoutMs: 45_000 },
-      );
+      const records = await waitForJournal(peer as JournaldPeer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= COUNT, {
+        outputFields: ['LOGSTREAM_ID'],
+        timeoutMs: 45_000,
+      });
       const ids = records.map((r) => r.LOGSTREAM_ID as string);
       expect(ids).toHaveLength(COUNT);
       expect(new Set(ids)).toEqual(new Set(entries.map((e) => e.id)));

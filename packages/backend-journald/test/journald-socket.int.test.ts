@@ -50,10 +50,12 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 describe('open()', () => {
   it('rejects clearly when the socket does not exist', async () => {
-    const error = await backend().open().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await backend()
+      .open()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(LogStreamError.is(error)).toBe(true);
     const e = error as LogStreamError;
     expect(e.kind).toBe('io');

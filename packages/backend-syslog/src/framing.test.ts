@@ -3,9 +3,7 @@ import { frameMessage, truncateUtf8 } from './framing';
 
 describe('frameMessage', () => {
   it('counts octets (bytes, not characters) for octet-counting', () => {
-    expect(frameMessage('<14>1 - - - - - - h\u00e9\nx', 'octet-counting', 1000).frame.toString()).toBe(
-      '23 <14>1 - - - - - - h\u00e9\nx',
-    );
+    expect(frameMessage('<14>1 - - - - - - h\u00e9\nx', 'octet-counting', 1000).frame.toString()).toBe('23 <14>1 - - - - - - h\u00e9\nx');
   });
 
   it('ends with LF and escapes inner LFs as #012 for lf framing', () => {

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type * as UnixDgramModule from 'unix-dgram';
 import type { UnixDgramSocket } from 'unix-dgram';
 import type { FrameQueue } from './frame-queue';
 import { errnoName, systemError, type Transport, type TransportHooks } from './transport';
@@ -16,7 +17,7 @@ const CONGESTION_RETRY_MS = 1000;
 /** Datagrams sent between two turns of the event loop. */
 const SENDS_PER_TURN = 512;
 
-type UnixDgram = typeof import('unix-dgram');
+type UnixDgram = typeof UnixDgramModule;
 let unixDgram: Promise<UnixDgram> | undefined;
 
 // Loaded on first use, so that a package without the native addon still serves UDP/TCP/TLS.
@@ -129,14 +130,13 @@ export class LocalTransport implements Transport {
 
   #waitWritable(): Promise<void> {
     return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
       const timer = setTimeout(done, CONGESTION_RETRY_MS);
       timer.unref();
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.#wake = undefined;
-        resolve();
-      }
       this.#wake = done;
     });
   }

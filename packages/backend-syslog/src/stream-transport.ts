@@ -77,7 +77,7 @@ export class StreamTransport implements Transport {
       socket.setTimeout(connectTimeoutMs, () =>
         fail(systemError('connect', 'ETIMEDOUT', `${this.peer} (no connection after ${connectTimeoutMs} ms)`)),
       );
-      socket.once('error', (error) => fail(error));
+      socket.once('error', (error: Error) => fail(error));
       socket.once('close', () => fail(systemError('connect', 'ECONNRESET', `${this.peer} (closed during connect)`)));
       socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
         if (settled) return;

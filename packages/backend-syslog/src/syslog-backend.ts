@@ -288,6 +288,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     if (transport instanceof StreamTransport && this.server?.protocol === 'tls') {
       transport.useTls(await loadTls(this.#options.tls ?? {}));
     }
+    // Not awaited: open() does not wait for a remote peer. #connect() handles its own failure
+    // (counted, reported as 'error', retried with backoff), so nothing is lost here.
     void this.#connect();
   }
 
@@ -447,6 +449,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   #pump(): void {
     if (this.#pumping || this.#state !== 'up' || this.#queue.length === 0) return;
     this.#pumping = true;
+    // #runPump() never rejects: a transport failure is handled there as a broken connection.
     void this.#runPump();
   }
 
@@ -508,11 +511,7 @@ async function loadTls(tls: SyslogTlsOptions) {
       );
     }
   };
-  const [ca, cert, key] = await Promise.all([
-    read(tls.ca, 'tls_ca'),
-    read(tls.cert, 'tls_cert'),
-    read(tls.key, 'tls_key'),
-  ]);
+  const [ca, cert, key] = await Promise.all([read(tls.ca, 'tls_ca'), read(tls.cert, 'tls_cert'), read(tls.key, 'tls_key')]);
   if ((cert === undefined) !== (key === undefined)) {
     throw new LogStreamError('config', 'backends.syslog: tls_cert and tls_key must be set together', { code: 'CONFIG' });
   }

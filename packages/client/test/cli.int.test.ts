@@ -34,13 +34,12 @@ function logstream(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, LOGSTREAM_SOCKET: '', ...options.env };
-    const proc = options.direct
-      ? spawn(BIN, args, { env })
-      : spawn(process.execPath, [BIN, ...args], { env });
+    const proc = options.direct ? spawn(BIN, args, { env }) : spawn(process.execPath, [BIN, ...args], { env });
     let stdout = '';
     let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d));
+    // Decoded as UTF-8 by the streams, so a character split across chunks stays whole.
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     proc.once('error', reject);
     proc.once('exit', (code) => resolve({ code, stdout, stderr }));
     proc.stdin.end(options.stdin ?? '');
@@ -57,7 +56,12 @@ describe('logstream command', () => {
     // Exit 0 means acknowledged, so the entry is on disk now: no waiting.
     const entries = await readEntries(live());
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ daemon: 'my-daemon', level: 4, message: 'disk almost full', fields: { mount: '/var', key: 'value' } });
+    expect(entries[0]).toMatchObject({
+      daemon: 'my-daemon',
+      level: 4,
+      message: 'disk almost full',
+      fields: { mount: '/var', key: 'value' },
+    });
     expect(typeof entries[0]?.pid).toBe('number');
   });
 
@@ -67,7 +71,10 @@ describe('logstream command', () => {
     const r = await logstream(['-p', 'local0.err', 'job=nightly'], { stdin: '', env: { LOGSTREAM_SOCKET: sock } });
     // "job=nightly" alone is a message (the first word always is).
     expect(r.code).toBe(0);
-    const s = await logstream(['-p', 'user.err'], { stdin: `${lines.slice(0, 2).join('\r\n')}\n\n${lines.slice(2).join('\n')}`, env: { LOGSTREAM_SOCKET: sock } });
+    const s = await logstream(['-p', 'user.err'], {
+      stdin: `${lines.slice(0, 2).join('\r\n')}\n\n${lines.slice(2).join('\n')}`,
+      env: { LOGSTREAM_SOCKET: sock },
+    });
     expect(s).toEqual({ code: 0, stdout: '', stderr: '' });
     const entries = await readEntries(live());
     expect(entries[0]).toMatchObject({ message: 'job=nightly', level: 3 });
@@ -81,7 +88,9 @@ describe('logstream command', () => {
     for (const p of ['loud', '9', 'nosuch.err']) {
       const r = await logstream(['-s', sock, '-p', p, 'hello']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(`logstream: -p/--priority: ${JSON.stringify(p)} is not a level (emergency, alert, critical, error, warning, notice, info, debug, 0-7, or facility.level) (see logstream --help)\n`);
+      expect(r.stderr).toBe(
+        `logstream: -p/--priority: ${JSON.stringify(p)} is not a level (emergency, alert, critical, error, warning, notice, info, debug, 0-7, or facility.level) (see logstream --help)\n`,
+      );
     }
     expect(await readEntries(live())).toEqual([]);
   });
@@ -111,7 +120,7 @@ describe('logstream command', () => {
     server = await startServer(['-s', sock, '-o', out]);
     const proc = spawn(process.execPath, [BIN, '-s', sock, '-t', 'tail'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     proc.stdin.write('first\n');
     await until(async () => (await readEntries(live())).length === 1, 15_000, 'first entry stored while stdin is open');
@@ -120,7 +129,9 @@ describe('logstream command', () => {
     // stdin stays open: the command must notice the lost server by itself.
     expect(await exited).toBe(1);
     // The ack of "first" may or may not have left the server before SIGKILL.
-    expect(stderr).toMatch(new RegExp(`^logstream: lost the connection to the LogStream server at ${sock}; [01] entr(y|ies) not acknowledged\\n$`));
+    expect(stderr).toMatch(
+      new RegExp(`^logstream: lost the connection to the LogStream server at ${sock}; [01] entr(y|ies) not acknowledged\\n$`),
+    );
     proc.stdin.destroy();
   });
 

@@ -207,9 +207,12 @@ describe('LogServer', () => {
     await until(() => answers.includes('\n'), 5000, 'the error frame');
     socket.pause();
     await until(() => s.activeConnections === 0, 5000, 'the refused connection to close');
-    expect(answers.trim().split('\n').map((l) => JSON.parse(l) as { code: string })).toEqual([
-      expect.objectContaining({ type: 'error', code: 'INVALID_HANDSHAKE' }),
-    ]);
+    expect(
+      answers
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { code: string }),
+    ).toEqual([expect.objectContaining({ type: 'error', code: 'INVALID_HANDSHAKE' })]);
     expect(memory.entries).toHaveLength(0);
     expect(s.counters.messagesReceived).toBe(0);
     socket.destroy();

@@ -90,7 +90,7 @@ describe('encoding', () => {
       id: 'x',
     };
     const line = encodeEntry(entry);
-    expect(Object.keys(JSON.parse(line))).toEqual(['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname']);
+    expect(Object.keys(JSON.parse(line) as object)).toEqual(['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname']);
     const back = decodeEntryLine(line);
     expect(back.ok && back.entry).toEqual(entry);
     expect(decodeEntryLine('{nope').ok).toBe(false);

@@ -46,7 +46,8 @@ export const MAX_HOSTNAME_LENGTH = 255;
 export const MAX_FIELD_KEY_LENGTH = 255;
 
 // RFC 3339 date-time with a mandatory zone; fractional seconds of any precision.
-const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const RFC3339 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 // C0 controls and DEL are not allowed in names (daemon, hostname, field keys, id).
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -99,16 +100,12 @@ export const LogFieldsSchema = v.record(name(MAX_FIELD_KEY_LENGTH, 'field key'),
  */
 export const LogEntryInputSchema = v.strictObject({
   id: v.optional(name(MAX_ID_LENGTH, 'id')),
-  timestamp: v.optional(
-    v.pipe(v.string(), v.check(isTimestamp, 'expected an RFC 3339 timestamp with a time zone')),
-  ),
+  timestamp: v.optional(v.pipe(v.string(), v.check(isTimestamp, 'expected an RFC 3339 timestamp with a time zone'))),
   level: v.optional(LogLevelSchema),
   daemon: v.optional(name(MAX_DAEMON_LENGTH, 'daemon')),
   message: v.string('expected a string'),
   fields: v.optional(LogFieldsSchema),
-  pid: v.optional(
-    v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4294967295))),
-  ),
+  pid: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4294967295)))),
   hostname: v.optional(v.nullable(name(MAX_HOSTNAME_LENGTH, 'hostname'))),
 });
 
@@ -125,11 +122,7 @@ export const LogEntrySchema = v.strictObject({
 });
 
 /** The result of checking one entry: the hot path returns results, it never throws per line. */
-export type EntryResult =
-  | { ok: true; entry: LogEntryInput }
-  | { ok: false; message: string };
-
-const hasOwn = Object.prototype.hasOwnProperty;
+export type EntryResult = { ok: true; entry: LogEntryInput } | { ok: false; message: string };
 
 /**
  * Checks a value decoded from one line against {@link LogEntryInputSchema} and normalises its
@@ -139,11 +132,11 @@ const hasOwn = Object.prototype.hasOwnProperty;
 export function checkEntryInput(value: unknown): EntryResult {
   if (fastCheck(value)) {
     const input = value as LogEntryInput & { level?: unknown };
-    if (typeof input.level === 'string') input.level = parseLogLevel(input.level) as LogLevel;
+    if (typeof input.level === 'string') input.level = parseLogLevel(input.level);
     return { ok: true, entry: input };
   }
   const result = v.safeParse(LogEntryInputSchema, value);
-  if (result.success) return { ok: true, entry: result.output as LogEntryInput };
+  if (result.success) return { ok: true, entry: result.output };
   return { ok: false, message: formatIssues(result.issues) };
 }
 
@@ -153,44 +146,44 @@ function fastCheck(value: unknown): boolean {
   let seen = 0;
   if (typeof o.message !== 'string') return false;
   seen++;
-  if (hasOwn.call(o, 'id')) {
+  if (Object.hasOwn(o, 'id')) {
     if (typeof o.id !== 'string' || !isName(o.id, MAX_ID_LENGTH)) return false;
     seen++;
   }
-  if (hasOwn.call(o, 'timestamp')) {
+  if (Object.hasOwn(o, 'timestamp')) {
     if (typeof o.timestamp !== 'string' || !isTimestamp(o.timestamp)) return false;
     seen++;
   }
-  if (hasOwn.call(o, 'level')) {
+  if (Object.hasOwn(o, 'level')) {
     if (parseLogLevel(o.level) === undefined) return false;
     seen++;
   }
-  if (hasOwn.call(o, 'daemon')) {
+  if (Object.hasOwn(o, 'daemon')) {
     if (typeof o.daemon !== 'string' || !isName(o.daemon, MAX_DAEMON_LENGTH)) return false;
     seen++;
   }
-  if (hasOwn.call(o, 'fields')) {
+  if (Object.hasOwn(o, 'fields')) {
     const f = o.fields;
     if (typeof f !== 'object' || f === null || Array.isArray(f)) return false;
     for (const k in f) {
-      if (!hasOwn.call(f, k)) continue;
+      if (!Object.hasOwn(f, k)) continue;
       if (typeof (f as Record<string, unknown>)[k] !== 'string' || !isName(k, MAX_FIELD_KEY_LENGTH)) return false;
     }
     seen++;
   }
-  if (hasOwn.call(o, 'pid')) {
+  if (Object.hasOwn(o, 'pid')) {
     const p = o.pid;
     if (p !== null && !(typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 4294967295)) return false;
     seen++;
   }
-  if (hasOwn.call(o, 'hostname')) {
+  if (Object.hasOwn(o, 'hostname')) {
     const h = o.hostname;
     if (h !== null && !(typeof h === 'string' && isName(h, MAX_HOSTNAME_LENGTH))) return false;
     seen++;
   }
   // Any other own key is unknown: let valibot word the error.
   let keys = 0;
-  for (const k in o) if (hasOwn.call(o, k)) keys++;
+  for (const k in o) if (Object.hasOwn(o, k)) keys++;
   return keys === seen;
 }
 

@@ -7,14 +7,7 @@
 export type LogStreamErrorKind = 'io' | 'serde' | 'config' | 'server' | 'client' | 'connection';
 
 /** Every kind, for exhaustive checks and metric labels. */
-export const ERROR_KINDS: readonly LogStreamErrorKind[] = [
-  'io',
-  'serde',
-  'config',
-  'server',
-  'client',
-  'connection',
-];
+export const ERROR_KINDS: readonly LogStreamErrorKind[] = ['io', 'serde', 'config', 'server', 'client', 'connection'];
 
 /**
  * Stable, machine-readable codes that refine a kind. They appear in error frames and in

@@ -17,27 +17,10 @@ export const LogLevel = {
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
 
 /** A level's canonical lower-case name. */
-export type LogLevelName =
-  | 'emergency'
-  | 'alert'
-  | 'critical'
-  | 'error'
-  | 'warning'
-  | 'notice'
-  | 'info'
-  | 'debug';
+export type LogLevelName = 'emergency' | 'alert' | 'critical' | 'error' | 'warning' | 'notice' | 'info' | 'debug';
 
 /** Canonical names, indexed by level. */
-export const LEVEL_NAMES: readonly LogLevelName[] = [
-  'emergency',
-  'alert',
-  'critical',
-  'error',
-  'warning',
-  'notice',
-  'info',
-  'debug',
-];
+export const LEVEL_NAMES: readonly LogLevelName[] = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'info', 'debug'];
 
 // Canonical names plus the usual syslog/severity aliases (syslog.h, logger(1), journald).
 const LEVELS_BY_NAME: ReadonlyMap<string, LogLevel> = new Map<string, LogLevel>([

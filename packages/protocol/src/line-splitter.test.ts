@@ -32,20 +32,16 @@ describe('LineSplitter', () => {
 
   it('never holds more than the limit of a partial line, however it is fed', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 30 }),
-        fc.integer({ min: 1, max: 64 }),
-        (parts, max) => {
-          const chunks = parts.map((p) => Buffer.from(p));
-          const r = run(max, chunks);
-          expect(r.maxHeld).toBeLessThanOrEqual(max + 1);
-          // Every line of the input is either emitted or reported, in order.
-          const text = Buffer.concat(chunks);
-          const expected = text.length === 0 ? [] : text.toString('latin1').split('\n');
-          if (expected.length > 0 && expected[expected.length - 1] === '') expected.pop();
-          expect(r.lines.length + r.oversize.length).toBe(expected.length);
-        },
-      ),
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 30 }), fc.integer({ min: 1, max: 64 }), (parts, max) => {
+        const chunks = parts.map((p) => Buffer.from(p));
+        const r = run(max, chunks);
+        expect(r.maxHeld).toBeLessThanOrEqual(max + 1);
+        // Every line of the input is either emitted or reported, in order.
+        const text = Buffer.concat(chunks);
+        const expected = text.length === 0 ? [] : text.toString('latin1').split('\n');
+        if (expected.length > 0 && expected[expected.length - 1] === '') expected.pop();
+        expect(r.lines.length + r.oversize.length).toBe(expected.length);
+      }),
     );
   });
 });

@@ -4,8 +4,7 @@ import type { LogStreamErrorCode } from './errors';
 /** The result of decoding one line as an entry. */
 export type DecodeResult =
   /** `levelWasName`: the line gave its level as a name, now a number in `entry`. */
-  | { ok: true; entry: LogEntryInput; levelWasName: boolean }
-  | { ok: false; code: LogStreamErrorCode; message: string };
+  { ok: true; entry: LogEntryInput; levelWasName: boolean } | { ok: false; code: LogStreamErrorCode; message: string };
 
 /** Decodes and checks one NDJSON line (without its newline). Never throws. */
 export function decodeEntryLine(line: Buffer | string): DecodeResult {

@@ -80,9 +80,7 @@ describe('formatRfc5424', () => {
   });
 
   it('uses NILVALUE for missing hostname, pid and msgid, and the hostname option as fallback', () => {
-    expect(formatRfc5424(entry({ hostname: null, pid: null }))).toBe(
-      '<14>1 2024-01-15T10:30:45.123Z - web-server - - - request handled',
-    );
+    expect(formatRfc5424(entry({ hostname: null, pid: null }))).toBe('<14>1 2024-01-15T10:30:45.123Z - web-server - - - request handled');
     expect(formatRfc5424(entry({ hostname: null }), { hostname: 'fallback', msgId: 'REQ' })).toBe(
       '<14>1 2024-01-15T10:30:45.123Z fallback web-server 1234 REQ - request handled',
     );
@@ -164,7 +162,9 @@ describe('formatRfc3164', () => {
   });
 
   it('leaves HOSTNAME out on request (the syslog(3) form for /dev/log)', () => {
-    expect(formatRfc3164(entry(), { omitHostname: true })).toMatch(/^<14>\w{3} [ \d]\d \d\d:\d\d:\d\d web-server\[1234\]: request handled$/);
+    expect(formatRfc3164(entry(), { omitHostname: true })).toMatch(
+      /^<14>\w{3} [ \d]\d \d\d:\d\d:\d\d web-server\[1234\]: request handled$/,
+    );
   });
 
   it('is chosen by formatSyslog', () => {

@@ -325,8 +325,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     // The live file's age counts from its creation; without a birth time (some file systems),
     // from the last rotation, which is when our live files are created.
     const now = Date.now();
-    this.#liveSinceMs =
-      st.size === 0 ? now : st.birthtimeMs > 0 ? st.birthtimeMs : this.#lastTimeMs > 0 ? this.#lastTimeMs : now;
+    this.#liveSinceMs = st.size === 0 ? now : st.birthtimeMs > 0 ? st.birthtimeMs : this.#lastTimeMs > 0 ? this.#lastTimeMs : now;
   }
 
   async #write(data: Buffer): Promise<void> {
@@ -447,9 +446,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
       const name = this.#namer.format(timeMs, this.#lastSeq);
       // A sequence is recovered at open() and only grows, but another process may share the
       // directory: never let a rename replace a file.
-      const taken = await Promise.all(
-        ['', '.gz', '.lz4'].map((suffix) => exists(join(this.directory, name + suffix))),
-      );
+      const taken = await Promise.all(['', '.gz', '.lz4'].map((suffix) => exists(join(this.directory, name + suffix))));
       if (!taken.includes(true)) {
         this.#lastTimeMs = timeMs;
         return name;

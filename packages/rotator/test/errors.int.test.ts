@@ -91,7 +91,9 @@ describe.skipIf(!mountable)('ENOSPC (tmpfs)', () => {
     const dir = await mountTmpfs('size=1m');
     // Incompressible content: the archive needs as much room as the file.
     const content = Buffer.from(
-      Array.from({ length: 3000 }, (_, i) => `{"id":"${String(i).padStart(9, '0')}","r":"${randomBytes(33).toString('base64')}"}\n`).join(''),
+      Array.from({ length: 3000 }, (_, i) => `{"id":"${String(i).padStart(9, '0')}","r":"${randomBytes(33).toString('base64')}"}\n`).join(
+        '',
+      ),
     );
     const archive = join(dir, namer.format(Date.UTC(2026, 0, 1), 1));
     await writeFile(archive, content);
