@@ -93,7 +93,10 @@ describe('encoding', () => {
     expect(Object.keys(JSON.parse(line) as object)).toEqual(['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname']);
     const back = decodeEntryLine(line);
     expect(back.ok && back.entry).toEqual(entry);
-    expect(decodeEntryLine('{nope').ok).toBe(false);
+    const limit = Error.stackTraceLimit;
+    expect(decodeEntryLine('{nope')).toEqual({ ok: false, code: 'INVALID_JSON', message: expect.stringMatching(/^invalid JSON: .*JSON/) });
+    // The parse runs without capturing stack traces, and leaves the setting as it found it.
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 
   it('encodes and parses frames', () => {
