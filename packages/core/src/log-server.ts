@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_SOCKET_PATH,
   EntryBatch,
@@ -91,6 +92,9 @@ interface Conn {
   ackOwed: boolean;
   /** The server ended its side (see #finish): nothing more is read from the peer. */
   finished: boolean;
+  /** Milliseconds spent on this connection since it last waited for the others (see TURN_MS). */
+  turnMs: number;
+  turnPaused: boolean;
 }
 
 interface Inflight {
@@ -101,6 +105,14 @@ interface Inflight {
 }
 
 const MAX_BATCH_ENTRIES = 8192;
+/**
+ * Milliseconds of the server's time a connection may take (reading, checking, refusing its
+ * lines) before it waits for the others to have their turn. libuv reads a readable socket up to
+ * 32 times per turn of the event loop: without this bound one client flooding the server with
+ * lines that are slow to refuse would hold every other client's entries back for hundreds of
+ * milliseconds. A well-behaved busy client yields every two or three 64 KiB reads.
+ */
+const TURN_MS = 1;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** Longest message in an error frame, in characters. */
 const MAX_ERROR_MESSAGE_CHARS = 1024;
@@ -139,6 +151,8 @@ export class LogServer extends EventEmitter {
   readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
   #server: Server | undefined;
   #conns = new Set<Conn>();
+  // Connections that had their share of this turn (see TURN_MS), resumed at its end.
+  #turnPaused: Conn[] = [];
   // Refused sockets, kept until they close so shutdown can destroy any the peer leaves half-open.
   #refused = new Set<Socket>();
   // The batch being gathered; flushed on the next turn of the event loop or when large.
@@ -372,6 +386,8 @@ export class LogServer extends EventEmitter {
       lastDataAt: Date.now(),
       ackOwed: false,
       finished: false,
+      turnMs: 0,
+      turnPaused: false,
     };
     this.#conns.add(conn);
     const sink: LineSink = {
@@ -382,9 +398,12 @@ export class LogServer extends EventEmitter {
       conn.lastDataAt = Date.now();
       this.counters.bytesReceived += chunk.length;
       if (conn.finished) return;
+      const started = performance.now();
       conn.splitter.push(chunk, sink);
       // One ack record per chunk, not per line: it covers every line the chunk completed.
       if (conn.seq > conn.acked) this.#note(conn, conn.seq);
+      conn.turnMs += performance.now() - started;
+      if (conn.turnMs >= TURN_MS && !conn.turnPaused) this.#yieldTurn(conn);
     });
     socket.on('end', () => {
       conn.ended = true;
@@ -532,6 +551,25 @@ export class LogServer extends EventEmitter {
       }
     }
     this.#checkPressure();
+  }
+
+  /** Pauses `conn` until the other connections' data of this turn of the event loop is read. */
+  #yieldTurn(conn: Conn): void {
+    conn.turnPaused = true;
+    conn.socket.pause();
+    this.#turnPaused.push(conn);
+    if (this.#turnPaused.length > 1) return;
+    // setImmediate runs after this turn's reads (and after the flush they scheduled).
+    setImmediate(() => {
+      const paused = this.#turnPaused;
+      this.#turnPaused = [];
+      for (const c of paused) {
+        c.turnPaused = false;
+        c.turnMs = 0;
+        // Under backpressure the sockets stay paused; #resume wakes them all.
+        if (!this.#paused) c.socket.resume();
+      }
+    });
   }
 
   #checkPressure(): void {
