@@ -1,5 +1,6 @@
 import { checkEntryInput, type LogEntryInput } from './entry';
 import type { LogStreamErrorCode } from './errors';
+import { jsonSyntaxError } from './json-syntax';
 
 /** The result of decoding one line as an entry. */
 export type DecodeResult =
@@ -8,6 +9,11 @@ export type DecodeResult =
 
 /** Decodes and checks one NDJSON line (without its newline). Never throws. */
 export function decodeEntryLine(line: Buffer | string): DecodeResult {
+  if (typeof line !== 'string') {
+    // Garbage is refused from its bytes: no string, no exception (and no memory to collect).
+    const syntax = jsonSyntaxError(line);
+    if (syntax !== undefined) return { ok: false, code: 'INVALID_JSON', message: `invalid JSON: ${syntax}` };
+  }
   let value: unknown;
   // The SyntaxError of a bad line is only read for its message: not capturing a stack trace
   // halves what a line of garbage costs (a flood of them must not starve good clients).
