@@ -33,6 +33,7 @@ export type { ReadyFrame, AckFrame, ErrorFrame, ServerFrame } from './frames';
 export { LineSplitter } from './line-splitter';
 export type { LineSink } from './line-splitter';
 export { decodeEntryLine } from './ndjson';
+export { jsonSyntaxError } from './json-syntax';
 export type { DecodeResult } from './ndjson';
 export { EntryBatch } from './batch';
 export type { Backend, BackendEvents } from './backend';
