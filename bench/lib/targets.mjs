@@ -32,11 +32,18 @@ export function writeServerConfig(dir, extra = '') {
   return { config, sock, out: join(outDir, 'current.log') };
 }
 
+/**
+ * Node flags the server runs with in the bench: those the systemd unit (apps/server/deploy) and
+ * `pnpm start` give it. LOGSTREAM_NODE_FLAGS overrides them (`LOGSTREAM_NODE_FLAGS= pnpm bench`
+ * runs the server with none).
+ */
+export const SERVER_NODE_FLAGS = (process.env.LOGSTREAM_NODE_FLAGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+
 /** Starts `logstream-server -c DIR/server.toml` (json file backend, sync none: the defaults). */
-export function startLogstream(dir, extraConfig = '') {
+export function startLogstream(dir, extraConfig = '', nodeFlags = SERVER_NODE_FLAGS) {
   if (!existsSync(serverCli)) throw new Error(`${serverCli} is missing: run \`pnpm build\` first`);
   const { config, sock, out } = writeServerConfig(dir, extraConfig);
-  const proc = startProcess('logstream-server', process.execPath, [serverCli, '-c', config], { logDir: dir });
+  const proc = startProcess('logstream-server', process.execPath, [...nodeFlags, serverCli, '-c', config], { logDir: dir });
   return { proc, sock, out };
 }
 
