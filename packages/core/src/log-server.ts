@@ -95,6 +95,11 @@ interface Conn {
   /** Milliseconds spent on this connection since it last waited for the others (see TURN_MS). */
   turnMs: number;
   turnPaused: boolean;
+  /** The rest of a chunk whose lines did not fit in this connection's turn; read next turn. */
+  held: Buffer | undefined;
+  /** The peer's 'end' came while `held` was waiting: handled once it is read. */
+  endPending: boolean;
+  sink: LineSink;
 }
 
 interface Inflight {
@@ -152,6 +157,8 @@ export class LogServer extends EventEmitter {
   #server: Server | undefined;
   #conns = new Set<Conn>();
   // Connections that had their share of this turn (see TURN_MS), resumed at its end.
+  #lineTick = 0;
+  #turnDeadline = 0;
   #turnPaused: Conn[] = [];
   // Refused sockets, kept until they close so shutdown can destroy any the peer leaves half-open.
   #refused = new Set<Socket>();
@@ -388,29 +395,29 @@ export class LogServer extends EventEmitter {
       finished: false,
       turnMs: 0,
       turnPaused: false,
+      held: undefined,
+      endPending: false,
+      sink: {
+        line: (line) => {
+          this.#onLine(conn, line);
+          // Past the turn's deadline (looked at every 64 lines) the rest of the chunk waits.
+          return (++this.#lineTick & 63) !== 0 || performance.now() < this.#turnDeadline;
+        },
+        oversize: (bytes) => this.#onOversize(conn, bytes),
+      },
     };
     this.#conns.add(conn);
-    const sink: LineSink = {
-      line: (line) => this.#onLine(conn, line),
-      oversize: (bytes) => this.#onOversize(conn, bytes),
-    };
     socket.on('data', (chunk: Buffer) => {
       conn.lastDataAt = Date.now();
       this.counters.bytesReceived += chunk.length;
       if (conn.finished) return;
-      const started = performance.now();
-      conn.splitter.push(chunk, sink);
-      // One ack record per chunk, not per line: it covers every line the chunk completed.
-      if (conn.seq > conn.acked) this.#note(conn, conn.seq);
-      conn.turnMs += performance.now() - started;
-      if (conn.turnMs >= TURN_MS && !conn.turnPaused) this.#yieldTurn(conn);
+      // Data after the pause that held the rest of a chunk: kept behind it, in order.
+      if (conn.held !== undefined) conn.held = Buffer.concat([conn.held, chunk]);
+      else this.#feed(conn, chunk);
     });
     socket.on('end', () => {
-      conn.ended = true;
-      conn.splitter.end(sink);
-      // Keep our side open until the last acks are out; #flush sends them.
-      this.#scheduleFlush();
-      this.#pendingAcks.set(conn, conn.seq);
+      if (conn.held !== undefined) conn.endPending = true;
+      else this.#onEnd(conn);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -419,6 +426,26 @@ export class LogServer extends EventEmitter {
     });
     if (this.#paused) socket.pause();
     this.emit('connection', this.#conns.size);
+  }
+
+  /** Splits and handles a chunk of `conn` within its turn; what does not fit is held for the next. */
+  #feed(conn: Conn, chunk: Buffer): void {
+    const started = performance.now();
+    this.#turnDeadline = started + TURN_MS - conn.turnMs;
+    const taken = conn.splitter.push(chunk, conn.sink);
+    // One ack record per chunk, not per line: it covers every line the chunk completed.
+    if (conn.seq > conn.acked) this.#note(conn, conn.seq);
+    conn.turnMs += performance.now() - started;
+    if (taken < chunk.length) conn.held = chunk.subarray(taken);
+    if ((conn.held !== undefined || conn.turnMs >= TURN_MS) && !conn.turnPaused) this.#yieldTurn(conn);
+  }
+
+  #onEnd(conn: Conn): void {
+    conn.ended = true;
+    conn.splitter.end(conn.sink);
+    // Keep our side open until the last acks are out; #flush sends them.
+    this.#scheduleFlush();
+    this.#pendingAcks.set(conn, conn.seq);
   }
 
   #onLine(conn: Conn, line: Buffer): void {
@@ -566,8 +593,20 @@ export class LogServer extends EventEmitter {
       for (const c of paused) {
         c.turnPaused = false;
         c.turnMs = 0;
-        // Under backpressure the sockets stay paused; #resume wakes them all.
-        if (!this.#paused) c.socket.resume();
+        const held = c.held;
+        if (held !== undefined) {
+          // Read even under backpressure: its bytes are in memory already, and it keeps order.
+          c.held = undefined;
+          this.#feed(c, held);
+        }
+        if (c.turnPaused || c.held !== undefined) continue;
+        if (c.endPending) {
+          c.endPending = false;
+          this.#onEnd(c);
+        } else if (!this.#paused) {
+          // Under backpressure the sockets stay paused; #resume wakes them all.
+          c.socket.resume();
+        }
       }
     });
   }
@@ -586,7 +625,8 @@ export class LogServer extends EventEmitter {
   #resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const conn of this.#conns) conn.socket.resume();
+    // A connection waiting for its turn is resumed when the turn comes.
+    for (const conn of this.#conns) if (!conn.turnPaused && conn.held === undefined) conn.socket.resume();
   }
 
   /** Ends the server's side of `conn`; destroys it if the peer has not closed within lingerMs. */

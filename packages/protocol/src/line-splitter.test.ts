@@ -44,4 +44,42 @@ describe('LineSplitter', () => {
       }),
     );
   });
+
+  it('stops where the sink asks and takes the rest of the chunk later, losing and repeating nothing', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 120 }), { maxLength: 20 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 50 }),
+        (parts, max, stops) => {
+          const chunks = parts.map((p) => Buffer.from(p.map((b) => (b % 4 === 0 ? 0x0a : b))));
+          const whole = run(max, chunks);
+          const splitter = new LineSplitter(max);
+          const lines: string[] = [];
+          const oversize: number[] = [];
+          let k = 0;
+          const sink = {
+            line: (l: Buffer) => {
+              lines.push(l.toString());
+              return stops[k++ % stops.length];
+            },
+            oversize: (n: number) => oversize.push(n),
+          };
+          for (const chunk of chunks) {
+            let rest = chunk;
+            for (let guard = 0; rest.length > 0; guard++) {
+              const taken = splitter.push(rest, sink);
+              expect(taken).toBeGreaterThan(0);
+              expect(taken).toBeLessThanOrEqual(rest.length);
+              if (taken < rest.length) expect(rest[taken - 1]).toBe(0x0a);
+              rest = rest.subarray(taken);
+              expect(guard).toBeLessThan(10_000);
+            }
+          }
+          splitter.end(sink);
+          expect({ lines, oversize }).toEqual({ lines: whole.lines, oversize: whole.oversize });
+        },
+      ),
+    );
+  });
 });

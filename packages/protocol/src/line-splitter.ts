@@ -5,9 +5,10 @@ const CR = 0x0d;
 export interface LineSink {
   /**
    * One complete line, without its `\n` (and without a `\r` before it). The buffer may be a view
-   * of the pushed chunk: copy it to keep it beyond the chunk's life.
+   * of the pushed chunk: copy it to keep it beyond the chunk's life. Returning `false` stops the
+   * push right after this line (see {@link LineSplitter.push}).
    */
-  line(line: Buffer): void;
+  line(line: Buffer): boolean | void;
   /** A line longer than the limit was discarded; `bytes` is its whole length. */
   oversize(bytes: number): void;
 }
@@ -38,19 +39,25 @@ export class LineSplitter {
     return this.#partBytes;
   }
 
-  /** Feeds one chunk; calls the sink for each line it completes. */
-  push(chunk: Buffer, sink: LineSink): void {
+  /**
+   * Feeds one chunk; calls the sink for each line it completes. Returns the bytes of the chunk
+   * it took: all of them, unless the sink's `line()` returned `false`, in which case it stops
+   * after that line's newline and the caller pushes the rest (`chunk.subarray(taken)`) later.
+   */
+  push(chunk: Buffer, sink: LineSink): number {
     let start = 0;
     const end = chunk.length;
     while (start < end) {
       const nl = chunk.indexOf(LF, start);
       if (nl === -1) {
         this.#hold(chunk, start, end);
-        return;
+        return end;
       }
-      this.#finish(chunk, start, nl, sink);
+      const more = this.#finish(chunk, start, nl, sink);
       start = nl + 1;
+      if (!more) return start;
     }
+    return end;
   }
 
   /** Ends the stream: a last line without a newline counts as a line. */
@@ -83,16 +90,17 @@ export class LineSplitter {
     }
   }
 
-  #finish(chunk: Buffer, start: number, nl: number, sink: LineSink): void {
+  /** Completes the line ending at `nl`; false when the sink asked to stop. */
+  #finish(chunk: Buffer, start: number, nl: number, sink: LineSink): boolean {
     if (this.#discarding) {
       const bytes = this.#discarded + (nl - start);
       this.#discarding = false;
       this.#discarded = 0;
       sink.oversize(bytes);
-      return;
+      return true;
     }
     const line = this.#partBytes === 0 ? chunk.subarray(start, nl) : this.#take(chunk, start, nl);
-    this.#emit(line, sink);
+    return this.#emit(line, sink);
   }
 
   #take(chunk: Buffer | undefined, start: number, end: number): Buffer {
@@ -103,10 +111,13 @@ export class LineSplitter {
     return line;
   }
 
-  #emit(line: Buffer, sink: LineSink): void {
+  #emit(line: Buffer, sink: LineSink): boolean {
     const n = line.length;
     const body = n > 0 && line[n - 1] === CR ? line.subarray(0, n - 1) : line;
-    if (body.length > this.maxLineBytes) sink.oversize(body.length);
-    else sink.line(body);
+    if (body.length > this.maxLineBytes) {
+      sink.oversize(body.length);
+      return true;
+    }
+    return sink.line(body) !== false;
   }
 }
