@@ -235,4 +235,30 @@ describe('LogServer', () => {
     expect(memory.entries[0]).toMatchObject({ message: 'last', daemon: 'app' });
     socket.destroy();
   });
+
+  it('keeps turns fair: a good entry sent during a flood of slow-to-refuse lines waits for little of the flood', async () => {
+    const { memory, path, server: s } = await start();
+    const flood = await rawConnect(path);
+    flood.send('flood\n');
+    await flood.waitFrame((f) => f.type === 'ready');
+    // Valid JSON with wrong types: each line costs microseconds to refuse (no fast path).
+    const bad = '{"message":5,"level":"loud","fields":{"a":1},"pid":-1}\n';
+    flood.send(bad.repeat(150_000));
+    await until(() => s.counters.messagesReceived > 1000, 10_000, 'the flood to start');
+    const good = await rawConnect(path);
+    good.send('good\n');
+    await good.waitFrame((f) => f.type === 'ready');
+    const before = s.counters.messagesReceived;
+    good.send('{"message":"in time"}\n');
+    await good.waitFrame((f) => f.type === 'ack' && f.seq === 1);
+    const floodLinesMeanwhile = s.counters.messagesReceived - before;
+    expect(memory.entries.map((e) => e.message)).toEqual(['in time']);
+    // Unfair reading takes all the socket holds each turn (~4,000 of these lines here); fair, a few hundred.
+    console.info(`flood lines read while the good entry waited: ${floodLinesMeanwhile}`);
+    expect(floodLinesMeanwhile).toBeLessThan(2000);
+    expect(s.counters.messagesReceived).toBeLessThan(150_000);
+    await flood.waitFrame((f) => f.type === 'ack' && f.seq === 150_000, 60_000);
+    flood.end();
+    good.end();
+  }, 90_000);
 });
