@@ -1,9 +1,8 @@
 // A burst far larger than journald's socket queue arrives complete: congestion makes the backend
 // wait, never drop.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JournaldBackend } from '../src/index';
+import { describe, expect, it } from 'vitest';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
-import { journaldUnavailableReason, startJournald, stopJournald, waitForJournal, type JournaldPeer } from './helpers/journald-peer';
+import { journaldUnavailableReason, useJournaldBackend, waitForJournal } from './helpers/journald-peer';
 
 const unavailable = journaldUnavailableReason();
 const COUNT = 20_000;
@@ -11,28 +10,16 @@ const COUNT = 20_000;
 describe.skipIf(unavailable !== undefined)(
   `a burst into a real journald${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`,
   () => {
-    let peer: JournaldPeer | undefined;
-    let backend: JournaldBackend | undefined;
-
-    beforeAll(async () => {
-      peer = await startJournald();
-      backend = new JournaldBackend({ socketPath: peer.socket });
-      await backend.open();
-    });
-
-    afterAll(async () => {
-      await backend?.close();
-      if (peer !== undefined) await stopJournald(peer);
-    });
+    const env = useJournaldBackend();
 
     it(`stores all ${COUNT} entries of one batch, each once`, async () => {
-      const b = backend as JournaldBackend;
+      const b = env.backend;
       const daemon = uniqueDaemon('burst');
       const { batch, entries } = makeBatch(daemon, COUNT, 200);
       await b.write(batch);
       expect(b.stats()).toMatchObject({ entries_sent: COUNT, send_errors: 0 });
 
-      const records = await waitForJournal(peer as JournaldPeer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= COUNT, {
+      const records = await waitForJournal(env.peer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= COUNT, {
         outputFields: ['LOGSTREAM_ID'],
         timeoutMs: 45_000,
       });
