@@ -51,6 +51,26 @@ async function serve(config: string, env?: NodeJS.ProcessEnv): Promise<ServerPro
   return server;
 }
 
+// One live file: FileBackend.recentIds() seeds the dedupe window from current.log (and the newest
+// archive), so no rotation is wanted between a kill and the restart in the SIGKILL tests.
+const ONE_LIVE_FILE = '[storage]\nmax_file_size = 4294967296\n';
+
+/** A server on ONE_LIVE_FILE and `clients` client processes streaming `entries` each into it. */
+async function serveUnderLoad(clients: number, entries: number): Promise<{ server: ServerProcess; load: StreamClients }> {
+  const server = await serve(ONE_LIVE_FILE);
+  const load = spawnClients({ socketPath: sock, clients, entries });
+  children.push(load);
+  return { server, load };
+}
+
+/** Every client's entries are stored exactly once, and nothing else is. */
+async function expectStoredOnce(clients: number, entries: number): Promise<void> {
+  const stored = await countStored(out, clients, entries);
+  expect(stored.counts.map((row, c) => ({ client: c, ...tally(row) })).filter((t) => t.firstBad !== -1)).toEqual([]);
+  expect(stored.lines).toBe(clients * entries);
+  expect(stored.other).toBe(0);
+}
+
 async function sigkill(server: ServerProcess): Promise<void> {
   const result = await server.stop('SIGKILL');
   expect(result.signal).toBe('SIGKILL');
@@ -80,13 +100,9 @@ describe('faults with real processes', () => {
   it('SIGKILL mid-stream, twice: no acknowledged entry is lost, and after flush 10 x 100,000 entries are stored exactly once', async () => {
     const CLIENTS = 10;
     const ENTRIES = 100_000;
-    // One live file: FileBackend.recentIds() seeds the dedupe window from current.log only, so
-    // a rotation just before the kill hides the newest stored entries from it (a known gap:
-    // with max_file_size = 1 MiB some resends are stored twice).
-    const config = '[storage]\nmax_file_size = 4294967296\n';
-    let server = await serve(config);
-    const load = spawnClients({ socketPath: sock, clients: CLIENTS, entries: ENTRIES });
-    children.push(load);
+    const started = await serveUnderLoad(CLIENTS, ENTRIES);
+    let server = started.server;
+    const load = started.load;
 
     for (const [round, fraction] of [0.3, 0.65].entries()) {
       // Every client past the mark, not just the total: a client still waiting out its reconnect
@@ -108,7 +124,7 @@ describe('faults with real processes', () => {
           firstBad: -1,
         });
       }
-      server = await serve(config);
+      server = await serve(ONE_LIVE_FILE);
     }
 
     const stats = await load.done;
@@ -118,32 +134,23 @@ describe('faults with real processes', () => {
     expect(stats.map((s, c) => (s.reconnects === 1 && (load.disconnects[c]?.[1] ?? 0) >= ENTRIES ? 2 : s.reconnects))).toEqual(
       stats.map(() => 2),
     );
-    const stored = await countStored(out, CLIENTS, ENTRIES);
-    const bad = stored.counts.map((row, c) => ({ client: c, ...tally(row) })).filter((t) => t.firstBad !== -1);
-    expect(bad).toEqual([]);
-    expect(stored.lines).toBe(CLIENTS * ENTRIES);
-    expect(stored.other).toBe(0);
-    console.info(`SIGKILL x2: ${stored.lines} entries stored once each; resent after the kills: ${sum(stats.map((s) => s.resent))}`);
+    await expectStoredOnce(CLIENTS, ENTRIES);
+    console.info(`SIGKILL x2: ${CLIENTS * ENTRIES} entries stored once each; resent after the kills: ${sum(stats.map((s) => s.resent))}`);
   }, 180_000);
 
   it('SIGKILL, then the server stays down for 4 s: clients come back spread over seconds and nothing is stored twice', async () => {
     const CLIENTS = 10;
     const ENTRIES = 60_000;
-    const config = '[storage]\nmax_file_size = 4294967296\n';
-    const server = await serve(config);
-    const load = spawnClients({ socketPath: sock, clients: CLIENTS, entries: ENTRIES });
-    children.push(load);
+    const { server, load } = await serveUnderLoad(CLIENTS, ENTRIES);
     await until(() => sum(load.acked) >= 0.25 * CLIENTS * ENTRIES, 60_000, '25% acked');
     await sigkill(server);
     await until(() => load.disconnects.every((d) => d.length > 0), 10_000, 'every client to see the kill');
     // Long enough for the clients' backoffs (100 ms, x2, jittered) to drift apart.
     await new Promise((r) => setTimeout(r, 4000));
-    await serve(config);
+    await serve(ONE_LIVE_FILE);
     const stats = await load.done;
     expect(stats.every((s) => s.acked === ENTRIES && s.droppedFull === 0 && s.reconnects === 1)).toBe(true);
-    const stored = await countStored(out, CLIENTS, ENTRIES);
-    expect(stored.counts.map((row, c) => ({ client: c, ...tally(row) })).filter((t) => t.firstBad !== -1)).toEqual([]);
-    expect(stored.lines).toBe(CLIENTS * ENTRIES);
+    await expectStoredOnce(CLIENTS, ENTRIES);
   }, 180_000);
 
   it('a stalled backend (disk full): the server retries, stops reading, stays under 150 MiB RSS; clients block at bufferSize; all arrive once space returns', async () => {
@@ -179,9 +186,7 @@ describe('faults with real processes', () => {
     await rm(filler);
     const stats = await load.done;
     expect(stats.every((s) => s.acked === ENTRIES && s.droppedFull === 0)).toBe(true);
-    const stored = await countStored(out, CLIENTS, ENTRIES);
-    expect(stored.counts.map((row, c) => ({ client: c, ...tally(row) })).filter((t) => t.firstBad !== -1)).toEqual([]);
-    expect(stored.lines).toBe(CLIENTS * ENTRIES);
+    await expectStoredOnce(CLIENTS, ENTRIES);
     expect((await memoryOf(server.proc.pid as number)).peakMiB).toBeLessThan(150);
   }, 180_000);
 
@@ -216,9 +221,7 @@ describe('faults with real processes', () => {
     await rm(filler);
     const stats = await load.done;
     expect(stats.every((s) => s.acked === ENTRIES && s.droppedFull === 0)).toBe(true);
-    const stored = await countStored(out, CLIENTS, ENTRIES);
-    expect(stored.counts.map((row, c) => ({ client: c, ...tally(row) })).filter((t) => t.firstBad !== -1)).toEqual([]);
-    expect(stored.lines).toBe(CLIENTS * ENTRIES);
+    await expectStoredOnce(CLIENTS, ENTRIES);
     expect(await metric(port, 'logstream_messages_processed_total')).toBe(CLIENTS * ENTRIES);
   }, 180_000);
 
