@@ -2,7 +2,8 @@
 // wait, never drop.
 import { describe, expect, it } from 'vitest';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
-import { journaldUnavailableReason, useJournaldBackend, waitForJournal } from './helpers/journald-peer';
+import { journaldUnavailableReason, waitForJournal } from './helpers/journald-peer';
+import { useJournaldBackend } from './helpers/journald-suite';
 
 const unavailable = journaldUnavailableReason();
 const COUNT = 20_000;

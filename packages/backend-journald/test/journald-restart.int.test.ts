@@ -4,7 +4,8 @@
 import { LogStreamError } from '@logstream/protocol';
 import { describe, expect, it } from 'vitest';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
-import { journaldUnavailableReason, startJournald, stopJournald, useJournaldBackend, waitForJournal } from './helpers/journald-peer';
+import { journaldUnavailableReason, startJournald, stopJournald, waitForJournal } from './helpers/journald-peer';
+import { useJournaldBackend } from './helpers/journald-suite';
 
 const unavailable = journaldUnavailableReason();
 

@@ -3,8 +3,6 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll } from 'vitest';
-import { JournaldBackend } from '../../src/index';
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,23 +116,4 @@ export async function waitForJournal(
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/**
- * For a describe block: a private journald and an open JournaldBackend on its socket, started
- * before the block's tests and stopped after them. A test may replace `peer` (a restart); the
- * one there at the end is stopped.
- */
-export function useJournaldBackend(): { peer: JournaldPeer; backend: JournaldBackend } {
-  const env = {} as { peer: JournaldPeer; backend: JournaldBackend };
-  beforeAll(async () => {
-    env.peer = await startJournald();
-    env.backend = new JournaldBackend({ socketPath: env.peer.socket });
-    await env.backend.open();
-  });
-  afterAll(async () => {
-    await (env.backend as JournaldBackend | undefined)?.close();
-    if ((env.peer as JournaldPeer | undefined) !== undefined) await stopJournald(env.peer);
-  });
-  return env;
 }
