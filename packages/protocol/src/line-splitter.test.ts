@@ -7,7 +7,12 @@ function run(maxLineBytes: number, chunks: Buffer[]) {
   const lines: string[] = [];
   const oversize: number[] = [];
   let maxHeld = 0;
-  const sink = { line: (l: Buffer) => lines.push(l.toString()), oversize: (n: number) => oversize.push(n) };
+  const sink = {
+    line: (l: Buffer) => {
+      lines.push(l.toString());
+    },
+    oversize: (n: number) => oversize.push(n),
+  };
   for (const chunk of chunks) {
     splitter.push(chunk, sink);
     maxHeld = Math.max(maxHeld, splitter.bufferedBytes);
