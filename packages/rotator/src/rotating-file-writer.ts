@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { writeSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,7 +52,18 @@ export interface RotatingFileWriterOptions {
   compression?: Compression;
   /** Bytes read per step when compressing (one lz4 frame each). Default 4 MiB. */
   compressionChunkBytes?: number;
+  /**
+   * Appends go straight from the event loop (`writeSync`: a page-cache write of a batch takes
+   * microseconds, and skipping the thread pool's round trip shortens every acknowledgement) as
+   * long as each takes at most this many milliseconds; after a slower one (a disk under writeback
+   * pressure, a network file system) they go through the thread pool for 10 s, so a slow disk
+   * never holds the event loop for long. 0: always through the thread pool. Default 20.
+   */
+  directWriteBudgetMs?: number;
 }
+
+/** How long appends go through the thread pool after a direct write was slow. */
+const POOL_WRITES_AFTER_SLOW_MS = 10_000;
 
 /** Counters of a {@link RotatingFileWriter} since it was created; read them at scrape time. */
 export interface RotatingFileWriterStats {
@@ -61,6 +73,8 @@ export interface RotatingFileWriterStats {
   writes: number;
   /** Writes that rejected (the file was cut back; nothing partial stays). */
   write_errors: number;
+  /** Direct writes that took longer than `directWriteBudgetMs` (each sends writes to the thread pool for 10 s). */
+  slow_writes: number;
   /** Rotations done. */
   rotations: number;
   /** Rotations (or directory scans) that failed; they are retried. */
@@ -138,12 +152,19 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   readonly #keepFiles: number;
   readonly #compression: Compression;
   readonly #chunkBytes: number;
+  readonly #directWriteBudgetMs: number;
+  // Until when appends go through the thread pool (after a slow direct write).
+  #poolWritesUntil = 0;
+  // When the event loop last turned after a direct write (see #letLoopTurn).
+  #turnSeenAt = 0;
+  #turnProbe = false;
   readonly #namer: ArchiveNamer;
   readonly #abort = new AbortController();
   readonly #stats: RotatingFileWriterStats = {
     bytes_written: 0,
     writes: 0,
     write_errors: 0,
+    slow_writes: 0,
     rotations: 0,
     rotation_errors: 0,
     compressions: 0,
@@ -191,10 +212,14 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     this.#keepFiles = options.rotation?.keepFiles ?? DEFAULT_KEEP_FILES;
     this.#compression = options.compression ?? 'none';
     this.#chunkBytes = options.compressionChunkBytes ?? 4 * 1024 * 1024;
+    this.#directWriteBudgetMs = options.directWriteBudgetMs ?? 20;
     this.#namer = new ArchiveNamer(this.fileName);
 
     if (!(this.#maxFileBytes > 0)) {
       throw new RangeError(`maxFileBytes must be a positive number, got ${this.#maxFileBytes}`);
+    }
+    if (!(this.#directWriteBudgetMs >= 0)) {
+      throw new RangeError(`directWriteBudgetMs must be 0 or more, got ${this.#directWriteBudgetMs}`);
     }
     if (!(maxAgeHours >= 0)) {
       throw new RangeError(`rotation.maxAgeHours must be 0 or more, got ${maxAgeHours}`);
@@ -342,8 +367,18 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     let done = 0;
     try {
       while (done < data.length) {
-        const { bytesWritten } = await handle.write(data, done, data.length - done);
-        done += bytesWritten;
+        if (this.#directWriteBudgetMs > 0 && Date.now() >= this.#poolWritesUntil) {
+          await this.#letLoopTurn();
+          const started = performance.now();
+          done += writeSync(handle.fd, data, done, data.length - done);
+          if (performance.now() - started > this.#directWriteBudgetMs) {
+            this.#stats.slow_writes += 1;
+            this.#poolWritesUntil = Date.now() + POOL_WRITES_AFTER_SLOW_MS;
+          }
+        } else {
+          const { bytesWritten } = await handle.write(data, done, data.length - done);
+          done += bytesWritten;
+        }
       }
       if (this.#sync !== 'none') await handle.datasync();
     } catch (error) {
@@ -363,6 +398,28 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     this.#size = before + done;
     this.#stats.bytes_written += done;
     this.#stats.writes += 1;
+  }
+
+  /**
+   * A direct write never waits for the event loop, so a caller writing in a loop would starve
+   * it (timers, background compression). Each direct write arms a probe for the next turn; when
+   * none came for 5 ms, this yields one turn first. A server, whose writes come from the event
+   * loop, never waits here.
+   */
+  async #letLoopTurn(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#turnSeenAt > 5 && this.#turnSeenAt > 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.#turnSeenAt = performance.now();
+    }
+    if (this.#turnSeenAt === 0) this.#turnSeenAt = now;
+    if (!this.#turnProbe) {
+      this.#turnProbe = true;
+      setImmediate(() => {
+        this.#turnProbe = false;
+        this.#turnSeenAt = performance.now();
+      });
+    }
   }
 
   /** Rotates unless a recent failure asks to wait; a failure is reported, never thrown. */

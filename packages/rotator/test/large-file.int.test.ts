@@ -56,11 +56,12 @@ describe.each([
     const firstDuring = id;
     let writesDuring = 0;
     // The first of these rotates; all of them complete while (or after) the archive is made.
+    // At most 100 MB of them, so that they never fill (and rotate) the new live file.
     do {
       await writer.write(makeLines(id, 10));
       id += 10;
       if (!done) writesDuring += 1;
-    } while (!done);
+    } while (!done && (id - firstDuring) * 100 < FILE_BYTES / 3);
     clearInterval(sampler);
     const [[event], [rotation]] = await Promise.all([compressed, rotated]);
 

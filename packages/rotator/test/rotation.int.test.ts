@@ -229,3 +229,25 @@ describe('lifecycle and options', () => {
     expect((await stat(join(dir, 'current.log'))).mode & 0o777).toBe(0o600);
   });
 });
+
+describe('direct writes', () => {
+  it('appends from the event loop while writes are fast, through the thread pool for a while after a slow one', async () => {
+    const direct = await openWriter({ fileName: 'direct.log' });
+    // A budget no write can meet: the first direct write counts as slow, the next ones go
+    // through the thread pool (and are not timed), and every byte still lands in order.
+    const pooled = await openWriter({ fileName: 'pooled.log', directWriteBudgetMs: 1e-9 });
+    const never = await openWriter({ fileName: 'never.log', directWriteBudgetMs: 0 });
+    for (const w of [direct, pooled, never]) for (let i = 0; i < 5; i++) await w.write(makeLines(i * 10, 10));
+    expect(direct.stats()).toMatchObject({ writes: 5, slow_writes: 0 });
+    expect(pooled.stats()).toMatchObject({ writes: 5, slow_writes: 1 });
+    expect(never.stats()).toMatchObject({ writes: 5, slow_writes: 0 });
+    const expected = await readFile(join(dir, 'direct.log'), 'utf8');
+    expect(idsOf(expected)).toEqual(range(0, 50));
+    expect(await readFile(join(dir, 'pooled.log'), 'utf8')).toBe(expected);
+    expect(await readFile(join(dir, 'never.log'), 'utf8')).toBe(expected);
+  });
+
+  it('refuses a negative budget', () => {
+    expect(() => new RotatingFileWriter({ directory: dir, directWriteBudgetMs: -1 })).toThrow(RangeError);
+  });
+});
