@@ -38,8 +38,8 @@ function expectedLine(
   a: { level: LogLevel; message: string; fields?: Record<string, unknown>; daemon: string; hostname: string },
 ): string {
   const parsed = JSON.parse(line) as { id: string; timestamp: string };
-  const fields: Record<string, string> = {};
-  for (const [k, v] of Object.entries(a.fields ?? {})) fields[k] = fieldText(v);
+  // fromEntries defines own properties, "__proto__" included (as JSON.parse does).
+  const fields = Object.fromEntries(Object.entries(a.fields ?? {}).map(([k, v]) => [k, fieldText(v)])) as Record<string, string>;
   return `${encodeEntry({ id: parsed.id, timestamp: parsed.timestamp, level: a.level, daemon: a.daemon, message: a.message, fields, pid: 4242, hostname: a.hostname })}\n`;
 }
 
@@ -97,6 +97,15 @@ describe('EntryEncoder', () => {
         if (size >= full + 6 * 3 * worst.length) expect(end).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('writes an own "__proto__" field like any other', () => {
+    const fields = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, unknown>;
+    const encoder = new EntryEncoder('d', 'h', 1);
+    const buf = Buffer.alloc(512);
+    const line = buf.toString('utf8', 0, encoder.encodeInto(buf, 0, 6, 'm', fields));
+    expect(line).toContain('"fields":{"__proto__":"x","a":"b"}');
+    expect(encoder.encodeLine(6, 'm', fields)).toContain('"fields":{"__proto__":"x","a":"b"}');
   });
 
   it('never repeats an id', () => {
