@@ -65,4 +65,36 @@ describe('EntryPages', () => {
     expect(pages.length).toBe(0);
     expect(pages.bytes).toBe(1024 * 1024);
   });
+
+  it('keeps order across growth, in-place compaction and reuse of its slots', () => {
+    const pages = new EntryPages();
+    const line = (i: number) => `{"n":${i},"pad":"${'x'.repeat(200)}"}\n`; // 20,000 of them span several 1 MiB pages
+    const sendAll = () => {
+      const out: Buffer[] = [];
+      for (let c; (c = pages.nextChunk()) !== undefined;) out.push(c);
+      return Buffer.concat(out).toString();
+    };
+    let expected = '';
+    for (let i = 0; i < 20_000; i++) {
+      pages.append(line(i));
+      expected += line(i);
+    }
+    expect(sendAll()).toBe(expected);
+    pages.ack(15_000); // past 4096 and more than half: the rest moves to the front
+    expect(pages.length).toBe(5_000);
+    expected = '';
+    for (let i = 20_000; i < 25_000; i++) {
+      pages.append(line(i));
+      expected += line(i);
+    }
+    expect(sendAll()).toBe(expected);
+    pages.rewind(); // a reconnect resends what is unacknowledged, oldest first
+    let all = '';
+    for (let i = 15_000; i < 25_000; i++) all += line(i);
+    expect(sendAll()).toBe(all);
+    pages.ack(10_000);
+    expect(pages.length).toBe(0);
+    pages.append(line(1));
+    expect(sendAll()).toBe(line(1));
+  });
 });

@@ -6,6 +6,8 @@ const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, t
 
 /** Bytes per page; an entry larger than this gets a page of its own. */
 const PAGE_BYTES = 1024 * 1024;
+/** Entry slots to start with; doubled as needed, given back when everything is acknowledged. */
+const INITIAL_ENTRIES = 1024;
 
 /**
  * The client's unacknowledged entries, encoded once into large byte pages. Per entry only its
@@ -18,22 +20,24 @@ export class EntryPages {
   #pageUsed: number[] = [];
   // Absolute number of #pages[0]: pages are dropped from the front as they are acknowledged.
   #pageBase = 0;
-  // Per entry from #head on: absolute page number, start and end offsets.
-  #entPage: number[] = [];
-  #entStart: number[] = [];
-  #entEnd: number[] = [];
+  // Per entry in [#head, #total): absolute page number, start and end offsets. Typed arrays:
+  // nothing for the garbage collector to trace or copy, however many entries wait.
+  #entPage = new Int32Array(INITIAL_ENTRIES);
+  #entStart = new Int32Array(INITIAL_ENTRIES);
+  #entEnd = new Int32Array(INITIAL_ENTRIES);
+  #total = 0;
   #head = 0;
   #send = 0;
   #spare: Buffer | undefined;
 
   /** Entries held (sent or not), until acknowledged. */
   get length(): number {
-    return this.#entEnd.length - this.#head;
+    return this.#total - this.#head;
   }
 
   /** Entries held and not yet sent on the current connection. */
   get unsent(): number {
-    return this.#entEnd.length - this.#send;
+    return this.#total - this.#send;
   }
 
   /** Entries sent on the current connection and not yet acknowledged. */
@@ -98,9 +102,12 @@ export class EntryPages {
 
   /** The entry at `start`–`end` of page `last` (an index into #pages) is appended. */
   #record(last: number, start: number, end: number): void {
-    this.#entPage.push(this.#pageBase + last);
-    this.#entStart.push(start);
-    this.#entEnd.push(end);
+    const at = this.#total;
+    if (at === this.#entEnd.length) this.#resize(at * 2);
+    this.#entPage[at] = this.#pageBase + last;
+    this.#entStart[at] = start;
+    this.#entEnd[at] = end;
+    this.#total = at + 1;
     this.#pageUsed[last] = end;
   }
 
@@ -109,7 +116,7 @@ export class EntryPages {
    * marks them sent; undefined when everything is sent.
    */
   nextChunk(): Buffer | undefined {
-    const total = this.#entEnd.length;
+    const total = this.#total;
     if (this.#send >= total) return undefined;
     const first = this.#send;
     const page = this.#entPage[first] as number;
@@ -122,16 +129,15 @@ export class EntryPages {
 
   /** The oldest `n` entries are acknowledged: forget them and release their pages. */
   ack(n: number): void {
-    this.#head = Math.min(this.#head + n, this.#entEnd.length);
+    this.#head = Math.min(this.#head + n, this.#total);
     if (this.#send < this.#head) this.#send = this.#head;
-    const total = this.#entEnd.length;
+    const total = this.#total;
     if (this.#head === total) {
       // Everything acknowledged: keep the newest page for reuse, drop the rest.
       while (this.#pages.length > 1) this.#releaseFirst();
       if (this.#pages.length === 1) this.#pageUsed[0] = 0;
-      this.#entPage = [];
-      this.#entStart = [];
-      this.#entEnd = [];
+      if (this.#entEnd.length > 64 * INITIAL_ENTRIES) this.#resize(INITIAL_ENTRIES);
+      this.#total = 0;
       this.#head = 0;
       this.#send = 0;
       return;
@@ -139,9 +145,11 @@ export class EntryPages {
     const oldestPage = this.#entPage[this.#head] as number;
     while (this.#pageBase < oldestPage) this.#releaseFirst();
     if (this.#head > 4096 && this.#head * 2 > total) {
-      this.#entPage = this.#entPage.slice(this.#head);
-      this.#entStart = this.#entStart.slice(this.#head);
-      this.#entEnd = this.#entEnd.slice(this.#head);
+      // Move the waiting entries to the front (in place: no allocation).
+      this.#entPage.copyWithin(0, this.#head, total);
+      this.#entStart.copyWithin(0, this.#head, total);
+      this.#entEnd.copyWithin(0, this.#head, total);
+      this.#total = total - this.#head;
       this.#send -= this.#head;
       this.#head = 0;
     }
@@ -150,6 +158,18 @@ export class EntryPages {
   /** After a reconnect: send every unacknowledged entry again, oldest first. */
   rewind(): void {
     this.#send = this.#head;
+  }
+
+  /** New slot arrays of `capacity` (at least what is held), keeping entries [0, #total). */
+  #resize(capacity: number): void {
+    const grown = (old: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const next = new Int32Array(Math.max(capacity, this.#total));
+      next.set(old.subarray(0, this.#total));
+      return next;
+    };
+    this.#entPage = grown(this.#entPage);
+    this.#entStart = grown(this.#entStart);
+    this.#entEnd = grown(this.#entEnd);
   }
 
   #releaseFirst(): void {
