@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -6,24 +6,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LogClient, LogLevel } from '@logstream/client';
 import { parseServerFrame } from '@logstream/protocol';
-import { readEntries, runCli, startServer, tempDir, until, type ServerProcess } from './helpers';
+import { readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let server: ServerProcess | undefined;
 let sock: string;
 let out: string;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  sock = join(dir, 's.sock');
-  out = join(dir, 'out');
-});
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-  await cleanup();
-});
+useServerDir((paths) => ({ dir, sock, out } = paths));
 
 const SPEC_KEYS = ['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname'];
 

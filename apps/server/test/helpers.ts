@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
 
 /** The built server executable (tests run against what ships). */
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
@@ -19,6 +20,26 @@ export async function until(predicate: () => boolean | Promise<boolean>, ms = 15
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+// Servers started by the current test; useServerDir() SIGKILLs them after it.
+const started: ServerProcess[] = [];
+
+/**
+ * Per test: a fresh temp dir, with `sock` (`DIR/s.sock`) and `out` (`DIR/out`) in it, handed to
+ * `use` before the test; after it, every server the test started is SIGKILLed and the dir removed.
+ */
+export function useServerDir(use: (paths: { dir: string; sock: string; out: string }) => void): void {
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    const made = await tempDir();
+    cleanup = made.cleanup;
+    use({ dir: made.dir, sock: join(made.dir, 's.sock'), out: join(made.dir, 'out') });
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop('SIGKILL')));
+    await cleanup?.();
+  });
 }
 
 /** A logstream-server child process. */
@@ -46,7 +67,7 @@ export async function startServer(args: string[], options: { cli?: string; env?:
   void exited.then(() => (dead = true));
   await until(() => err.includes('listening on') || dead, 15_000, 'server start-up line');
   if (dead) throw new Error(`server exited at start: ${err}`);
-  return {
+  const server: ServerProcess = {
     proc,
     stderr: () => err,
     async stop(signal = 'SIGTERM') {
@@ -54,6 +75,8 @@ export async function startServer(args: string[], options: { cli?: string; env?:
       return exited;
     },
   };
+  started.push(server);
+  return server;
 }
 
 /** Runs the CLI to completion. */

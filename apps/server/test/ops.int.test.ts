@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -6,31 +6,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { LogClient } from '@logstream/client';
-import { readEntries, runCli, startServer, tempDir, until, type ServerProcess } from './helpers';
+import { readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
 
 const DEPLOY = join(dirname(fileURLToPath(import.meta.url)), '..', 'deploy');
 
 let dir: string;
-let cleanup: () => Promise<void>;
-let servers: ServerProcess[] = [];
 let sock: string;
 let out: string;
+useServerDir((paths) => ({ dir, sock, out } = paths));
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  sock = join(dir, 's.sock');
-  out = join(dir, 'out');
-});
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.stop('SIGKILL')));
-  servers = [];
-  await cleanup();
-});
-
-async function serve(args: string[], env?: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const server = await startServer(args, env === undefined ? {} : { env });
-  servers.push(server);
-  return server;
+function serve(args: string[], env?: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  return startServer(args, env === undefined ? {} : { env });
 }
 
 /** A group of this machine other than our own primary group: [name, gid]. */

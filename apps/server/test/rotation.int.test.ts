@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LogClient } from '@logstream/client';
-import { readEntries, startServer, tempDir, until, type ServerProcess } from './helpers';
+import { readEntries, startServer, until, useServerDir, type ServerProcess } from './helpers';
 
 // The server with rotation and compression on: every acknowledged entry is in exactly one of
 // the archives (opened with the real zcat / lz4 tools) or the live file, whatever the rotations.
@@ -12,21 +12,10 @@ const execFileP = promisify(execFile);
 const ARCHIVE = /^current-\d{8}T\d{6}\.\d{3}Z-\d{6,}\.log(\.gz|\.lz4)?$/;
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let server: ServerProcess | undefined;
 let sock: string;
 let out: string;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  sock = join(dir, 's.sock');
-  out = join(dir, 'out');
-});
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-  await cleanup();
-});
+useServerDir((paths) => ({ dir, sock, out } = paths));
 
 async function writeConfig(compression: 'none' | 'gzip' | 'lz4', maxFileSize: number): Promise<string> {
   const path = join(dir, 'c.toml');

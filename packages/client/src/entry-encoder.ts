@@ -6,7 +6,8 @@ import { nowIso, type LogLevel } from '@logstream/protocol';
 /** Node's Buffer has `utf8Write(string, offset)` under `write(string, offset, 'utf8')`. */
 const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number) => number }).utf8Write;
 
-function writeUtf8(buf: Buffer, text: string, pos: number): number {
+/** Writes `text` as UTF-8 at `pos`; returns the bytes written. */
+export function writeUtf8(buf: Buffer, text: string, pos: number): number {
   // utf8Write: Buffer#write without its argument juggling, which costs more than a short copy.
   return utf8Write !== undefined ? utf8Write.call(buf, text, pos) : buf.write(text, pos, 'utf8');
 }
@@ -25,10 +26,10 @@ for (let b = 0; b < 256; b++) {
 const RANDOM = Buffer.allocUnsafe(16 * 512);
 let randomAt = RANDOM.length;
 
-// The current millisecond's timestamp as bytes: a burst within one millisecond formats it once.
+// The current timestamp (protocol's nowIso, formatted once a millisecond) as bytes.
 const isoBytes = Buffer.alloc(32);
 let isoLength = 0;
-let isoMs = Number.NaN;
+let isoText = '';
 
 const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'utf8'));
 const ID_START = bytes('{"id":"');
@@ -62,10 +63,10 @@ function writeUuid(buf: Buffer, pos: number): number {
 }
 
 function writeTimestamp(buf: Buffer, pos: number): number {
-  const ms = Date.now();
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoLength = isoBytes.write(new Date(ms).toISOString(), 0, 'latin1');
+  const iso = nowIso();
+  if (iso !== isoText) {
+    isoText = iso;
+    isoLength = isoBytes.write(iso, 0, 'latin1');
   }
   for (let i = 0; i < isoLength; i++) buf[pos + i] = isoBytes[i] as number;
   return pos + isoLength;

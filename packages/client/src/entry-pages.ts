@@ -1,8 +1,5 @@
 import type { LogLevel } from '@logstream/protocol';
-import type { EntryEncoder } from './entry-encoder';
-
-/** Node's Buffer has `utf8Write(string, offset)` under `write(string, offset, 'utf8')`. */
-const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number) => number }).utf8Write;
+import { writeUtf8, type EntryEncoder } from './entry-encoder';
 
 /** Bytes per page; an entry larger than this gets a page of its own. */
 const PAGE_BYTES = 1024 * 1024;
@@ -95,8 +92,7 @@ export class EntryPages {
         used = 0;
       }
     }
-    // utf8Write: Buffer#write without its argument juggling, which cost more than the copy.
-    const written = utf8Write !== undefined ? utf8Write.call(page, line, used) : page.write(line, used, 'utf8');
+    const written = writeUtf8(page, line, used);
     this.#record(last, used, used + written);
   }
 

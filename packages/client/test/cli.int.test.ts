@@ -1,31 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The real server, built: the same helpers as the server app's own tests.
-import { readEntries, startServer, tempDir, until, type ServerProcess } from '../../../apps/server/test/helpers';
+import { readEntries, startServer, until, useServerDir, type ServerProcess } from '../../../apps/server/test/helpers';
 
 /** The built `logstream` command (tests run what ships). */
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let server: ServerProcess | undefined;
 let sock: string;
 let out: string;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  sock = join(dir, 's.sock');
-  out = join(dir, 'out');
-});
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-  await cleanup();
-});
+useServerDir((paths) => ({ dir, sock, out } = paths));
 
 /** Runs `logstream args`, feeding `stdin` if given. With `direct`, execs the file itself (shebang). */
 function logstream(

@@ -3,32 +3,13 @@ import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArchiveNamer, RotatingFileWriter, type CompressedEvent, type RotatingFileWriterOptions } from '../src/index';
-import { archives, execFileP, idsOf, makeLines, readAllLogs, readArchive, tempDir, until } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { ArchiveNamer, type CompressedEvent } from '../src/index';
+import { archives, execFileP, idsOf, makeLines, range, readAllLogs, readArchive, until, useWriterDir } from './helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-const writers: RotatingFileWriter[] = [];
 const namer = new ArchiveNamer('current.log');
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-
-afterEach(async () => {
-  await Promise.all(writers.splice(0).map((w) => w.close()));
-  await cleanup();
-});
-
-async function openWriter(options: Partial<RotatingFileWriterOptions> = {}): Promise<RotatingFileWriter> {
-  const writer = new RotatingFileWriter({ directory: dir, ...options });
-  writers.push(writer);
-  await writer.open();
-  return writer;
-}
-
-const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+const openWriter = useWriterDir((d) => (dir = d));
 
 describe.each([
   { compression: 'gzip' as const, ext: '.gz', test: ['gzip', '-t'] },

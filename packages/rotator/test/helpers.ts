@@ -5,6 +5,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterEach, beforeEach } from 'vitest';
+import { RotatingFileWriter, type RotatingFileWriterOptions } from '../src/index';
 
 export const execFileP = promisify(execFile);
 
@@ -13,6 +15,33 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
   const dir = await mkdtemp(join(tmpdir(), 'ls-rot-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Per test: a fresh directory (handed to `use` before the test) and a function that opens
+ * writers in it; after the test every writer it opened is closed and the directory removed.
+ */
+export function useWriterDir(use: (dir: string) => void): (options?: Partial<RotatingFileWriterOptions>) => Promise<RotatingFileWriter> {
+  let dir = '';
+  let cleanup: (() => Promise<void>) | undefined;
+  const writers: RotatingFileWriter[] = [];
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir());
+    use(dir);
+  });
+  afterEach(async () => {
+    await Promise.all(writers.splice(0).map((w) => w.close()));
+    await cleanup?.();
+  });
+  return async (options = {}) => {
+    const writer = new RotatingFileWriter({ directory: dir, ...options });
+    writers.push(writer);
+    await writer.open();
+    return writer;
+  };
+}
+
+/** `count` consecutive numbers from `from`. */
+export const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
 const HEX = Buffer.from('0123456789abcdef');
 

@@ -1,32 +1,16 @@
 import { once } from 'node:events';
 import { readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotatingFileWriter, type RotateEvent, type RotatingFileWriterOptions } from '../src/index';
-import { archives, idsOf, makeLines, readAllLogs, tempDir } from './helpers';
+import { archives, idsOf, makeLines, range, readAllLogs, useWriterDir } from './helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-const writers: RotatingFileWriter[] = [];
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-
-afterEach(async () => {
+const openWriter = useWriterDir((d) => (dir = d));
+// Registered after useWriterDir's, so it runs first: real timers before the writers close.
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(writers.splice(0).map((w) => w.close()));
-  await cleanup();
 });
-
-async function openWriter(options: Partial<RotatingFileWriterOptions> = {}): Promise<RotatingFileWriter> {
-  const writer = new RotatingFileWriter({ directory: dir, ...options });
-  writers.push(writer);
-  await writer.open();
-  return writer;
-}
-
-const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
 describe('size rotation', () => {
   it('rotates before a write that would pass maxFileBytes and never splits a write', async () => {
