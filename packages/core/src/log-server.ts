@@ -119,6 +119,13 @@ const MAX_BATCH_ENTRIES = 8192;
  */
 const TURN_MS = 1;
 const MAX_BATCH_BYTES = 1024 * 1024;
+/**
+ * Milliseconds of the server's time a batch gathers lines before it is written and acked, even
+ * in the middle of a turn of the event loop. When every connection has a backlog (the server
+ * fell behind for a moment) one turn reads all of them, up to TURN_MS each, twice; without this
+ * bound the first entries of that turn would wait for all of it to be read before their ack.
+ */
+const MAX_BATCH_MS = 2;
 /** Longest message in an error frame, in characters. */
 const MAX_ERROR_MESSAGE_CHARS = 1024;
 
@@ -167,6 +174,8 @@ export class LogServer extends EventEmitter {
   #levels: LogLevel[] = [];
   #pendingBytes = 0;
   #pendingAcks = new Map<Conn, number>();
+  // When the server began reading the lines of the gathering batch (0: nothing gathered).
+  #batchStartedAt = 0;
   #flushScheduled = false;
   #inflight: Inflight[] = [];
   #inflightBytes = 0;
@@ -431,11 +440,13 @@ export class LogServer extends EventEmitter {
   /** Splits and handles a chunk of `conn` within its turn; what does not fit is held for the next. */
   #feed(conn: Conn, chunk: Buffer): void {
     const started = performance.now();
+    if (this.#batchStartedAt === 0) this.#batchStartedAt = started;
     this.#turnDeadline = started + TURN_MS - conn.turnMs;
     const taken = conn.splitter.push(chunk, conn.sink);
+    const now = performance.now();
+    conn.turnMs += now - started;
     // One ack record per chunk, not per line: it covers every line the chunk completed.
-    if (conn.seq > conn.acked) this.#note(conn, conn.seq);
-    conn.turnMs += performance.now() - started;
+    if (conn.seq > conn.acked) this.#note(conn, conn.seq, now);
     if (taken < chunk.length) conn.held = chunk.subarray(taken);
     if ((conn.held !== undefined || conn.turnMs >= TURN_MS) && !conn.turnPaused) this.#yieldTurn(conn);
   }
@@ -529,10 +540,11 @@ export class LogServer extends EventEmitter {
   }
 
   /** Records that `seq` lines of `conn` are dealt with once the gathering batch is stored. */
-  #note(conn: Conn, seq: number): void {
+  #note(conn: Conn, seq: number, now: number): void {
     this.#pendingAcks.set(conn, seq);
-    if (this.#lines.length >= MAX_BATCH_ENTRIES || this.#pendingBytes >= MAX_BATCH_BYTES) this.#flush();
-    else this.#scheduleFlush();
+    if (this.#lines.length >= MAX_BATCH_ENTRIES || this.#pendingBytes >= MAX_BATCH_BYTES || now - this.#batchStartedAt >= MAX_BATCH_MS) {
+      this.#flush();
+    } else this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {
@@ -545,6 +557,7 @@ export class LogServer extends EventEmitter {
   }
 
   #flush(): void {
+    this.#batchStartedAt = 0;
     if (this.#pendingAcks.size === 0 && this.#lines.length === 0) return;
     const batch = new EntryBatch(this.#lines, this.#levels);
     const bytes = this.#pendingBytes;
