@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeTempDir, procStats, removeTempDir, startProcess, stopProcess, errorLine, waitForSocket } from '../lib/procs.mjs';
+import { cpuWaitUs, makeTempDir, procStats, removeTempDir, startProcess, stopProcess, errorLine, waitForSocket } from '../lib/procs.mjs';
 import { median } from '../lib/stats.mjs';
 import { startLogstream } from '../lib/targets.mjs';
 
@@ -14,6 +14,9 @@ const driver = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'clien
 const CLIENT_COUNTS = [1, 10, 100];
 const TOTAL = Number(process.env.BENCH_CLIENT_TOTAL) || 400_000;
 const RUNS = Number(process.env.BENCH_RUNS) || 3;
+// A p99 moves with every scheduling stall of the VM far more than a throughput does: more runs
+// give its median a steadier footing.
+const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS) || Math.max(RUNS, 5);
 const LATENCY_MS = 5000;
 const DRIVER_TIMEOUT_MS = 120_000;
 
@@ -61,6 +64,8 @@ async function runDriver(args, expectEntries) {
     await waitForSocket(server.sock, server.proc);
     await sleep(200);
     const before = procStats(server.proc.pid);
+    const waitBefore = cpuWaitUs();
+    const startedAt = performance.now();
     client = startProcess('client-driver', process.execPath, [driver, args[0], server.sock, ...args.slice(1).map(String)], { logDir: dir });
     const timer = setTimeout(() => stopProcess(client, 1000), DRIVER_TIMEOUT_MS);
     // A server that dies mid-run would leave the clients waiting for acks until the timeout.
@@ -68,6 +73,8 @@ async function runDriver(args, expectEntries) {
     const exit = await client.exited;
     clearTimeout(timer);
     const after = procStats(server.proc.pid);
+    const waitAfter = cpuWaitUs();
+    const wallMs = performance.now() - startedAt;
     if (server.proc.exit)
       throw new Error(`logstream-server exited during the run (${JSON.stringify(server.proc.exit)}): ${errorLine(server.proc.stderrPath)}`);
     if (exit.code !== 0)
@@ -86,6 +93,7 @@ async function runDriver(args, expectEntries) {
       ...result,
       serverCpuS: after.cpuS - before.cpuS,
       serverRssBytes: after.peakRssBytes,
+      cpuWaitShare: waitBefore === undefined || waitAfter === undefined ? NaN : (waitAfter - waitBefore) / 1000 / wallMs,
       lineBytes: check.bytes / check.lines,
       lines: check.lines,
       problems,
@@ -139,16 +147,16 @@ export async function run() {
   for (const n of [1, 10]) {
     const rate = Math.round((peak.get(n) ?? NaN) / 2);
     if (!Number.isFinite(rate) || rate <= 0) {
-      latencyRows.push([String(n), '–', '–', '–', '–', '–', '–', '–', '–', '–', 'no peak measured']);
+      latencyRows.push([String(n), '–', '–', '–', '–', '–', '–', '–', '–', '–', '–', 'no peak measured']);
       continue;
     }
-    // Each row is the median of RUNS runs (a fresh server each): on a shared machine one run's
-    // tail can be a neighbour's, not the pipeline's.
+    // Each row is the median of LATENCY_RUNS runs (a fresh server each): on a shared machine one
+    // run's tail can be a neighbour's, not the pipeline's.
     const rs = [];
-    for (let round = 0; round < RUNS; round++) rs.push(await runDriver(['latency', n, rate, LATENCY_MS]));
+    for (let round = 0; round < LATENCY_RUNS; round++) rs.push(await runDriver(['latency', n, rate, LATENCY_MS]));
     const ok = rs.filter((r) => !r.failed);
     if (ok.length === 0) {
-      latencyRows.push([String(n), rate, '–', '–', '–', '–', '–', '–', '–', '–', rs[0].failed]);
+      latencyRows.push([String(n), rate, '–', '–', '–', '–', '–', '–', '–', '–', '–', rs[0].failed]);
       continue;
     }
     const problems = [...new Set([...rs.flatMap((r) => r.problems), ...rs.filter((r) => r.failed).map((r) => r.failed)])];
@@ -164,6 +172,7 @@ export async function run() {
       ok.map((r) => r.p99Ms.toFixed(1)).join(' / '),
       med('maxMs'),
       median(ok.map((r) => r.serverCpuS / r.seconds)),
+      ok.map((r) => (Number.isFinite(r.cpuWaitShare) ? `${Math.round(r.cpuWaitShare * 100)}` : '–')).join(' / '),
       problems.length ? problems.join('; ') : 'ok',
     ]);
   }
@@ -198,7 +207,7 @@ export async function run() {
       ],
     },
     {
-      title: `client: ack latency at half of the measured peak rate (median of ${RUNS} runs of ${LATENCY_MS / 1000} s)`,
+      title: `client: ack latency at half of the measured peak rate (median of ${LATENCY_RUNS} runs of ${LATENCY_MS / 1000} s)`,
       columns: [
         'clients',
         'offered entries/s',
@@ -210,12 +219,13 @@ export async function run() {
         'p99 runs',
         'max ms',
         'server CPU (cores)',
+        'CPU wait % runs',
         'check',
       ],
       rows: latencyRows,
       notes: [
         "Offered rate = 50% of the median acked throughput above for that many clients, paced by a 1 ms timer and spread round-robin over the clients. Latency = time from the log() call to the 'acked' event that covers the entry (client and server batching included); the first 0.5 s is left out as warm-up. Achieved below offered means the pipeline fell behind: a client whose buffer is full makes the generator wait (nothing is dropped).",
-        'Each figure is the median over the runs (a fresh server each); "p99 runs" lists every run\'s p99. On a machine shared with other work a single run\'s p99 and max can be a scheduling stall of the whole VM (the hot-path case of the same bench shows how much the machine itself varies): read the median, and p50 for the pipeline.',
+        'Each figure is the median over the runs (a fresh server each); "p99 runs" lists every run\'s p99. On a machine shared with other work a single run\'s p99 and max can be a scheduling stall of the whole VM (the hot-path case of the same bench shows how much the machine itself varies): read the median, and p50 for the pipeline. "CPU wait %" is, for each run, the share of its time during which some task of the machine was runnable but waited for a CPU (Linux /proc/pressure/cpu): the higher it is, the more of that run\'s tail is the machine\'s.',
       ],
     },
   ];

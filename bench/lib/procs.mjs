@@ -156,6 +156,20 @@ export function procStats(pid) {
 }
 
 /**
+ * Microseconds during which some runnable task of the machine waited for a CPU (Linux PSI,
+ * /proc/pressure/cpu "some" total), or undefined where the kernel does not expose it. The
+ * difference over a run says how contended the machine was while it ran.
+ */
+export function cpuWaitUs() {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Runs a short-lived command to completion with a timeout; resolves with `{ stdout, stderr }`,
  * rejects (with `stdout` on the error) on a non-zero exit. The child is tracked like the
  * long-running ones, so an interrupted bench does not leave it behind; `.kill()` ends it early.
