@@ -68,7 +68,7 @@ export class DedupeWindow {
     this.#seedTimer.unref();
   }
 
-  /** Forgets the seed now (e.g. at shutdown). */
+  /** Forgets the seed now; the hold timer set by {@link seed} calls it after `seedHoldMs`. */
   releaseSeed(): void {
     clearTimeout(this.#seedTimer);
     this.#seedTimer = undefined;

@@ -81,9 +81,8 @@ export class IdWindow {
 
   /** True when `id` is in the window. */
   has(id: string): boolean {
-    const bytes = Buffer.from(id, 'utf8');
-    if (bytes.length > SLOT) return this.#long.has(id);
-    return this.#find(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length)) !== -1;
+    const b = Buffer.from(id, 'utf8');
+    return this.hasBytes(b, 0, b.length);
   }
 
   #find(buf: Buffer, start: number, len: number, h: number): number {

@@ -120,10 +120,11 @@ const MAX_BATCH_ENTRIES = 8192;
 const TURN_MS = 1;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /**
- * Milliseconds of the server's time a batch gathers lines before it is written and acked, even
- * in the middle of a turn of the event loop. When every connection has a backlog (the server
- * fell behind for a moment) one turn reads all of them, up to TURN_MS each, twice; without this
- * bound the first entries of that turn would wait for all of it to be read before their ack.
+ * Milliseconds after its first chunk began being read (checked after each chunk) at which a
+ * batch is written and acked, even in the middle of a turn of the event loop. When every
+ * connection has a backlog (the server fell behind for a moment) one turn reads all of them, up
+ * to TURN_MS each, twice; without this bound the first entries of that turn would wait for all
+ * of it to be read before their ack.
  */
 const MAX_BATCH_MS = 2;
 /** Longest message in an error frame, in characters. */
@@ -169,12 +170,13 @@ export class LogServer extends EventEmitter {
   #turnPaused: Conn[] = [];
   // Refused sockets, kept until they close so shutdown can destroy any the peer leaves half-open.
   #refused = new Set<Socket>();
-  // The batch being gathered; flushed on the next turn of the event loop or when large.
+  // The batch being gathered; flushed on the next turn of the event loop, when large, or once
+  // MAX_BATCH_MS passed since its first chunk began being read.
   #lines: Buffer[] = [];
   #levels: LogLevel[] = [];
   #pendingBytes = 0;
   #pendingAcks = new Map<Conn, number>();
-  // When the server began reading the lines of the gathering batch (0: nothing gathered).
+  // When the first chunk of the gathering batch began being read (0: nothing gathered).
   #batchStartedAt = 0;
   #flushScheduled = false;
   #inflight: Inflight[] = [];
@@ -440,13 +442,13 @@ export class LogServer extends EventEmitter {
   /** Splits and handles a chunk of `conn` within its turn; what does not fit is held for the next. */
   #feed(conn: Conn, chunk: Buffer): void {
     const started = performance.now();
-    if (this.#batchStartedAt === 0) this.#batchStartedAt = started;
     this.#turnDeadline = started + TURN_MS - conn.turnMs;
+    const seqBefore = conn.seq;
     const taken = conn.splitter.push(chunk, conn.sink);
     const now = performance.now();
     conn.turnMs += now - started;
     // One ack record per chunk, not per line: it covers every line the chunk completed.
-    if (conn.seq > conn.acked) this.#note(conn, conn.seq, now);
+    if (conn.seq > seqBefore) this.#note(conn, started, now);
     if (taken < chunk.length) conn.held = chunk.subarray(taken);
     if ((conn.held !== undefined || conn.turnMs >= TURN_MS) && !conn.turnPaused) this.#yieldTurn(conn);
   }
@@ -539,9 +541,13 @@ export class LogServer extends EventEmitter {
     this.emit('client-error', { kind, code, message });
   }
 
-  /** Records that `seq` lines of `conn` are dealt with once the gathering batch is stored. */
-  #note(conn: Conn, seq: number, now: number): void {
-    this.#pendingAcks.set(conn, seq);
+  /**
+   * Records that the lines `conn` completed so far are dealt with once the gathering batch is
+   * stored; `started`: when the chunk that completed the latest of them began being read.
+   */
+  #note(conn: Conn, started: number, now: number): void {
+    if (this.#batchStartedAt === 0) this.#batchStartedAt = started;
+    this.#pendingAcks.set(conn, conn.seq);
     if (this.#lines.length >= MAX_BATCH_ENTRIES || this.#pendingBytes >= MAX_BATCH_BYTES || now - this.#batchStartedAt >= MAX_BATCH_MS) {
       this.#flush();
     } else this.#scheduleFlush();
@@ -599,7 +605,7 @@ export class LogServer extends EventEmitter {
     conn.socket.pause();
     this.#turnPaused.push(conn);
     if (this.#turnPaused.length > 1) return;
-    // setImmediate runs after this turn's reads (and after the flush they scheduled).
+    // setImmediate runs after this turn's reads.
     setImmediate(() => {
       const paused = this.#turnPaused;
       this.#turnPaused = [];

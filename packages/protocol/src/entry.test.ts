@@ -95,7 +95,7 @@ describe('encoding', () => {
     expect(back.ok && back.entry).toEqual(entry);
     const limit = Error.stackTraceLimit;
     expect(decodeEntryLine('{nope')).toEqual({ ok: false, code: 'INVALID_JSON', message: expect.stringMatching(/^invalid JSON: .*JSON/) });
-    // The parse runs without capturing stack traces, and leaves the setting as it found it.
+    // A refused line leaves Error.stackTraceLimit as it found it.
     expect(Error.stackTraceLimit).toBe(limit);
   });
 
