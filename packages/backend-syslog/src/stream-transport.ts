@@ -77,14 +77,17 @@ export class StreamTransport implements Transport {
       socket.setTimeout(connectTimeoutMs, () =>
         fail(systemError('connect', 'ETIMEDOUT', `${this.peer} (no connection after ${connectTimeoutMs} ms)`)),
       );
-      socket.once('error', (error: Error) => fail(error));
-      socket.once('close', () => fail(systemError('connect', 'ECONNRESET', `${this.peer} (closed during connect)`)));
+      const onConnectError = (error: Error) => fail(error);
+      const onConnectClose = () => fail(systemError('connect', 'ECONNRESET', `${this.peer} (closed during connect)`));
+      socket.once('error', onConnectError);
+      socket.once('close', onConnectClose);
       socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
         if (settled) return;
         settled = true;
         socket.setTimeout(0);
-        socket.removeAllListeners('error');
-        socket.removeAllListeners('close');
+        // Only our own: a TLS socket has an internal 'close' listener that frees its native state.
+        socket.off('error', onConnectError);
+        socket.off('close', onConnectClose);
         socket.setNoDelay(true);
         // Keepalive notices a peer that vanished while we had nothing to send.
         socket.setKeepAlive(true, 10_000);

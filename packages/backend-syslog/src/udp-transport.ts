@@ -5,7 +5,7 @@ import type { FrameQueue } from './frame-queue';
 import type { Transport, TransportHooks } from './transport';
 
 /** Largest UDP payload over IPv4 (65535 − 8 − 20), the cap of a message over UDP. */
-export const MAX_UDP_PAYLOAD = 65_507;
+const MAX_UDP_PAYLOAD = 65_507;
 /** Datagrams handed to libuv and not yet confirmed sent. */
 const MAX_IN_FLIGHT = 256;
 
@@ -43,8 +43,8 @@ export class UdpTransport implements Transport {
   async connect(onDown: (error: Error) => void): Promise<void> {
     this.destroy();
     const { host, port } = this.#options;
-    const family = isIP(host) || (await lookup(host)).family;
-    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+    const address = isIP(host) ? host : (await lookup(host)).address;
+    const socket = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
     this.#socket = socket;
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -53,7 +53,7 @@ export class UdpTransport implements Transport {
         reject(error);
       };
       socket.once('error', fail);
-      socket.connect(port, host, () => {
+      socket.connect(port, address, () => {
         socket.off('error', fail);
         resolve();
       });
