@@ -11,7 +11,7 @@ export const DEFAULT_SYSLOG_SOCKET_PATH = '/dev/log';
  * Cap of a datagram on an AF_UNIX socket here: net.core.wmem_default is 212992 and larger
  * sends fail with EMSGSIZE, so messages are cut below it.
  */
-export const MAX_LOCAL_DATAGRAM = 200 * 1024;
+const MAX_LOCAL_DATAGRAM = 200 * 1024;
 /** How long to wait for 'writable' after congestion before trying again anyway. */
 const CONGESTION_RETRY_MS = 1000;
 /** Datagrams sent between two turns of the event loop. */
@@ -78,7 +78,7 @@ export class LocalTransport implements Transport {
     socket.connect(this.#path);
     if (failure !== undefined) {
       socket.close();
-      const code = errnoName(failure.code) ?? 'EIO';
+      const code = errnoName(failure.code);
       throw systemError('connect', code, this.#path, failure);
     }
     socket.off('error', onError);
@@ -117,7 +117,7 @@ export class LocalTransport implements Transport {
         await this.#waitWritable();
         continue;
       }
-      const code = errnoName(error.code) ?? 'EIO';
+      const code = errnoName(error.code);
       if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
         if (queue.peek() === frame) queue.shift();
         this.#hooks.onSendError(systemError('send', code, `${this.#path} (datagram of ${frame.length} bytes)`, error), 1);

@@ -3,7 +3,6 @@
  * frames were handed to a connection lately (and might die with it).
  */
 export class RecentCounter {
-  readonly windowMs: number;
   readonly #bucketMs: number;
   readonly #counts: number[];
   readonly #stamps: number[];
@@ -15,7 +14,6 @@ export class RecentCounter {
    * @param now clock, in ms
    */
   constructor(windowMs: number, buckets = 20, now: () => number = () => performance.now()) {
-    this.windowMs = windowMs;
     this.#bucketMs = Math.max(1, Math.ceil(windowMs / buckets));
     this.#counts = new Array<number>(buckets + 1).fill(0);
     this.#stamps = new Array<number>(buckets + 1).fill(-1);

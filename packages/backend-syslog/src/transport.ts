@@ -1,4 +1,4 @@
-import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import type { FrameQueue } from './frame-queue';
 import type { SyslogFraming } from './framing';
 
@@ -41,13 +41,14 @@ export interface Transport {
   destroy(): void;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
-/** The errno name of a negative (or positive) errno number, e.g. -111 → `ECONNREFUSED`. */
-export function errnoName(code: unknown): string | undefined {
-  if (typeof code === 'string') return code;
-  if (typeof code !== 'number') return undefined;
-  return ERRNO_NAMES.get(Math.abs(code));
+/**
+ * The errno name of a negative errno number, as unix-dgram reports errors: -111 → `ECONNREFUSED`.
+ * `EIO` for anything else, or a number without a name.
+ */
+export function errnoName(code: unknown): string {
+  if (typeof code !== 'number' || !Number.isInteger(code) || code >= 0) return 'EIO';
+  const name = getSystemErrorName(code);
+  return name.startsWith('Unknown') ? 'EIO' : name;
 }
 
 /** An Error with a string errno `code`, a syscall and the path or address it concerns. */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
-import { startRsyslog, type RsyslogMessage, type RsyslogPeer } from './helpers/rsyslog';
+import { startRsyslog, until, type RsyslogMessage, type RsyslogPeer } from './helpers/rsyslog';
 
 // Each test starts its own rsyslogd, because these tests stop and restart it.
 const peers: RsyslogPeer[] = [];
@@ -53,14 +53,6 @@ function batch(run: string, from: number, n: number): EntryBatch {
 
 function seqs(messages: RsyslogMessage[], run: string): number[] {
   return messages.filter((m) => m.msg.includes(run)).map((m) => Number(/seq=(\d+)/.exec(m.msg)?.[1]));
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('SyslogBackend when the peer goes away and comes back', () => {

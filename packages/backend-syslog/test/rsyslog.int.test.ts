@@ -86,58 +86,49 @@ function expectRfc5424(got: RsyslogMessage[], sent: LogEntry[], facility: number
   }
 }
 
+/**
+ * Opens a backend, sends `count` entries of a fresh run through it, flushes, and checks what
+ * rsyslog parsed as RFC 5424; returns the backend for the caller's stats() checks.
+ */
+async function sendAndCheck(options: SyslogBackendOptions, count: number, facility: number, inputname: string): Promise<SyslogBackend> {
+  const run = randomUUID();
+  const backend = makeBackend(options);
+  await backend.open();
+  const sent = entries(run, count);
+  await backend.write(EntryBatch.fromEntries(sent));
+  await backend.flush();
+  expectRfc5424(await received(run, sent.length), sent, facility, inputname);
+  return backend;
+}
+
 describe('SyslogBackend against a real rsyslogd', () => {
   it('sends RFC 5424 over TCP with octet counting (imtcp and imptcp)', async () => {
     for (const [port, inputname] of [
       [peer.tcpPort, 'imtcp'],
       [peer.ptcpPort, 'imptcp'],
     ] as const) {
-      const run = randomUUID();
-      const backend = makeBackend({ server: `tcp://127.0.0.1:${port}`, facility: 'local3', msgId: 'REQ' });
-      await backend.open();
-      const sent = entries(run, 40);
-      await backend.write(EntryBatch.fromEntries(sent));
-      await backend.flush();
-      expectRfc5424(await received(run, sent.length), sent, 19, inputname);
+      const backend = await sendAndCheck({ server: `tcp://127.0.0.1:${port}`, facility: 'local3', msgId: 'REQ' }, 40, 19, inputname);
       expect(backend.stats()).toMatchObject({ sent: 40, dropped_overflow: 0, send_errors: 0, possibly_lost: 0 });
     }
   });
 
   it('sends RFC 5424 over UDP', async () => {
-    const run = randomUUID();
-    const backend = makeBackend({ server: `udp://127.0.0.1:${peer.udpPort}`, facility: 'LOG_DAEMON', msgId: 'REQ' });
-    await backend.open();
-    const sent = entries(run, 20);
-    await backend.write(EntryBatch.fromEntries(sent));
-    await backend.flush();
-    expectRfc5424(await received(run, sent.length), sent, 3, 'imudp');
+    const backend = await sendAndCheck({ server: `udp://127.0.0.1:${peer.udpPort}`, facility: 'LOG_DAEMON', msgId: 'REQ' }, 20, 3, 'imudp');
     expect(backend.stats()).toMatchObject({ sent: 20, send_errors: 0 });
   });
 
   it('sends RFC 5424 to a local datagram socket (imuxsock, like /dev/log)', async () => {
-    const run = randomUUID();
-    const backend = makeBackend({ socketPath: peer.socket, format: 'rfc5424', facility: 0, msgId: 'REQ' });
-    await backend.open();
-    const sent = entries(run, 30);
-    await backend.write(EntryBatch.fromEntries(sent));
-    await backend.flush();
-    expectRfc5424(await received(run, sent.length), sent, 0, 'imuxsock');
+    await sendAndCheck({ socketPath: peer.socket, format: 'rfc5424', facility: 0, msgId: 'REQ' }, 30, 0, 'imuxsock');
   });
 
   it('sends RFC 5424 over TLS to rsyslog (gtls driver) with the CA that signed its certificate', async (ctx) => {
     if (tlsUnavailable !== undefined) ctx.skip();
-    const run = randomUUID();
-    const backend = makeBackend({
-      server: `tls://localhost:${peer.tlsPort}`,
-      tls: { ca: peer.tlsCa },
-      facility: 'local7',
-      msgId: 'REQ',
-    });
-    await backend.open();
-    const sent = entries(run, 25);
-    await backend.write(EntryBatch.fromEntries(sent));
-    await backend.flush();
-    expectRfc5424(await received(run, sent.length), sent, 23, 'imtcp');
+    const backend = await sendAndCheck(
+      { server: `tls://localhost:${peer.tlsPort}`, tls: { ca: peer.tlsCa }, facility: 'local7', msgId: 'REQ' },
+      25,
+      23,
+      'imtcp',
+    );
     expect(backend.stats()).toMatchObject({ sent: 25, connect_errors: 0 });
   });
 

@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend } from '../src/index';
+import { until } from './helpers/rsyslog';
 
 // A real TLS peer in this process (node:tls with certificates made by openssl here), for what
 // rsyslog's gtls test in rsyslog.int.test.ts does not cover: verification failures and
@@ -138,14 +138,6 @@ function entries(run: string, n: number): EntryBatch {
     hostname: 'h',
   }));
   return EntryBatch.fromEntries(list);
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('SyslogBackend over TLS (node:tls peer)', () => {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -49,9 +50,6 @@ export class RsyslogPeer {
 
   get pid(): number {
     return Number(this.env.RSYSLOG_PID);
-  }
-  get host(): string {
-    return this.env.RSYSLOG_HOST as string;
   }
   get udpPort(): number {
     return Number(this.env.RSYSLOG_UDP_PORT);
@@ -142,4 +140,13 @@ async function startScript(tls: boolean, extra: Record<string, string> = {}): Pr
 export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<RsyslogPeer> {
   const tls = options.tls === true;
   return new RsyslogPeer(await startScript(tls), tls);
+}
+
+/** Polls `check` every 20 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
 }
