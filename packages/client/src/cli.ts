@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { ErrorFrame } from '@logstream/protocol';
@@ -26,7 +25,11 @@ async function send(o: CliOptions): Promise<number> {
   try {
     client = await LogClient.withConfig({ socketPath: o.socketPath, daemonName: o.tag, autoReconnect: false });
   } catch (error) {
-    fail(`${(error as Error).message}${await explain(o.socketPath)}`);
+    // The socket's error, e.g. `connect ENOENT /tmp/logstream.sock`; none when the server closed it.
+    const cause = (error as Error).cause;
+    fail(
+      `${(error as Error).message}${cause instanceof Error ? `: ${cause.message}` : ' (it accepted a connection and closed it: too many connections, or shutting down)'}`,
+    );
     return 1;
   }
   let refused = 0;
@@ -79,18 +82,6 @@ function defaultTag(): string {
   } catch {
     return process.env.USER || process.env.LOGNAME || 'logstream';
   }
-}
-
-/** Why a connection fails, e.g. `: connect ENOENT /tmp/logstream.sock`, for the error line. */
-function explain(path: string): Promise<string> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(' (it accepted a connection and closed it: too many connections, or shutting down)');
-    });
-    probe.once('error', (error: Error) => resolve(`: ${error.message}`));
-  });
 }
 
 function fail(message: string): void {

@@ -1,7 +1,7 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { inspect } from 'node:util';
-import { nowIso, type LogLevel } from '@logstream/protocol';
+import { encodeEntry, nowIso, type LogFields, type LogLevel } from '@logstream/protocol';
 
 /** Node's Buffer has `utf8Write(string, offset)` under `write(string, offset, 'utf8')`. */
 const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number) => number }).utf8Write;
@@ -125,8 +125,8 @@ export function fieldText(value: unknown): string {
  * common case, or as a string for entries that wait for room or need a page of their own.
  */
 export class EntryEncoder {
-  readonly #daemonJson: string;
-  readonly #hostnameJson: string;
+  readonly #daemon: string;
+  readonly #hostname: string;
   readonly #pid: number;
   // `,"daemon":…,"message":` and `},"pid":…,"hostname":…}\n`: the same for every entry.
   readonly #daemonPart: Uint8Array;
@@ -135,11 +135,11 @@ export class EntryEncoder {
   readonly #fixed: number;
 
   constructor(daemonName: string, hostname: string = osHostname(), pid: number = process.pid) {
-    this.#daemonJson = JSON.stringify(daemonName);
-    this.#hostnameJson = JSON.stringify(hostname);
+    this.#daemon = daemonName;
+    this.#hostname = hostname;
     this.#pid = pid;
-    this.#daemonPart = bytes(`,"daemon":${this.#daemonJson},"message":`);
-    this.#tail = bytes(`},"pid":${pid},"hostname":${this.#hostnameJson}}\n`);
+    this.#daemonPart = bytes(`,"daemon":${JSON.stringify(daemonName)},"message":`);
+    this.#tail = bytes(`},"pid":${pid},"hostname":${JSON.stringify(hostname)}}\n`);
     this.#fixed =
       ID_START.length +
       36 +
@@ -185,15 +185,21 @@ export class EntryEncoder {
     return copyBytes(buf, pos, this.#tail);
   }
 
-  /** The same line as {@link encodeInto} writes, as a string. */
+  /** The same line as {@link encodeInto} writes, as a string (through the protocol's encodeEntry). */
   encodeLine(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): string {
-    let f = '';
-    if (fields !== undefined && fields !== null) {
-      for (const key in fields) {
-        if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
-        f += `${f.length > 0 ? ',' : ''}${JSON.stringify(key)}:${JSON.stringify(fieldText(fields[key]))}`;
-      }
-    }
-    return `{"id":"${randomUUID()}","timestamp":"${nowIso()}","level":${level},"daemon":${this.#daemonJson},"message":${JSON.stringify(message)},"fields":{${f}},"pid":${this.#pid},"hostname":${this.#hostnameJson}}\n`;
+    // fromEntries defines own properties, so an own "__proto__" key stays a field.
+    const text: LogFields =
+      fields === undefined || fields === null ? {} : Object.fromEntries(Object.keys(fields).map((k) => [k, fieldText(fields[k])]));
+    const entry = {
+      id: randomUUID(),
+      timestamp: nowIso(),
+      level,
+      daemon: this.#daemon,
+      message,
+      fields: text,
+      pid: this.#pid,
+      hostname: this.#hostname,
+    };
+    return `${encodeEntry(entry)}\n`;
   }
 }

@@ -84,7 +84,7 @@ export class LogClient extends EventEmitter {
   readonly #encoder: EntryEncoder;
   #socket: Socket | undefined;
   #state: State = 'waiting';
-  // Unacknowledged entries, oldest first, each one encoded JSON line with its newline.
+  // Unacknowledged entries, oldest first, encoded into byte pages (see EntryPages).
   readonly #pages = new EntryPages();
   // Entries acknowledged on the current connection (the server's cumulative seq).
   #connAcked = 0;
@@ -160,8 +160,10 @@ export class LogClient extends EventEmitter {
   }
 
   /**
-   * Logs one entry. Returns a promise that is already resolved unless the buffer is full under
-   * `whenFull: 'block'`, in which case it resolves once the entry found room. Never rejects.
+   * Logs one entry. Never rejects. Returns a promise, like a stream's `write()`: already resolved
+   * while less than half the buffer is in use, or while not connected; past half and connected,
+   * the entry is buffered and the promise resolves at the next ack (awaiting it lets acks in);
+   * when the buffer is full under `whenFull: 'block'`, it resolves once the entry found room.
    */
   log(level: LogLevel | LogLevelName, message: string, fields?: LogFields | Record<string, unknown>): Promise<void> {
     const lvl = parseLogLevel(level);
@@ -343,7 +345,9 @@ export class LogClient extends EventEmitter {
     timer.unref();
     socket.once('connect', () => socket.write(encodeHandshake(this.daemonName)));
     socket.on('data', (data: string) => this.#onData(data, timer));
-    socket.on('error', () => undefined);
+    // Kept as the cause of the close's error (e.g. `connect ENOENT <path>`).
+    let lastError: Error | undefined;
+    socket.on('error', (e: Error) => (lastError = e));
     socket.on('close', (hadError) => {
       clearTimeout(timer);
       if (this.#socket !== socket) return;
@@ -351,7 +355,11 @@ export class LogClient extends EventEmitter {
       const wasReady = this.#socketReady;
       this.#socketReady = false;
       if (this.#state !== 'closed') this.#state = 'waiting';
-      const error = new LogStreamError('connection', `cannot reach LogStream server at ${this.socketPath}`, { code: 'NOT_CONNECTED' });
+      const error = new LogStreamError(
+        'connection',
+        `cannot reach LogStream server at ${this.socketPath}`,
+        lastError === undefined ? { code: 'NOT_CONNECTED' } : { code: 'NOT_CONNECTED', cause: lastError },
+      );
       for (const w of this.#connectWaiters) w.reject(error);
       this.#connectWaiters = [];
       if (wasReady) this.emit('disconnect', hadError ? error : undefined);
