@@ -62,6 +62,12 @@ function fieldSize(f: Field): number {
   return f.name.length + (f.binary ? 10 : 2) + f.bytes;
 }
 
+function totalSize(fields: readonly Field[]): number {
+  let total = 0;
+  for (const f of fields) total += fieldSize(f);
+  return total;
+}
+
 function digits(n: number): number {
   return String(n).length;
 }
@@ -145,8 +151,7 @@ function cutField(f: Field, excess: number): number {
 
 /** Cuts the largest values until the fields fit `max`; returns the bytes removed, or -1 when they cannot fit. */
 function shrink(fields: Field[], max: number): number {
-  let total = 0;
-  for (const f of fields) total += fieldSize(f);
+  let total = totalSize(fields);
   // Room for LOGSTREAM_TRUNCATED=<removed>\n (removed <= total).
   const budget = max - ('LOGSTREAM_TRUNCATED'.length + 2 + digits(total));
   let removed = 0;
@@ -165,9 +170,8 @@ function shrink(fields: Field[], max: number): number {
   return removed;
 }
 
-function serialize(fields: readonly Field[]): Buffer {
-  let total = 0;
-  for (const f of fields) total += fieldSize(f);
+/** `total` is {@link totalSize} of `fields`. */
+function serialize(fields: readonly Field[], total: number): Buffer {
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   for (const f of fields) {
@@ -221,9 +225,8 @@ export function encodeJournalEntry(entry: LogEntry, options: JournalEncodeOption
   }
   const identifier = options.syslogIdentifier ?? entry.daemon;
   let { fields, overflow } = buildFields(entry, identifier, MAX_DIRECT_FIELDS);
-  let total = 0;
-  for (const f of fields) total += fieldSize(f);
-  if (total <= max) return { data: serialize(fields), truncatedBytes: 0, overflowFields: overflow };
+  const total = totalSize(fields);
+  if (total <= max) return { data: serialize(fields, total), truncatedBytes: 0, overflowFields: overflow };
 
   let removed = shrink(fields, max);
   if (removed < 0) {
@@ -233,5 +236,5 @@ export function encodeJournalEntry(entry: LogEntry, options: JournalEncodeOption
       throw new RangeError(`journal entry ${entry.id} cannot be cut to fit ${max} bytes`);
     }
   }
-  return { data: serialize(fields), truncatedBytes: removed, overflowFields: overflow };
+  return { data: serialize(fields, totalSize(fields)), truncatedBytes: removed, overflowFields: overflow };
 }

@@ -62,25 +62,27 @@ const CONGESTION_RECHECK_MS = 1000;
 // A long batch is sent in slices so that other sockets get served between them.
 const YIELD_EVERY_ENTRIES = 512;
 
+/** One entry on its way: what a send carries over a congestion wait. */
+interface Delivery {
+  entry: LogEntry;
+  /** Encoded again, smaller, when the socket's datagram limit turns out lower (EMSGSIZE). */
+  encoded: EncodedJournalEntry;
+  /** Failed sends so far (journald gone): one reconnect and resend, then give up. */
+  failures: number;
+}
+
 let unixDgram: Promise<UnixDgramModule> | undefined;
 
 function loadUnixDgram(): Promise<UnixDgramModule> {
-  unixDgram ??= import('unix-dgram').then(
-    (m) => {
-      // ESM sees the CommonJS exports as `default` (and, through cjs-module-lexer, as names).
-      const mod = m as UnixDgramModule & { default?: UnixDgramModule };
-      return typeof mod.createSocket === 'function' ? mod : (mod.default as UnixDgramModule);
-    },
-    (error: unknown) => {
-      unixDgram = undefined;
-      throw new LogStreamError(
-        'io',
-        `journald backend: the unix-dgram native addon cannot be loaded (${(error as Error).message}); ` +
-          'build it (pnpm 10: list unix-dgram in onlyBuiltDependencies, then run pnpm rebuild unix-dgram)',
-        { code: 'BACKEND', cause: error },
-      );
-    },
-  );
+  unixDgram ??= import('unix-dgram').catch((error: unknown) => {
+    unixDgram = undefined;
+    throw new LogStreamError(
+      'io',
+      `journald backend: the unix-dgram native addon cannot be loaded (${(error as Error).message}); ` +
+        'build it (pnpm 10: list unix-dgram in onlyBuiltDependencies, then run pnpm rebuild unix-dgram)',
+      { code: 'BACKEND', cause: error },
+    );
+  });
   return unixDgram;
 }
 
@@ -156,7 +158,6 @@ export class JournaldBackend implements Backend {
   #closing: Promise<void> | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   readonly #backoff = new Backoff();
-  #lastError: NodeJS.ErrnoException | undefined;
   #wake: (() => void) | undefined;
   // Where a rejected write stopped, so that the server's retry of that batch sends no entry twice.
   #resume: { batch: EntryBatch; next: number } | undefined;
@@ -225,12 +226,12 @@ export class JournaldBackend implements Backend {
     return this.#opening;
   }
 
+  // Called only by open(), which has checked that the backend is not closed.
   async #open(): Promise<void> {
-    if (this.#state === 'closed') throw this.#closedError();
     this.#unix = await loadUnixDgram();
     if (!this.#fixedMaxEntryBytes) this.#maxEntryBytes = await readDefaultMaxEntryBytes();
     // close() may have come while the addon loaded.
-    if (this.#isClosed()) throw this.#closedError();
+    if (this.#state === 'closed') throw this.#closedError();
     const error = this.#connect();
     if (error !== undefined) {
       let what = `cannot connect to journald socket ${this.socketPath} (${error.code})`;
@@ -267,10 +268,17 @@ export class JournaldBackend implements Backend {
     this.#resume = undefined;
     for (let sent = 0; i < entries.length; i++, sent++) {
       if (sent > 0 && sent % YIELD_EVERY_ENTRIES === 0) await yieldToLoop();
-      const error = await this.#deliver(entries[i] as LogEntry);
-      if (error !== undefined) {
+      const entry = entries[i] as LogEntry;
+      const delivery: Delivery = { entry, encoded: this.#encode(entry), failures: 0 };
+      // Sending is synchronous: only a full socket queue makes this wait.
+      let result = this.#send(delivery);
+      while (result === 'congestion') {
+        await this.#waitWritable(this.#socket as UnixDgramSocket);
+        result = this.#send(delivery);
+      }
+      if (result !== 'sent') {
         this.#resume = { batch, next: i };
-        throw error;
+        throw result;
       }
     }
   }
@@ -284,7 +292,7 @@ export class JournaldBackend implements Backend {
    */
   async reopen(): Promise<void> {
     if (this.#state !== 'open') return;
-    this.#dropSocket();
+    // #connect() drops the current socket first.
     if (this.#reconnect() !== undefined) this.#scheduleReconnect();
   }
 
@@ -305,9 +313,13 @@ export class JournaldBackend implements Backend {
     return { ...this.#stats };
   }
 
-  async #deliver(entry: LogEntry): Promise<LogStreamError | undefined> {
-    let encoded = this.#encode(entry);
-    let failures = 0;
+  /**
+   * Tries to send one entry, synchronously: reconnects once if journald is gone, learns a lower
+   * datagram limit on EMSGSIZE. 'congestion' (the socket queue is full, nothing sent) means: wait
+   * for 'writable' on the current socket, then call again with the same delivery.
+   */
+  #send(delivery: Delivery): 'sent' | 'congestion' | LogStreamError {
+    const { entry } = delivery;
     for (;;) {
       if (this.#state === 'closed') return this.#closedError();
       if (this.#socket === undefined) {
@@ -317,8 +329,8 @@ export class JournaldBackend implements Backend {
           return this.#deliveryError(entry, error);
         }
       }
-      const socket = this.#socket as UnixDgramSocket;
-      const result = trySend(socket, encoded.data);
+      const encoded = delivery.encoded;
+      const result = trySend(this.#socket as UnixDgramSocket, encoded.data);
       if (result === 'sent') {
         this.#stats.entries_sent++;
         this.#stats.bytes_sent += encoded.data.length;
@@ -327,28 +339,26 @@ export class JournaldBackend implements Backend {
           this.#stats.truncated++;
           this.#stats.truncated_bytes += encoded.truncatedBytes;
         }
-        return undefined;
+        return 'sent';
       }
       if (result === 'congestion') {
         // Not sent: the receive queue is full. Resending after 'writable' cannot duplicate it.
         this.#stats.congestion_waits++;
-        await this.#waitWritable(socket);
-        continue;
+        return 'congestion';
       }
       this.#stats.send_errors++;
       const error = systemError(result, 'send', this.socketPath);
-      this.#lastError = error;
       if (error.code === 'EMSGSIZE' && encoded.data.length > MIN_MAX_ENTRY_BYTES) {
         // This socket's limit is lower than we computed (another kernel, a tuned sysctl): learn it.
         this.#maxEntryBytes = Math.max(MIN_MAX_ENTRY_BYTES, Math.min(this.#maxEntryBytes, Math.floor(encoded.data.length * 0.9)));
-        encoded = this.#encode(entry);
+        delivery.encoded = this.#encode(entry);
         continue;
       }
       if (error.code === 'EMSGSIZE') return this.#deliveryError(entry, error);
       // The peer is gone (journald stopped or restarted: ECONNREFUSED). A datagram that failed
       // was not delivered, so reconnecting and sending it again is safe; once, then give up.
       this.#dropSocket();
-      if (++failures > 1) {
+      if (++delivery.failures > 1) {
         this.#scheduleReconnect();
         return this.#deliveryError(entry, error);
       }
@@ -390,7 +400,6 @@ export class JournaldBackend implements Backend {
     const error = this.#connect();
     if (error !== undefined) {
       this.#stats.connect_errors++;
-      this.#lastError = error;
       return error;
     }
     this.#stats.reconnects++;
@@ -442,17 +451,8 @@ export class JournaldBackend implements Backend {
     );
   }
 
-  #isClosed(): boolean {
-    return this.#state === 'closed';
-  }
-
   #closedError(): LogStreamError {
     return new LogStreamError('io', 'journald backend is closed', { code: 'CLOSED' });
-  }
-
-  /** The last system error seen (a failed send or connect), for diagnostics. */
-  get lastError(): NodeJS.ErrnoException | undefined {
-    return this.#lastError;
   }
 }
 

@@ -1,17 +1,11 @@
 // JournaldBackend against a real systemd-journald (namespace mode, private mount namespace),
 // read back with `journalctl --directory=… -o json --all`.
 import { EntryBatch, type LogEntry, type LogLevel } from '@logstream/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { JournaldBackend, encodeJournalEntry, journalFieldName } from '../src/index';
 import { makeEntry, uniqueDaemon } from './helpers/entries';
-import {
-  journaldUnavailableReason,
-  startJournald,
-  stopJournald,
-  waitForJournal,
-  type JournaldPeer,
-  type JournalRecord,
-} from './helpers/journald-peer';
+import { journaldUnavailableReason, waitForJournal, type JournalRecord } from './helpers/journald-peer';
+import { useJournaldPeer } from './helpers/journald-suite';
 
 const unavailable = journaldUnavailableReason();
 const MARKER = /… \[truncated (\d+) bytes\]$/;
@@ -19,20 +13,16 @@ const MARKER = /… \[truncated (\d+) bytes\]$/;
 describe.skipIf(unavailable !== undefined)(
   `JournaldBackend with a real journald${unavailable === undefined ? '' : ` (skipped: ${unavailable})`}`,
   () => {
-    let peer: JournaldPeer | undefined;
+    const journald = useJournaldPeer();
     const backends: JournaldBackend[] = [];
 
-    beforeAll(async () => {
-      peer = await startJournald();
-    });
-
+    // Registered after useJournaldPeer's, so it runs before the peer stops (afterAll hooks run in reverse).
     afterAll(async () => {
       for (const b of backends) await b.close();
-      if (peer !== undefined) await stopJournald(peer);
     });
 
     async function openBackend(options: ConstructorParameters<typeof JournaldBackend>[0] = {}): Promise<JournaldBackend> {
-      const b = new JournaldBackend({ socketPath: peer?.socket, ...options });
+      const b = new JournaldBackend({ socketPath: journald.peer.socket, ...options });
       backends.push(b);
       await b.open();
       return b;
@@ -68,7 +58,7 @@ describe.skipIf(unavailable !== undefined)(
       );
       await b.write(EntryBatch.fromEntries([full, ...levels]));
 
-      const records = await waitForJournal(peer as JournaldPeer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= 9);
+      const records = await waitForJournal(journald.peer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= 9);
       expect(records).toHaveLength(9);
       const got = byId(records).get(full.id) as JournalRecord;
       expect(got).toMatchObject({
@@ -104,7 +94,7 @@ describe.skipIf(unavailable !== undefined)(
         expect(r).not.toHaveProperty('LOGSTREAM_HOSTNAME');
       }
       // journalctl -t DAEMON finds them: the daemon is the identifier by default.
-      const tagged = await waitForJournal(peer as JournaldPeer, [`SYSLOG_IDENTIFIER=${daemon}`], (r) => r.length >= 9);
+      const tagged = await waitForJournal(journald.peer, [`SYSLOG_IDENTIFIER=${daemon}`], (r) => r.length >= 9);
       expect(tagged).toHaveLength(9);
       expect(b.stats()).toMatchObject({ entries_sent: 9, truncated: 0, send_errors: 0 });
     });
@@ -115,7 +105,7 @@ describe.skipIf(unavailable !== undefined)(
       const daemon = uniqueDaemon('daemon');
       const entry = makeEntry(daemon);
       await b.write(EntryBatch.fromEntries([entry]));
-      const [record] = await waitForJournal(peer as JournaldPeer, [`SYSLOG_IDENTIFIER=${identifier}`], (r) => r.length >= 1);
+      const [record] = await waitForJournal(journald.peer, [`SYSLOG_IDENTIFIER=${identifier}`], (r) => r.length >= 1);
       expect(record).toMatchObject({ LOGSTREAM_ID: entry.id, LOGSTREAM_DAEMON: daemon, MESSAGE: 'hello' });
     });
 
@@ -129,7 +119,7 @@ describe.skipIf(unavailable !== undefined)(
       const huge = makeEntry(daemon, { message: 'a long line of text\n'.repeat(25_000), fields: { note: 'kept' } });
       await b.write(EntryBatch.fromEntries([fits, huge]));
 
-      const records = byId(await waitForJournal(peer as JournaldPeer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= 2));
+      const records = byId(await waitForJournal(journald.peer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= 2));
       expect((records.get(fits.id) as JournalRecord).MESSAGE).toBe(fits.message);
 
       const cut = records.get(huge.id) as JournalRecord;
@@ -148,7 +138,7 @@ describe.skipIf(unavailable !== undefined)(
       const daemon = uniqueDaemon('emsgsize');
       const entry = makeEntry(daemon, { message: 'z'.repeat(500_000) });
       await b.write(EntryBatch.fromEntries([entry]));
-      const [record] = await waitForJournal(peer as JournaldPeer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= 1);
+      const [record] = await waitForJournal(journald.peer, [`LOGSTREAM_DAEMON=${daemon}`], (r) => r.length >= 1);
       expect(record?.MESSAGE).toMatch(MARKER);
       expect(b.stats().truncated).toBe(1);
       expect(b.stats().send_errors).toBeGreaterThan(0);

@@ -18,11 +18,6 @@ export interface JournaldPeer {
   directory: string;
   /** The peer's temp dir (removed by {@link stopJournald} unless `keepData`). */
   base: string;
-  namespace: string;
-  /** `unshare` (private mount namespace) or `plain` (real /run paths, unique namespace). */
-  mode: string;
-  /** journald's own log. */
-  log: string;
 }
 
 /** Why a journald cannot be started here, or undefined when it can. */
@@ -63,9 +58,6 @@ export async function startJournald(options: { base?: string } = {}): Promise<Jo
     socket: need('JOURNALD_SOCKET'),
     directory: need('JOURNALD_DIRECTORY'),
     base: need('JOURNALD_BASE'),
-    namespace: need('JOURNALD_NAMESPACE'),
-    mode: need('JOURNALD_MODE'),
-    log: need('JOURNALD_LOG'),
   };
 }
 

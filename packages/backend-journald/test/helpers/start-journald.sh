@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a private, real systemd-journald for the tests of @logstream/backend-journald, without
-# systemd as PID 1. Adapted from the LogStream peer recipe (shared/peers/start-journald.sh).
+# systemd as PID 1. Adapted from a recipe that starts journald in a private namespace.
 #
 # journald runs in namespace mode (`systemd-journald NAME`, as systemd-journald@NAME.service would):
 # it binds its own sockets, does not read /dev/kmsg and writes straight to persistent storage.
@@ -17,7 +17,7 @@
 #        JOURNALD_START_TIMEOUT seconds to wait for readiness (default 15)
 # Prints KEY=VALUE lines (also saved to $BASE/env): JOURNALD_PID, JOURNALD_SOCKET (native protocol,
 # datagram), JOURNALD_DIRECTORY (for `journalctl --directory=`), JOURNALD_NAMESPACE,
-# JOURNALD_BASE, JOURNALD_LOG, JOURNALD_MODE, JOURNALD_STARTUP_MS.
+# JOURNALD_BASE, JOURNALD_LOG (journald's own log), JOURNALD_MODE (unshare or plain).
 # Stop with: stop-journald.sh "$JOURNALD_PID" "$JOURNALD_BASE"
 set -euo pipefail
 
@@ -126,7 +126,6 @@ ForwardToWall=no
 SystemMaxUse=256M
 CONF
 
-START_NS=$(date +%s%N)
 # setsid: own session; stdio to a file so that `$(start-journald.sh)` does not wait on it.
 # SYSTEMD_LOG_TARGET=console: journald's own messages go to $LOG, never to /dev/kmsg.
 # Nothing here forks (setsid of a non-group-leader, unshare without --fork, sh exec), so $! is
@@ -141,7 +140,6 @@ else
   setsid "$JOURNALD_BIN" "$NS" </dev/null >>"$LOG" 2>&1 &
 fi
 PID=$!
-echo "$PID" >"$BASE/journald.pid"
 
 # Ready when the native socket and the journal file exist (datagrams sent once the socket exists
 # wait in the kernel until journald reads them).
@@ -161,7 +159,6 @@ while :; do
   fi
   sleep 0.02
 done
-ELAPSED_MS=$(( ($(date +%s%N) - START_NS) / 1000000 ))
 
 {
   echo "JOURNALD_PID=$PID"
@@ -171,5 +168,4 @@ ELAPSED_MS=$(( ($(date +%s%N) - START_NS) / 1000000 ))
   echo "JOURNALD_BASE=$BASE"
   echo "JOURNALD_LOG=$LOG"
   echo "JOURNALD_MODE=$MODE"
-  echo "JOURNALD_STARTUP_MS=$ELAPSED_MS"
 } | tee "$BASE/env"

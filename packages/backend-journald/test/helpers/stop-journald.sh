@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops a journald started by start-journald.sh and removes its temp dir. Adapted from the
-# LogStream peer recipe (shared/peers/stop-journald.sh).
+# Stops a journald started by start-journald.sh and removes its temp dir. Adapted from a recipe
+# that starts journald in a private namespace.
 # Usage: stop-journald.sh PID [BASE]
 #   PID   JOURNALD_PID printed by start-journald.sh
 #   BASE  JOURNALD_BASE (optional: read from the process' environment while it runs)
