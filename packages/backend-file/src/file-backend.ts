@@ -1,7 +1,6 @@
-import { open as openFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open as openFile } from 'node:fs/promises';
 import { formatSyslog, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
-import { ArchiveNamer, RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
+import { RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
 import { formatHuman } from './human-format';
 
 /** Line format of the file backend. */
@@ -105,24 +104,17 @@ export class FileBackend implements Backend {
       // No live file yet.
     }
     let older: Buffer = Buffer.alloc(0);
-    if (live.length < maxBytes) {
-      const namer = new ArchiveNamer(this.writer.fileName);
-      let names: string[] = [];
+    // The writer may be compressing the newest archive (open() starts it): its uncompressed form
+    // can vanish between the listing and the read, and the compressed one is then complete.
+    for (let attempt = 0; attempt < 2 && live.length < maxBytes; attempt++) {
+      const newest = await this.writer.newestArchive().catch(() => undefined);
+      if (newest === undefined) break;
       try {
-        names = await readdir(this.writer.directory);
-      } catch {
-        names = [];
-      }
-      const newest = names
-        .map((n) => namer.parse(n))
-        .filter((a) => a !== undefined && !a.temporary)
-        .sort((a, b) => (b as { seq: number }).seq - (a as { seq: number }).seq)[0];
-      if (newest !== undefined) {
-        try {
-          older = await readArchiveTail(join(this.writer.directory, newest.name), newest.compression, maxBytes - live.length);
-        } catch {
-          // An unreadable archive only narrows the window.
-        }
+        older = await readArchiveTail(newest.path, newest.compression, maxBytes - live.length);
+        break;
+      } catch (error) {
+        // Anything but a vanished file: an unreadable archive only narrows the window.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') break;
       }
     }
     return [...idsIn(older, older.length >= maxBytes - live.length), ...idsIn(live, live.length >= maxBytes)];

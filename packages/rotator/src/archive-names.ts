@@ -48,6 +48,11 @@ export class ArchiveNamer {
     return `${this.#stem}-${stamp}-${String(seq).padStart(SEQ_DIGITS, '0')}${this.#ext}${SUFFIX[compression]}`;
   }
 
+  /** The name `archiveName` (an uncompressed rotated file's name) takes once compressed. */
+  compressedName(archiveName: string, compression: ArchiveCompression): string {
+    return `${archiveName}${SUFFIX[compression]}`;
+  }
+
   /** The temporary name a compression writes to before it renames to `format(…)`. */
   temporaryName(archiveName: string): string {
     return `${archiveName}.tmp`;

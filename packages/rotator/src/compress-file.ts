@@ -17,7 +17,7 @@ export interface CompressResult {
 export interface CompressFileOptions {
   /** Mode of the target when it is created. Default `0o640`. */
   fileMode?: number;
-  /** Size of each read from the source (and of each lz4 frame's input). Default 4 MiB. */
+  /** Size of each read from the source (lz4 cuts each into frames of 64 KiB of input). Default 4 MiB. */
   chunkBytes?: number;
   /** Aborts between chunks; the promise then rejects with an `AbortError`. */
   signal?: AbortSignal;
@@ -40,10 +40,9 @@ function nudgeScavenger(bytes: number): void {
 /**
  * Compresses `source` into `target` (created or truncated), reading in chunks so memory stays
  * bounded by a few chunks whatever the file size. gzip is one gzip member (`gzip -t`, `zcat`);
- * lz4 is a sequence of LZ4 frames, one per chunk, each with a content checksum (`lz4 -t`,
- * `lz4 -dc` read concatenated frames as one stream). The target is fsynced before the promise
- * resolves. Compression itself runs on the libuv thread pool, off the event loop. lz4 frames
- * hold 64 KiB of input each.
+ * lz4 is a sequence of LZ4 frames, one per 64 KiB of input, each with a content checksum
+ * (`lz4 -t`, `lz4 -dc` read concatenated frames as one stream). The target is fsynced before the
+ * promise resolves. Compression itself runs on the libuv thread pool, off the event loop.
  *
  * @throws the fs or zlib error (the target may then hold partial output: callers write to a
  *   temporary name and remove it).

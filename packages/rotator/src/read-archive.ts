@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { decompressFrame } from 'lz4-napi';
 import type { ArchiveCompression } from './archive-names';
@@ -50,9 +51,11 @@ function lz4FrameLength(buf: Buffer, at: number): number {
  * are read from the end; gzip is streamed through zlib; lz4 is read frame by frame (the rotator
  * writes many small frames, and concatenated frames are one valid stream). Memory stays about
  * `maxBytes` plus one chunk. A damaged archive yields what could be read before the damage.
+ *
+ * @throws the fs error when a plain or lz4 file cannot be opened (`ENOENT`, …); a gzip file
+ *   that cannot be read yields what was read.
  */
 export async function readArchiveTail(path: string, compression: ArchiveCompression, maxBytes: number): Promise<Buffer> {
-  const tail = new Tail(maxBytes);
   if (compression === 'none') {
     const handle = await open(path, 'r');
     try {
@@ -65,16 +68,12 @@ export async function readArchiveTail(path: string, compression: ArchiveCompress
       await handle.close();
     }
   }
+  const tail = new Tail(maxBytes);
   if (compression === 'gzip') {
-    await new Promise<void>((resolve) => {
-      const gunzip = createGunzip();
-      const source = createReadStream(path);
-      gunzip.on('data', (chunk: Buffer) => tail.push(chunk));
-      gunzip.on('end', resolve);
-      gunzip.on('error', () => resolve());
-      source.on('error', () => resolve());
-      source.pipe(gunzip);
-    });
+    // A failure (damage, a missing file) ends the read; pipeline closes the file either way.
+    await pipeline(createReadStream(path), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
+      for await (const chunk of chunks) tail.push(chunk);
+    }).catch(() => undefined);
     return tail.result();
   }
   // lz4: hold at most one read window of compressed bytes; decode each complete frame.

@@ -3,7 +3,7 @@ import { writeSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ArchiveNamer, type ArchiveName } from './archive-names';
+import { ArchiveNamer, type ArchiveCompression, type ArchiveName } from './archive-names';
 import { compressFile } from './compress-file';
 import { RotatorError, type RotatorOperation } from './rotator-error';
 
@@ -11,7 +11,7 @@ import { RotatorError, type RotatorOperation } from './rotator-error';
 export type SyncPolicy = 'none' | 'batch' | 'always';
 
 /** Compression of rotated files. */
-export type Compression = 'none' | 'gzip' | 'lz4';
+export type Compression = ArchiveCompression;
 
 /** Rotation and retention (spec `[storage.rotation]`). */
 export interface RotationOptions {
@@ -50,7 +50,7 @@ export interface RotatingFileWriterOptions {
   rotation?: RotationOptions;
   /** Compression of rotated files, in the background. Default `none`. */
   compression?: Compression;
-  /** Bytes read per step when compressing (one lz4 frame each). Default 4 MiB. */
+  /** Bytes read per step when compressing (lz4 frames hold 64 KiB of input each). Default 4 MiB. */
   compressionChunkBytes?: number;
   /**
    * Appends go straight from the event loop (`writeSync`: a page-cache write of a batch takes
@@ -127,6 +127,7 @@ const RETRY_MAX_MS = 5_000;
 // setTimeout fires at once for delays above 2^31-1 ms; longer ages are re-checked when it fires.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const NEWLINE = Buffer.from('\n');
+const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'lz4'];
 
 /**
  * Appends whole-line buffers to `<directory>/<fileName>`, rotates it by size and age, compresses
@@ -227,7 +228,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     if (!Number.isInteger(this.#keepFiles) || this.#keepFiles < 0) {
       throw new RangeError(`rotation.keepFiles must be an integer 0 or more, got ${this.#keepFiles}`);
     }
-    if (!['none', 'gzip', 'lz4'].includes(this.#compression)) {
+    if (!COMPRESSIONS.includes(this.#compression)) {
       throw new RangeError(`compression must be 'none', 'gzip' or 'lz4', got ${String(this.#compression)}`);
     }
     if (!Number.isInteger(this.#chunkBytes) || this.#chunkBytes < 1024) {
@@ -320,6 +321,25 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   }
 
   /**
+   * The newest rotated file in the directory (highest sequence number), or `undefined` when
+   * there is none. When both its uncompressed and its compressed form are present (a compression
+   * just finished), the compressed one: it appears under its final name only once complete,
+   * while the uncompressed one is about to be deleted. The uncompressed file returned may still
+   * vanish before it is read (its compression finished meanwhile); ask again then.
+   *
+   * @throws the fs error when the directory cannot be listed.
+   */
+  async newestArchive(): Promise<(ArchiveName & { path: string }) | undefined> {
+    const groups = await this.#scanArchives();
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const whole = (groups[i] as ArchiveName[]).filter((a) => !a.temporary);
+      const newest = whole.find((a) => a.compression !== 'none') ?? whole[0];
+      if (newest !== undefined) return { ...newest, path: join(this.directory, newest.name) };
+    }
+    return undefined;
+  }
+
+  /**
    * Finishes pending writes and closes the live file; idempotent. A compression under way is
    * abandoned (its temporary file removed): the rotated file stays uncompressed and the next
    * `open()` compresses it, so shutdown never waits for a large file.
@@ -368,7 +388,8 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     try {
       while (done < data.length) {
         if (this.#directWriteBudgetMs > 0 && Date.now() >= this.#poolWritesUntil) {
-          await this.#letLoopTurn();
+          const turn = this.#letLoopTurn();
+          if (turn !== undefined) await turn;
           const started = performance.now();
           done += writeSync(handle.fd, data, done, data.length - done);
           if (performance.now() - started > this.#directWriteBudgetMs) {
@@ -403,23 +424,30 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   /**
    * A direct write never waits for the event loop, so a caller writing in a loop would starve
    * it (timers, background compression). Each direct write arms a probe for the next turn; when
-   * none came for 5 ms, this yields one turn first. A server, whose writes come from the event
-   * loop, never waits here.
+   * none came for 5 ms, this returns a promise that resolves after one turn, to await before
+   * writing; otherwise `undefined`, so the usual write pays for no promise. A server, whose
+   * writes come from the event loop, never waits here.
    */
-  async #letLoopTurn(): Promise<void> {
+  #letLoopTurn(): Promise<void> | undefined {
     const now = performance.now();
     if (now - this.#turnSeenAt > 5 && this.#turnSeenAt > 0) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      this.#turnSeenAt = performance.now();
-    }
-    if (this.#turnSeenAt === 0) this.#turnSeenAt = now;
-    if (!this.#turnProbe) {
-      this.#turnProbe = true;
-      setImmediate(() => {
-        this.#turnProbe = false;
+      return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         this.#turnSeenAt = performance.now();
+        this.#armTurnProbe();
       });
     }
+    if (this.#turnSeenAt === 0) this.#turnSeenAt = now;
+    this.#armTurnProbe();
+    return undefined;
+  }
+
+  #armTurnProbe(): void {
+    if (this.#turnProbe) return;
+    this.#turnProbe = true;
+    setImmediate(() => {
+      this.#turnProbe = false;
+      this.#turnSeenAt = performance.now();
+    });
   }
 
   /** Rotates unless a recent failure asks to wait; a failure is reported, never thrown. */
@@ -503,7 +531,9 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
       const name = this.#namer.format(timeMs, this.#lastSeq);
       // A sequence is recovered at open() and only grows, but another process may share the
       // directory: never let a rename replace a file.
-      const taken = await Promise.all(['', '.gz', '.lz4'].map((suffix) => exists(join(this.directory, name + suffix))));
+      const taken = await Promise.all(
+        COMPRESSIONS.map((compression) => exists(join(this.directory, this.#namer.compressedName(name, compression)))),
+      );
       if (!taken.includes(true)) {
         this.#lastTimeMs = timeMs;
         return name;
@@ -642,7 +672,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   async #compress(archive: ArchiveName): Promise<boolean> {
     const algorithm = this.#compression === 'gzip' ? 'gzip' : 'lz4';
     const source = join(this.directory, archive.name);
-    const target = `${source}${algorithm === 'gzip' ? '.gz' : '.lz4'}`;
+    const target = join(this.directory, this.#namer.compressedName(archive.name, algorithm));
     const temporary = this.#namer.temporaryName(target);
     const started = performance.now();
     let result;
@@ -671,8 +701,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   }
 
   #report(operation: RotatorOperation, path: string, cause: unknown): void {
-    const counter = REPORT_COUNTER[operation];
-    if (counter !== undefined) this.#stats[counter] += 1;
+    this.#stats[REPORT_COUNTER[operation]] += 1;
     if (this.listenerCount('error') > 0) this.emit('error', new RotatorError(operation, path, cause));
   }
 
@@ -683,12 +712,11 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   }
 }
 
-const REPORT_COUNTER: Partial<Record<RotatorOperation, keyof RotatingFileWriterStats>> = {
+const REPORT_COUNTER: Record<RotatorOperation, keyof RotatingFileWriterStats> = {
   rotate: 'rotation_errors',
   scan: 'rotation_errors',
   compress: 'compression_errors',
   delete: 'delete_errors',
-  write: 'write_errors',
 };
 
 async function exists(path: string): Promise<boolean> {

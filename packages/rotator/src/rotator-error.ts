@@ -1,5 +1,5 @@
 /** The operation a {@link RotatorError} reports as failed. */
-export type RotatorOperation = 'open' | 'write' | 'rotate' | 'compress' | 'delete' | 'scan';
+export type RotatorOperation = 'rotate' | 'compress' | 'delete' | 'scan';
 
 const kMarker = Symbol.for('logstream.rotator-error');
 

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArchiveNamer, RotatingFileWriter, RotatorError, type RotatingFileWriterOptions } from '../src/index';
-import { archives, canMountTmpfs, idsOf, makeLines, readAllLogs, readArchive, tempDir, tmpfs, until } from './helpers';
+import { archives, canMountTmpfs, idsOf, makeLines, range, readAllLogs, readArchive, tempDir, tmpfs, until } from './helpers';
 
 // Real failures only: a tiny tmpfs for ENOSPC (bytes and inodes), a directory where a file
 // should be for EISDIR. Mounting needs root (CAP_SYS_ADMIN); without it those tests are
@@ -31,8 +31,6 @@ async function openWriter(options: RotatingFileWriterOptions, errors?: RotatorEr
   await writer.open();
   return writer;
 }
-
-const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
 describe.skipIf(!mountable)('ENOSPC (tmpfs)', () => {
   it('rejects a write with ENOSPC, leaves no partial line, and resumes when space returns', async () => {

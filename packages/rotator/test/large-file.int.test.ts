@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RotatingFileWriter, type CompressedEvent, type RotateEvent } from '../src/index';
-import { idsOf, makeLines, sha256OfCommand, tempDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import type { CompressedEvent, RotateEvent } from '../src/index';
+import { idsOf, makeLines, sha256OfCommand, useWriterDir } from './helpers';
 
 // A 300 MB rotated file compresses in 4 MiB steps: memory must not grow with the file, and
 // writes must keep completing while it compresses (counted, not timed).
@@ -11,27 +11,14 @@ const FILE_BYTES = 300_000_000;
 const LINES_PER_BATCH = 10_000; // 1 MB of 100-byte lines
 const RSS_GROWTH_LIMIT = 64 * 1024 * 1024;
 
-let dir: string;
-let cleanup: () => Promise<void>;
-let writer: RotatingFileWriter | undefined;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-
-afterEach(async () => {
-  await writer?.close();
-  writer = undefined;
-  await cleanup();
-});
+const openWriter = useWriterDir(() => undefined);
 
 describe.each([
   { compression: 'gzip' as const, reader: ['zcat'] },
   { compression: 'lz4' as const, reader: ['lz4', '-dc'] },
 ])('a 300 MB file with $compression', ({ compression, reader }) => {
   it('compresses with bounded memory while writes keep flowing', async () => {
-    writer = new RotatingFileWriter({ directory: dir, maxFileBytes: FILE_BYTES, compression });
-    await writer.open();
+    const writer = await openWriter({ maxFileBytes: FILE_BYTES, compression });
     const hash = createHash('sha256');
     let id = 0;
     while (id * 100 < FILE_BYTES) {
