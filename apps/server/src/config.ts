@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import { parse as parseToml } from 'smol-toml';
-import { LogStreamError, parseFacility, parseLogLevel, type LogLevel } from '@logstream/protocol';
+import { DEFAULT_SYSLOG_SD_ID, LogStreamError, parseFacility, parseLogLevel, type LogLevel } from '@logstream/protocol';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const str = () => v.pipe(v.string(), v.minLength(1));
@@ -108,7 +108,7 @@ export const ConfigSchema = v.strictObject({
           app_name: v.optional(str()),
           msg_id: v.optional(str()),
           hostname: v.optional(str()),
-          sd_id: v.optional(str(), 'logstream@32473'),
+          sd_id: v.optional(str(), DEFAULT_SYSLOG_SD_ID),
           utf8_bom: v.optional(v.boolean(), false),
           connect_timeout_ms: v.optional(int(1), 5000),
           min_level: v.optional(level(), 7),

@@ -71,7 +71,7 @@ export function createMetricsRegistry(server: LogServer): Registry {
     });
   const total = (name: string, help: string, read: () => number) => counter(name, help, [], () => [[{}, read()]]);
   const perRoute = (read: (r: BackendRoute) => number) => () => server.routes.map((r): Sample => [{ backend: r.backend.name }, read(r)]);
-  const stats = () => server.routes.map((r) => ({ backend: r.backend.name, stats: r.backend.stats?.() ?? {} }));
+  const stats = () => server.routes.map((route) => ({ route, backend: route.backend.name, stats: route.backend.stats?.() ?? {} }));
 
   total('logstream_connections_total', 'Connections accepted (refused ones included).', () => c.connectionsTotal);
   total('logstream_connections_rejected_total', 'Connections refused (max_connections or shutdown).', () => c.connectionsRejected);
@@ -122,11 +122,9 @@ export function createMetricsRegistry(server: LogServer): Registry {
     'Entries dropped, by backend and reason (queue_full: a drop_newest queue was full; shutdown: not stored by the drain deadline; buffer_overflow, closed: dropped inside the syslog backend).',
     ['backend', 'reason'],
     function* () {
-      for (const route of server.routes) {
-        const backend = route.backend.name;
+      for (const { route, backend, stats: s } of stats()) {
         yield [{ backend, reason: 'queue_full' }, route.counters.droppedFull];
         yield [{ backend, reason: 'shutdown' }, route.counters.droppedShutdown];
-        const s = route.backend.stats?.() ?? {};
         for (const [stat, reason] of Object.entries(BACKEND_DROPS)) {
           const value = s[stat];
           if (value !== undefined) yield [{ backend, reason }, value];
@@ -180,7 +178,7 @@ export function createMetricsRegistry(server: LogServer): Registry {
 }
 
 /**
- * Serves `registry` at `http://host:port/path` (GET only; anything else is a 404). Port 0 picks
+ * Serves `registry` at `http://host:port/path` (GET or HEAD; anything else is a 404). Port 0 picks
  * a free port: read it from `server.address()`.
  * @throws Error (`EADDRINUSE`, `EACCES`…) when the port cannot be bound
  */

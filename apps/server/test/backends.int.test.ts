@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
@@ -10,33 +10,29 @@ import {
   type JournaldPeer,
 } from '../../../packages/backend-journald/test/helpers/journald-peer';
 import { startRsyslog, type RsyslogPeer } from '../../../packages/backend-syslog/test/helpers/rsyslog';
-import { readEntries, runCli, startServer, tempDir, type ServerProcess } from './helpers';
+import { readEntries, runCli, startServer, useServerDir } from './helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-let server: ServerProcess | undefined;
+let sock: string;
+let out: string;
 let journald: JournaldPeer | undefined;
 let rsyslog: RsyslogPeer | undefined;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
+// Registered before useServerDir, so it runs after it (in reverse order): the peers (in temp
+// dirs of their own) are stopped once the server that talks to them is gone.
 afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
   if (journald) await stopJournald(journald);
   journald = undefined;
   await rsyslog?.stop();
   rsyslog = undefined;
-  await cleanup();
 });
+useServerDir((paths) => ({ dir, sock, out } = paths));
 
 describe('the server with its journald and syslog backends, against real peers', () => {
   it('--journald with [backends.journald] socket_path stores entries in a real journal, files too', async () => {
     journald = await startJournald();
     await writeFile(join(dir, 'j.toml'), `[backends.journald]\nsocket_path = "${journald.socket}"\n`);
-    const sock = join(dir, 's.sock');
-    server = await startServer(['-c', join(dir, 'j.toml'), '--journald', '-s', sock, '-o', join(dir, 'out')]);
+    const server = await startServer(['-c', join(dir, 'j.toml'), '--journald', '-s', sock, '-o', out]);
     expect(server.stderr()).toContain(`journald (${journald.socket})`);
     const daemon = `jd-${process.pid}-${Date.now()}`;
     const client = await LogClient.connect(sock, daemon);
@@ -49,7 +45,7 @@ describe('the server with its journald and syslog backends, against real peers',
       ['second', '6'],
     ]);
     expect(records[0]).toMatchObject({ USER_ID: '12345', LOGSTREAM_DAEMON: daemon, SYSLOG_PID: String(process.pid) });
-    const files = await readEntries(join(dir, 'out', 'current.log'));
+    const files = await readEntries(join(out, 'current.log'));
     expect(files.map((e) => e.message)).toEqual(['line one\nline two', 'second']);
     expect(records.map((r) => r.LOGSTREAM_ID)).toEqual(files.map((e) => e.id));
   });
@@ -57,7 +53,7 @@ describe('the server with its journald and syslog backends, against real peers',
   it('refuses to start with --journald when the journal socket is missing, naming the path', async () => {
     const missing = join(dir, 'no-journal');
     await writeFile(join(dir, 'j.toml'), `[backends.journald]\nsocket_path = "${missing}"\n`);
-    const r = await runCli(['-c', join(dir, 'j.toml'), '--journald', '-s', join(dir, 's.sock'), '-o', join(dir, 'out')]);
+    const r = await runCli(['-c', join(dir, 'j.toml'), '--journald', '-s', sock, '-o', out]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(missing);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -69,8 +65,7 @@ describe('the server with its journald and syslog backends, against real peers',
       join(dir, 's.toml'),
       `[backends.syslog]\nenabled = true\nfacility = "LOG_LOCAL3"\nserver = "tcp://127.0.0.1:${rsyslog.tcpPort}"\n`,
     );
-    const sock = join(dir, 's.sock');
-    server = await startServer(['-c', join(dir, 's.toml'), '-s', sock, '-o', join(dir, 'out')]);
+    await startServer(['-c', join(dir, 's.toml'), '-s', sock, '-o', out]);
     const client = await LogClient.connect(sock, 'web-server');
     await client.error('disk "full" [sda]', { mount: '/var', 'odd]key': 'a\\b' });
     await client.close();

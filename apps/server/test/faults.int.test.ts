@@ -1,54 +1,39 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
 import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { readEntries, startServer, tempDir, until, type ServerProcess } from './helpers';
-import { countStored, exited, freePort, memoryOf, metric, spawnClients, tally, type StreamClients } from './fixtures/fault-helpers';
+import { metric, readEntries, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { countStored, freePort, memoryOf, spawnClients, tally, type StreamClients } from './fixtures/fault-helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let sock: string;
 let out: string;
-let servers: ServerProcess[] = [];
-let children: StreamClients[] = [];
-let mounts: string[] = [];
-let sockets: Socket[] = [];
+const children: StreamClients[] = [];
+const mounts: string[] = [];
+const sockets: Socket[] = [];
 const clients: LogClient[] = [];
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  sock = join(dir, 's.sock');
-  out = join(dir, 'out');
-});
-
-afterEach(async (ctx) => {
-  for (const s of sockets) s.destroy();
-  sockets = [];
+// useServerDir's afterEach (SIGKILL the servers, remove the dir; LS_KEEP=1 keeps the dir of a
+// failed test) runs after this file's own, which is registered after it.
+useServerDir((paths) => ({ dir, sock, out } = paths));
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(clients.splice(0).map((c) => c.close()));
-  for (const c of children) c.kill();
-  await Promise.all(children.map((c) => exited(c.proc)));
-  children = [];
-  await Promise.all(servers.map((s) => s.stop('SIGKILL')));
-  servers = [];
-  for (const m of mounts) execFileSync('umount', ['-l', m]);
-  mounts = [];
-  // LS_KEEP=1 keeps the temp dir of a failed test, to look at what reached the disk.
-  if (process.env.LS_KEEP && ctx.task.result?.state === 'fail') console.info(`kept ${dir}`);
-  else await cleanup();
+  await Promise.all(children.splice(0).map((c) => c.kill()));
+  // Lazily: a server still running on the tmpfs keeps it alive until useServerDir kills it.
+  for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m]);
 });
 
 async function serve(config: string, env?: NodeJS.ProcessEnv): Promise<ServerProcess> {
   await writeFile(join(dir, 'c.toml'), config);
-  const server = await startServer(['-c', join(dir, 'c.toml'), '-s', sock, '-o', out], {
+  return startServer(['-c', join(dir, 'c.toml'), '-s', sock, '-o', out], {
     ...(env === undefined ? {} : { env }),
     // LS_FAULTS_CLI runs these tests against another build (e.g. one without a fix).
     ...(process.env.LS_FAULTS_CLI === undefined ? {} : { cli: process.env.LS_FAULTS_CLI }),
   });
-  servers.push(server);
-  return server;
 }
 
 // One live file: FileBackend.recentIds() seeds the dedupe window from current.log (and the newest
@@ -71,10 +56,16 @@ async function expectStoredOnce(clients: number, entries: number): Promise<void>
   expect(stored.other).toBe(0);
 }
 
+/** Client `c`'s first `acked[c]` entries are stored exactly once each. */
+function expectAckedStoredOnce(stored: { counts: Uint8Array[] }, acked: number[]): void {
+  acked.forEach((n, c) => {
+    expect({ client: c, ...tally(stored.counts[c] as Uint8Array, 0, n) }).toEqual({ client: c, missing: 0, duplicated: 0, firstBad: -1 });
+  });
+}
+
 async function sigkill(server: ServerProcess): Promise<void> {
   const result = await server.stop('SIGKILL');
   expect(result.signal).toBe('SIGKILL');
-  servers = servers.filter((s) => s !== server);
 }
 
 /** Mounts a tmpfs of `sizeMiB` under the test's dir; afterEach unmounts it. */
@@ -115,15 +106,7 @@ describe('faults with real processes', () => {
       const ackedAtKill = load.disconnects.map((d) => d[round] as number);
       expect(sum(ackedAtKill)).toBeGreaterThanOrEqual(fraction * CLIENTS * ENTRIES);
       // The file as the crash left it, before any resend: every acknowledged entry is there once.
-      const crashed = await countStored(out, CLIENTS, ENTRIES);
-      for (let c = 0; c < CLIENTS; c++) {
-        expect({ client: c, ...tally(crashed.counts[c] as Uint8Array, 0, ackedAtKill[c]) }).toEqual({
-          client: c,
-          missing: 0,
-          duplicated: 0,
-          firstBad: -1,
-        });
-      }
+      expectAckedStoredOnce(await countStored(out, CLIENTS, ENTRIES), ackedAtKill);
       server = await serve(ONE_LIVE_FILE);
     }
 
@@ -203,26 +186,19 @@ describe('faults with real processes', () => {
     await until(() => server.stderr().includes('ENOSPC'), 30_000, 'the first ENOSPC');
     await until(() => load.buffered.every((b) => b === 2000), 30_000, 'every client buffer full');
     expect(server.stderr()).toMatch(/ERROR logstream-server: backend file: .*ENOSPC/);
-    expect(await metric(port, 'logstream_errors_total{kind="io"}')).toBeGreaterThan(0);
-    expect(await metric(port, 'logstream_backend_write_errors_total{backend="file"}')).toBeGreaterThan(0);
+    expect(metric(await scrapeMetrics(port), 'logstream_errors_total', { kind: 'io' })).toBeGreaterThan(0);
+    expect(metric(await scrapeMetrics(port), 'logstream_backend_write_errors_total', { backend: 'file' })).toBeGreaterThan(0);
     // Every entry a client has seen acknowledged is in the file, once; the clients hold the rest.
     const acked = [...load.acked];
     const full = await countStored(out, CLIENTS, ENTRIES);
-    for (let c = 0; c < CLIENTS; c++) {
-      expect({ client: c, ...tally(full.counts[c] as Uint8Array, 0, acked[c]) }).toEqual({
-        client: c,
-        missing: 0,
-        duplicated: 0,
-        firstBad: -1,
-      });
-    }
+    expectAckedStoredOnce(full, acked);
     expect(full.lines).toBeLessThan(CLIENTS * ENTRIES);
 
     await rm(filler);
     const stats = await load.done;
     expect(stats.every((s) => s.acked === ENTRIES && s.droppedFull === 0)).toBe(true);
     await expectStoredOnce(CLIENTS, ENTRIES);
-    expect(await metric(port, 'logstream_messages_processed_total')).toBe(CLIENTS * ENTRIES);
+    expect(metric(await scrapeMetrics(port), 'logstream_messages_processed_total')).toBe(CLIENTS * ENTRIES);
   }, 180_000);
 
   it('SIGTERM while the disk is full: the server gives up after shutdown_timeout_ms without acknowledging what it could not write; a new server gets it all', async () => {
@@ -238,29 +214,19 @@ describe('faults with real processes', () => {
     await until(() => server.stderr().includes('ENOSPC'), 30_000, 'the first ENOSPC');
     await until(() => load.buffered.every((b) => b === 2000), 30_000, 'every client buffer full');
     const result = await server.stop('SIGTERM');
-    servers = servers.filter((s) => s !== server);
     expect(result).toEqual({ code: 0, signal: null });
     await until(() => load.disconnects.every((d) => d.length > 0), 10_000, 'every client to see the shutdown');
     // What each client saw acknowledged, up to its disconnect, is on disk, once.
     const ackedAtStop = load.disconnects.map((d) => d[0] as number);
     const atStop = await countStored(out, CLIENTS, ENTRIES);
-    for (let c = 0; c < CLIENTS; c++) {
-      expect({ client: c, ...tally(atStop.counts[c] as Uint8Array, 0, ackedAtStop[c]) }).toEqual({
-        client: c,
-        missing: 0,
-        duplicated: 0,
-        firstBad: -1,
-      });
-    }
+    expectAckedStoredOnce(atStop, ackedAtStop);
     expect(sum(ackedAtStop)).toBe(atStop.lines);
 
     await rm(filler);
     await serve(config);
     const stats = await load.done;
     expect(stats.every((s) => s.acked === ENTRIES && s.droppedFull === 0)).toBe(true);
-    const stored = await countStored(out, CLIENTS, ENTRIES);
-    expect(stored.counts.map((row, c) => ({ client: c, ...tally(row) })).filter((t) => t.firstBad !== -1)).toEqual([]);
-    expect(stored.lines).toBe(CLIENTS * ENTRIES);
+    await expectStoredOnce(CLIENTS, ENTRIES);
   }, 180_000);
 
   it('1,500 connections opened at once, 1,000 dropped at once: max_connections (1000) are served, the rest get an error line; the server stays up and a client still logs', async () => {
@@ -296,10 +262,14 @@ describe('faults with real processes', () => {
     const entries = (await readEntries(join(out, 'current.log'))).filter((e) => e.daemon === 'survivor');
     expect(entries.map((e) => (e.fields as { i: string }).i)).toEqual(Array.from({ length: 1000 }, (_, i) => String(i)));
     // Every slot came back.
-    await until(async () => (await metric(port, 'logstream_active_connections')) === 1, 10_000, 'the dropped connections to be gone');
+    await until(
+      async () => metric(await scrapeMetrics(port), 'logstream_active_connections') === 1,
+      10_000,
+      'the dropped connections to be gone',
+    );
     // The extra ones and at least one of the survivor's first attempts.
-    expect(await metric(port, 'logstream_connections_rejected_total')).toBeGreaterThanOrEqual(EXTRA + 1);
-    expect(await metric(port, 'logstream_connections_total')).toBeGreaterThanOrEqual(MAX + EXTRA + 2);
+    expect(metric(await scrapeMetrics(port), 'logstream_connections_rejected_total')).toBeGreaterThanOrEqual(EXTRA + 1);
+    expect(metric(await scrapeMetrics(port), 'logstream_connections_total')).toBeGreaterThanOrEqual(MAX + EXTRA + 2);
     expect(server.proc.exitCode).toBe(null);
   }, 120_000);
 
@@ -315,7 +285,7 @@ describe('faults with real processes', () => {
     mute.pause(); // never reads
     const send = async (data: string | Buffer) => {
       if (mute.destroyed) {
-        await exited(server.proc);
+        await server.exited;
         throw new Error(`the server went away (exit ${server.proc.exitCode ?? server.proc.signalCode}): ${server.stderr().slice(-2000)}`);
       }
       if (!mute.write(data)) await new Promise((r) => (mute.once('drain', r), mute.once('close', r)));
@@ -330,7 +300,7 @@ describe('faults with real processes', () => {
     for (let i = 0; i < 1000; i++) await send(`{"message":"tail ${i}"}\n`);
     await until(async () => (await readEntries(join(out, 'current.log'))).length === 1000, 60_000, 'the tail entries');
     expect(server.proc.exitCode).toBe(null);
-    expect(await metric(port, 'logstream_errors_total{kind="serde"}')).toBe(200_500);
+    expect(metric(await scrapeMetrics(port), 'logstream_errors_total', { kind: 'serde' })).toBe(200_500);
     const mem = await memoryOf(server.proc.pid as number);
     console.info(`never-reading client: server RSS ${mem.rssMiB.toFixed(1)} MiB, VmHWM ${mem.peakMiB.toFixed(1)} MiB`);
     expect(mem.peakMiB).toBeLessThan(150);

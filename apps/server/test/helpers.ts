@@ -27,27 +27,36 @@ const started: ServerProcess[] = [];
 
 /**
  * Per test: a fresh temp dir, with `sock` (`DIR/s.sock`) and `out` (`DIR/out`) in it, handed to
- * `use` before the test; after it, every server the test started is SIGKILLed and the dir removed.
+ * `use` before the test; after it, every server the test started is SIGKILLed and the dir removed
+ * (LS_KEEP=1 keeps the dir of a failed test, to look at what reached the disk).
+ *
+ * Call it before registering a file's own afterEach hooks: Vitest runs afterEach hooks in reverse
+ * order, so those then run first, while the servers still run and the dir is still there.
  */
 export function useServerDir(use: (paths: { dir: string; sock: string; out: string }) => void): void {
-  let cleanup: (() => Promise<void>) | undefined;
+  let made: { dir: string; cleanup: () => Promise<void> } | undefined;
   beforeEach(async () => {
-    const made = await tempDir();
-    cleanup = made.cleanup;
+    made = await tempDir();
     use({ dir: made.dir, sock: join(made.dir, 's.sock'), out: join(made.dir, 'out') });
   });
-  afterEach(async () => {
+  afterEach(async (ctx) => {
     await Promise.all(started.splice(0).map((s) => s.stop('SIGKILL')));
-    await cleanup?.();
+    if (process.env.LS_KEEP && ctx.task.result?.state === 'fail') console.info(`kept ${made?.dir}`);
+    else await made?.cleanup();
+    made = undefined;
   });
 }
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
 /** A logstream-server child process. */
 export interface ServerProcess {
   proc: ChildProcess;
   stderr(): string;
-  /** Sends `signal` and resolves with the exit code (and signal). */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the exit code (and signal) once the process has exited. */
+  exited: Promise<Exit>;
+  /** Sends `signal` (unless it has exited) and resolves with the exit code (and signal). */
+  stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
 
 /** Starts the built server with `args` and waits for its start-up line. */
@@ -60,9 +69,7 @@ export async function startServer(args: string[], options: { cli?: string; env?:
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (d: string) => (err += d));
   proc.stdout?.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<Exit>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   let dead = false;
   void exited.then(() => (dead = true));
   await until(() => err.includes('listening on') || dead, 15_000, 'server start-up line');
@@ -70,6 +77,7 @@ export async function startServer(args: string[], options: { cli?: string; env?:
   const server: ServerProcess = {
     proc,
     stderr: () => err,
+    exited,
     async stop(signal = 'SIGTERM') {
       if (!dead) proc.kill(signal);
       return exited;
@@ -105,4 +113,42 @@ export async function readEntries(path: string): Promise<Record<string, unknown>
   const lines = text.split('\n');
   lines.pop();
   return lines.filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** One sample of a Prometheus text page. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text format (the subset prom-client writes). */
+export function parseMetrics(text: string): MetricSample[] {
+  const samples: MetricSample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null) throw new Error(`not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string;
+    samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** Fetches and parses the metrics page of a server on `http://127.0.0.1:PORT/metrics`. */
+export async function scrapeMetrics(port: number): Promise<MetricSample[]> {
+  return parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+}
+
+/** The value of the one sample with this name and exactly these labels. */
+export function metric(samples: MetricSample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter(
+    (s) =>
+      s.name === name &&
+      Object.keys(s.labels).length === Object.keys(labels).length &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+  if (found.length !== 1) throw new Error(`${found.length} samples of ${name}${JSON.stringify(labels)}`);
+  return (found[0] as MetricSample).value;
 }

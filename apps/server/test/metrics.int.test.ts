@@ -1,56 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection, type Socket } from 'node:net';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { startServer, tempDir, until, type ServerProcess } from './helpers';
+import { metric, parseMetrics, startServer, until, useServerDir } from './helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-let server: ServerProcess | undefined;
+let sock: string;
+let out: string;
 const sockets: Socket[] = [];
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-afterEach(async () => {
+useServerDir((paths) => ({ dir, sock, out } = paths));
+afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
-  await server?.stop('SIGKILL');
-  server = undefined;
-  await cleanup();
 });
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text format (the subset prom-client writes). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string;
-    samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-/** The value of the one sample with this name and exactly these labels. */
-function metric(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.filter(
-    (s) =>
-      s.name === name &&
-      Object.keys(s.labels).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  if (found.length !== 1) throw new Error(`${found.length} samples of ${name}${JSON.stringify(labels)}`);
-  return (found[0] as Sample).value;
-}
 
 /** Connects a raw socket and collects what the server sends. */
 async function raw(path: string): Promise<{ socket: Socket; text: () => string; closed: Promise<void> }> {
@@ -69,8 +32,6 @@ async function raw(path: string): Promise<{ socket: Socket; text: () => string; 
 
 describe('metrics', () => {
   it('counts a known workload exactly, per backend too, and answers 404 elsewhere', async () => {
-    const sock = join(dir, 's.sock');
-    const out = join(dir, 'out');
     const config = join(dir, 'm.toml');
     await writeFile(
       config,
@@ -91,7 +52,7 @@ describe('metrics', () => {
         'port = 0',
       ].join('\n'),
     );
-    server = await startServer(['-c', config]);
+    const server = await startServer(['-c', config]);
     const base = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(server.stderr())?.[1];
     expect(base).toBeDefined();
 
@@ -183,7 +144,6 @@ describe('metrics', () => {
     await client.close();
     bad.socket.end();
     const stopped = await server.stop('SIGTERM');
-    server = undefined;
     expect(stopped.code).toBe(0);
   });
 
@@ -193,8 +153,7 @@ describe('metrics', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
     const port = (taken.address() as { port: number }).port;
     try {
-      const sock = join(dir, 's.sock');
-      await expect(startServer(['-s', sock, '-o', join(dir, 'out'), '--metrics-port', String(port)])).rejects.toThrow(
+      await expect(startServer(['-s', sock, '-o', out, '--metrics-port', String(port)])).rejects.toThrow(
         new RegExp(`ERROR logstream-server: cannot start: metrics: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
       );
       // The server closed its socket again before exiting.
