@@ -1,35 +1,44 @@
 // Syslog backend throughput: entries/s sent to a real rsyslogd over TCP (octet counting, RFC
 // 5424) against appending the same entries' NDJSON to a file, in one run. The rsyslogd is
 // started and stopped here through the backend's test peer script
-// (packages/backend-syslog/test/helpers/start-rsyslog.sh, which installs rsyslog if missing).
-import { execFile } from 'node:child_process';
+// (packages/backend-syslog/test/helpers/start-rsyslog.sh, which apt-get installs rsyslog if it is
+// missing and the bench runs as root).
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { makeTempDir, parseKv, removeTempDir, runCommand } from '../lib/procs.mjs';
+import { median } from '../lib/stats.mjs';
 
-const exec = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const helpers = join(root, 'packages', 'backend-syslog', 'test', 'helpers');
 const ENTRIES = 50_000;
 const BATCH = 500;
 const RUNS = 3;
 
+/** Starts the peer; resolves with its KEY=VALUE lines (RSYSLOG_PID, RSYSLOG_TCP_PORT, …). */
 async function startRsyslog() {
-  const { stdout } = await exec(join(helpers, 'start-rsyslog.sh'), [], { encoding: 'utf8', timeout: 120_000 });
-  const env = {};
-  for (const line of stdout.split('\n')) {
-    const at = line.indexOf('=');
-    if (at > 0) env[line.slice(0, at)] = line.slice(at + 1);
-  }
-  return env;
+  const { stdout } = await runCommand(join(helpers, 'start-rsyslog.sh'), []);
+  return parseKv(stdout);
 }
 
 async function stopRsyslog(env) {
-  await exec(join(helpers, 'stop-rsyslog.sh'), [env.RSYSLOG_PID, env.RSYSLOG_BASE]);
+  await runCommand(join(helpers, 'stop-rsyslog.sh'), [env.RSYSLOG_PID, env.RSYSLOG_BASE]);
+}
+
+/** The version `rsyslogd -v` prints (as start-rsyslog.sh finds the binary), or undefined. */
+async function rsyslogVersion() {
+  for (const bin of ['rsyslogd', '/usr/sbin/rsyslogd']) {
+    try {
+      const { stdout } = await runCommand(bin, ['-v'], { timeoutMs: 10_000 });
+      const m = /^rsyslogd\s+(\S+)/m.exec(stdout);
+      if (m) return m[1];
+    } catch {
+      // not on PATH: try the next
+    }
+  }
+  return undefined;
 }
 
 function makeLines(protocol) {
@@ -56,8 +65,8 @@ function makeLines(protocol) {
   return { lines, levels };
 }
 
-// Fresh batches each time: a batch caches its decoded entries, and the server hands backends
-// undecoded ones.
+// Fresh batches for each timed loop, built before its clock starts: a batch caches its decoded
+// entries, and the server hands backends undecoded ones.
 function batches(protocol, { lines, levels }) {
   const out = [];
   for (let i = 0; i < lines.length; i += BATCH) {
@@ -66,44 +75,64 @@ function batches(protocol, { lines, levels }) {
   return out;
 }
 
-async function countLines(path) {
-  const buf = await readFile(path);
-  let n = 0;
-  for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) n++;
-  return n;
+/**
+ * Counts the lines of a file that only grows (rsyslogd's output): each `count()` reads only what
+ * was appended since the last one, so polling it stays cheap while the file grows.
+ */
+async function lineCounter(path) {
+  const fh = await open(path, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  let offset = 0;
+  let lines = 0;
+  return {
+    async count() {
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        if (bytesRead === 0) return lines;
+        offset += bytesRead;
+        const got = buf.subarray(0, bytesRead);
+        for (let at = got.indexOf(10); at !== -1; at = got.indexOf(10, at + 1)) lines++;
+      }
+    },
+    close: () => fh.close(),
+  };
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(ctx) {
   const protocol = await import(pathToFileURL(join(root, 'packages', 'protocol', 'dist', 'index.js')).href);
   const { SyslogBackend } = await import(pathToFileURL(join(root, 'packages', 'backend-syslog', 'dist', 'index.js')).href);
   const data = makeLines(protocol);
-  const dir = await mkdtemp(join(tmpdir(), 'ls-bench-syslog-'));
-  const env = await startRsyslog();
+  const dir = makeTempDir('ls-bench-syslog-');
   const times = { file: [], format: [], tcpSent: [], tcpStored: [] };
   let dropped = 0;
   let received = 0;
+  let version;
+  let stored;
+  const env = await startRsyslog();
   try {
+    version = await rsyslogVersion();
+    stored = await lineCounter(env.RSYSLOG_JSON);
     for (let r = 0; r < RUNS; r++) {
       // Baseline: plain append of each batch's NDJSON.
       const fh = await open(join(dir, `baseline-${r}.ndjson`), 'a');
+      let work = batches(protocol, data);
       let t0 = performance.now();
-      for (const b of batches(protocol, data)) await fh.write(b.ndjson());
+      for (const b of work) await fh.write(b.ndjson());
       await fh.close();
       times.file.push(performance.now() - t0);
 
       // Formatting alone (decode + RFC 5424), no I/O.
+      work = batches(protocol, data);
       t0 = performance.now();
       let bytes = 0;
-      for (const b of batches(protocol, data)) {
+      for (const b of work) {
         for (const e of b.entries()) bytes += protocol.formatRfc5424(e, { facility: 1 }).length;
       }
       times.format.push(performance.now() - t0);
       if (bytes === 0) throw new Error('nothing formatted');
 
       // TCP to rsyslogd: write() every batch, then flush() (all handed to the kernel).
-      const before = await countLines(env.RSYSLOG_JSON);
+      const before = await stored.count();
       const backend = new SyslogBackend({
         server: `tcp://127.0.0.1:${env.RSYSLOG_TCP_PORT}`,
         maxBufferedEntries: ENTRIES,
@@ -112,7 +141,7 @@ export async function run(ctx) {
       });
       await backend.open();
       while (!backend.connected) await sleep(5);
-      const work = batches(protocol, data);
+      work = batches(protocol, data);
       t0 = performance.now();
       for (const b of work) await backend.write(b);
       await backend.flush();
@@ -120,15 +149,16 @@ export async function run(ctx) {
       // ... and until rsyslogd has written every one to its output file.
       const deadline = Date.now() + 30_000;
       let got = 0;
-      while ((got = (await countLines(env.RSYSLOG_JSON)) - before) < ENTRIES && Date.now() < deadline) await sleep(10);
+      while ((got = (await stored.count()) - before) < ENTRIES && Date.now() < deadline) await sleep(10);
       times.tcpStored.push(performance.now() - t0);
       received += got;
       dropped += backend.stats().dropped_overflow;
       await backend.close();
     }
   } finally {
+    await stored?.close();
     await stopRsyslog(env).catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   }
   const rate = (ms) => (ENTRIES / median(ms)) * 1000;
   const base = rate(times.file);
@@ -143,7 +173,7 @@ export async function run(ctx) {
       row('SyslogBackend tcp:// rsyslogd, until rsyslogd wrote all', times.tcpStored),
     ],
     notes: [
-      'rsyslogd 8.2302 started by the case (imtcp, octet counting, rate limits off) writes every message to three files (JSON, RFC 5424, raw), which bounds the last row. write() only buffers; the buffer was sized to hold every entry so nothing is dropped.',
+      `rsyslogd ${version ?? '(version unknown)'} started by the case (imtcp, octet counting, rate limits off) writes every message to three files (JSON, RFC 5424, raw), which bounds the last row. write() only buffers; the buffer was sized to hold every entry so nothing is dropped.`,
       `received by rsyslogd: ${received} of ${ENTRIES * RUNS}; dropped_overflow: ${dropped}.`,
     ],
   };
