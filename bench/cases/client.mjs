@@ -3,14 +3,11 @@
 // (every flush() resolved), then the ack latency of single entries at half of the measured
 // peak rate: from log() to the 'acked' event that covers the entry.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuWaitUs, makeTempDir, procStats, removeTempDir, startProcess, stopProcess, errorLine, waitForSocket } from '../lib/procs.mjs';
-import { median } from '../lib/stats.mjs';
+import { runClientDriver } from '../lib/driver.mjs';
+import { makeTempDir, removeTempDir, stopProcess } from '../lib/procs.mjs';
+import { fmtK, median } from '../lib/stats.mjs';
 import { startLogstream } from '../lib/targets.mjs';
 
-const driver = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'client-driver.mjs');
 const CLIENT_COUNTS = [1, 10, 100];
 const TOTAL = Number(process.env.BENCH_CLIENT_TOTAL) || 400_000;
 const RUNS = Number(process.env.BENCH_RUNS) || 3;
@@ -58,30 +55,10 @@ function checkOutput(path, expected) {
 async function runDriver(args, expectEntries) {
   const dir = makeTempDir();
   let server;
-  let client;
   try {
     server = startLogstream(dir);
-    await waitForSocket(server.sock, server.proc);
-    await sleep(200);
-    const before = procStats(server.proc.pid);
-    const waitBefore = cpuWaitUs();
-    const startedAt = performance.now();
-    client = startProcess('client-driver', process.execPath, [driver, args[0], server.sock, ...args.slice(1).map(String)], { logDir: dir });
-    const timer = setTimeout(() => stopProcess(client, 1000), DRIVER_TIMEOUT_MS);
-    // A server that dies mid-run would leave the clients waiting for acks until the timeout.
-    void server.proc.exited.then(() => stopProcess(client, 1000));
-    const exit = await client.exited;
-    clearTimeout(timer);
-    const after = procStats(server.proc.pid);
-    const waitAfter = cpuWaitUs();
-    const wallMs = performance.now() - startedAt;
-    if (server.proc.exit)
-      throw new Error(`logstream-server exited during the run (${JSON.stringify(server.proc.exit)}): ${errorLine(server.proc.stderrPath)}`);
-    if (exit.code !== 0)
-      throw new Error(
-        `client driver ${exit.signal ? `killed (${exit.signal}, timeout ${DRIVER_TIMEOUT_MS / 1000} s)` : `exited ${exit.code}`}: ${errorLine(client.stderrPath)}`,
-      );
-    const result = JSON.parse(readFileSync(client.stdoutPath, 'utf8').trim().split('\n').pop());
+    const run = await runClientDriver(server, dir, args, { timeoutMs: DRIVER_TIMEOUT_MS });
+    const { result } = run;
     await stopProcess(server.proc);
     const check = checkOutput(server.out, expectEntries ?? result.entries);
     const problems = [];
@@ -91,9 +68,9 @@ async function runDriver(args, expectEntries) {
     for (const k of ['rejected', 'droppedFull', 'resent', 'reconnects']) if (s[k]) problems.push(`${k} ${s[k]}`);
     return {
       ...result,
-      serverCpuS: after.cpuS - before.cpuS,
-      serverRssBytes: after.peakRssBytes,
-      cpuWaitShare: waitBefore === undefined || waitAfter === undefined ? NaN : (waitAfter - waitBefore) / 1000 / wallMs,
+      serverCpuS: run.serverCpuS,
+      serverRssBytes: run.serverRssBytes,
+      cpuWaitShare: run.cpuWaitShare,
       lineBytes: check.bytes / check.lines,
       lines: check.lines,
       problems,
@@ -101,13 +78,10 @@ async function runDriver(args, expectEntries) {
   } catch (error) {
     return { failed: String(error.message ?? error).split('\n')[0], problems: [] };
   } finally {
-    if (client) await stopProcess(client, 1000);
     if (server) await stopProcess(server.proc);
     removeTempDir(dir);
   }
 }
-
-const fmtK = (r) => (Number.isFinite(r) ? `${(r / 1000).toFixed(0)}k` : 'fail');
 
 export async function run() {
   const runs = new Map(CLIENT_COUNTS.map((n) => [n, []]));

@@ -5,17 +5,15 @@
 // Node flags and with the flags the systemd unit gives the server.
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { makeTempDir, procStats, removeTempDir, startProcess, stopProcess, waitForSocket } from '../lib/procs.mjs';
+import { runClientDriver } from '../lib/driver.mjs';
+import { makeTempDir, removeTempDir, stopProcess } from '../lib/procs.mjs';
 import { SERVER_NODE_FLAGS, startLogstream } from '../lib/targets.mjs';
 
-const driver = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'client-driver.mjs');
 const CONNS = 4;
 const FLOOD_MS = 3000;
 const GOOD_RATE = 10_000;
+const DRIVER_TIMEOUT_MS = FLOOD_MS + 60_000; // the good client's run, then its flush
 const KINDS = [
   { name: 'garbage (~180 B)', line: `{"message": oops ${'x'.repeat(160)}\n` },
   { name: 'wrong types', line: '{"message":5,"level":"loud","fields":{"a":1},"pid":-1}\n' },
@@ -59,23 +57,18 @@ async function runOne(kind, flags) {
   let server;
   try {
     server = startLogstream(dir, '', flags);
-    await waitForSocket(server.sock, server.proc);
-    await sleep(200);
-    const before = procStats(server.proc.pid);
-    const good = startProcess(
-      'client-driver',
-      process.execPath,
-      [driver, 'latency', server.sock, '1', String(GOOD_RATE), String(FLOOD_MS)],
-      { logDir: dir },
-    );
-    const t0 = performance.now();
-    const { frames, lines: bad } = await flood(server.sock, kind.line);
-    const seconds = (performance.now() - t0) / 1000;
-    const exit = await good.exited;
-    if (exit.code !== 0) throw new Error(`client driver exited ${exit.code ?? exit.signal}`);
-    const g = JSON.parse(readFileSync(good.stdoutPath, 'utf8').trim().split('\n').pop());
-    // Everything sent is read before the server stops: its CPU and RSS cover the whole flood.
-    const after = procStats(server.proc.pid);
+    // The server is measured once both the good client and the flood are done (every flood
+    // connection closed after the server read all it sent): its CPU and RSS cover the whole flood.
+    const run = await runClientDriver(server, dir, ['latency', 1, GOOD_RATE, FLOOD_MS], {
+      timeoutMs: DRIVER_TIMEOUT_MS,
+      async during() {
+        const t0 = performance.now();
+        const sent = await flood(server.sock, kind.line);
+        return { ...sent, seconds: (performance.now() - t0) / 1000 };
+      },
+    });
+    const g = run.result;
+    const { frames, lines: bad, seconds } = run.during;
     await stopProcess(server.proc);
     const stored = readFileSync(server.out, 'utf8')
       .split('\n')
@@ -86,8 +79,8 @@ async function runOne(kind, flags) {
     return {
       seconds,
       bad,
-      serverUsPerBad: ((after.cpuS - before.cpuS) / bad) * 1e6,
-      rssMb: after.peakRssBytes / 1e6,
+      serverUsPerBad: (run.serverCpuS / bad) * 1e6,
+      rssMb: run.serverRssBytes / 1e6,
       good: g,
       frames,
       check: problems.length ? problems.join('; ') : `ok (${stored.toLocaleString('en-US')} good entries stored)`,

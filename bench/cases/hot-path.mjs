@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkEntryInput, encodeEntry } from '../../packages/protocol/dist/index.js';
 import { completeEntry, scanCanonicalEntry } from '../../packages/core/dist/index.js';
+import { median } from '../lib/stats.mjs';
 
 const N = 200_000;
 
@@ -48,11 +49,6 @@ const slow = (line) => {
 };
 const scan = { level: 0, idStart: 0, idEnd: 0 };
 const fast = (line) => (scanCanonicalEntry(line, scan) ? scan.level + scan.idEnd - scan.idStart : 0);
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 export async function run() {
   const lines = makeLines();

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeTools } from '../lib/native.mjs';
 import { makeTempDir, parseKv, procStats, removeTempDir, runCommand, stopProcess, tail, errorLine, waitForSocket } from '../lib/procs.mjs';
-import { median } from '../lib/stats.mjs';
+import { fmtK, median } from '../lib/stats.mjs';
 import { ingestTargets } from '../lib/targets.mjs';
 
 const CONNS = 4;
@@ -105,8 +105,6 @@ function warningLine(path) {
   return line?.trim().slice(0, 240);
 }
 
-const fmtRate = (r) => (Number.isFinite(r) ? `${(r / 1000).toFixed(0)}k` : 'fail');
-
 export async function run() {
   const tools = await nativeTools();
   const notes = [];
@@ -141,7 +139,7 @@ export async function run() {
     s.t.label,
     Number.isFinite(s.median) ? s.median : 'fail',
     Number.isFinite(s.mbps) ? s.mbps : '–',
-    s.runs.map((r) => fmtRate(r.rate)).join(' / '),
+    s.runs.map((r) => fmtK(r.rate)).join(' / '),
     Number.isFinite(s.cpuS) ? s.cpuS : '–',
     Number.isFinite(s.cpuS) && Number.isFinite(s.median) ? (s.cpuS / N) * 1e6 : '–',
     Number.isFinite(s.rssMb) ? s.rssMb.toFixed(0) : '–',

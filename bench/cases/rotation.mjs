@@ -1,10 +1,10 @@
 // Rotating file writer: write rate with rotation off, with rotation only, and with gzip / lz4
 // compression of rotated files running in the background; and the compression rate itself.
 // Each configuration runs 3 times; the table shows medians.
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { RotatingFileWriter } from '../../packages/rotator/dist/index.js';
+import { makeTempDir, removeTempDir } from '../lib/procs.mjs';
+import { median } from '../lib/stats.mjs';
 
 const LINE_BYTES = 213;
 const LINES_PER_BATCH = 256;
@@ -31,7 +31,7 @@ function makeBatches(count) {
 }
 
 async function once(mode, batches) {
-  const dir = await mkdtemp(join(tmpdir(), 'ls-bench-rot-'));
+  const dir = makeTempDir('ls-bench-rot-');
   const writer = new RotatingFileWriter({
     directory: dir,
     maxFileBytes: MAX_FILE_BYTES,
@@ -57,11 +57,9 @@ async function once(mode, batches) {
     };
   } finally {
     await writer.close();
-    await rm(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   }
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run() {
   const batches = makeBatches(512);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The client side of bench/cases/client.mjs, run as its own process so that the clients never
-// share an event loop (or a CPU account) with the server. All clients live in this one process,
-// as they would in a daemon that opens several. Prints one JSON line with the result.
+// The client side of the client and flood cases (bench/cases/client.mjs and flood.mjs), started
+// by lib/driver.mjs as its own process so that the clients never share an event loop (or a CPU
+// account) with the server. All clients live in this one process, as they would in a daemon that
+// opens several. Prints one JSON line with the result.
 //
 //   node client-driver.mjs throughput SOCK CLIENTS TOTAL
 //     Each client logs TOTAL/CLIENTS entries as fast as log() admits them (awaiting log() only
@@ -14,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { percentile } from './stats.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { LogClient } = await import(pathToFileURL(join(repoRoot, 'packages', 'client', 'dist', 'index.js')).href);
@@ -113,15 +115,14 @@ async function latency(rate, durationMs) {
   const stats = summary(clients);
   await Promise.all(clients.map((c) => c.close()));
   const sorted = samples.subarray(0, nSamples).sort();
-  const pct = (p) => sorted[Math.min(nSamples - 1, Math.max(0, Math.ceil((p / 100) * nSamples) - 1))];
   return {
     entries: sent,
     seconds,
     offeredRate: rate,
     samples: nSamples,
-    p50Ms: pct(50),
-    p90Ms: pct(90),
-    p99Ms: pct(99),
+    p50Ms: percentile(sorted, 50),
+    p90Ms: percentile(sorted, 90),
+    p99Ms: percentile(sorted, 99),
     maxMs: sorted[nSamples - 1],
     stats,
   };

@@ -15,15 +15,7 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
-/** 1234567 → "1.23M", 45678 → "45.7k". */
-export function si(n) {
-  if (!Number.isFinite(n)) return '–';
-  if (Math.abs(n) >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (Math.abs(n) >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return n.toFixed(0);
-}
-
-/** Bytes → "123 MB" (1 MB = 1e6 bytes, as the MB/s columns). */
-export function mb(bytes) {
-  return Number.isFinite(bytes) ? `${(bytes / 1e6).toFixed(0)} MB` : '–';
+/** A rate as whole thousands for the per-run lists: 45678 → "46k"; a failed run (NaN) → "fail". */
+export function fmtK(rate) {
+  return Number.isFinite(rate) ? `${(rate / 1000).toFixed(0)}k` : 'fail';
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startProcess } from './procs.mjs';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const repoRoot = join(benchDir, '..');
+const repoRoot = join(benchDir, '..');
 const serverCli = join(repoRoot, 'apps', 'server', 'dist', 'cli.js');
 
 function fillTemplate(name, dir, sock, out) {
@@ -20,7 +20,7 @@ function fillTemplate(name, dir, sock, out) {
  * directory, and a max_file_size large enough that one run never rotates (the default, 100 MB,
  * would split a 213 MB run over two files). `extra` is appended verbatim.
  */
-export function writeServerConfig(dir, extra = '') {
+function writeServerConfig(dir, extra = '') {
   const sock = join(dir, 'in.sock');
   const outDir = join(dir, 'out');
   mkdirSync(outDir, { recursive: true });
