@@ -6,8 +6,11 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// House style: `_` marks an unused parameter (STYLE.md), and destructuring to drop keys.
+const unusedVars = { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true };
+
 export default defineConfig([
-  globalIgnores(['**/dist/', '**/coverage/', '**/node_modules/', '**/.bench-tmp/']),
+  globalIgnores(['**/dist/', '**/coverage/', '**/node_modules/']),
 
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },
@@ -33,11 +36,7 @@ export default defineConfig([
       // `Promise.reject()` would be noisier and easy to get wrong; the typed promise rules above
       // are what catch real mistakes.
       '@typescript-eslint/require-await': 'off',
-      // House style: `_` marks an unused parameter (STYLE.md), and destructuring to drop keys.
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', unusedVars],
     },
   },
 
@@ -69,10 +68,7 @@ export default defineConfig([
       globals: { ...globals.node },
     },
     rules: {
-      'no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
-      ],
+      'no-unused-vars': ['error', unusedVars],
     },
   },
 ]);

@@ -1,20 +1,18 @@
 #!/usr/bin/env node
-// Installs the Debian packages the tests need when they are missing: the real peers (rsyslog;
-// systemd-journald comes with systemd), the archive tools the rotation tests check archives
-// with (lz4, gzip), and nc for the `echo … | nc -U` test. Runs apt-get only as root and only
-// for what is absent, so a second run costs nothing. Never starts a system daemon.
+// Installs the Debian packages the tests need when they are missing: rsyslog and rsyslog-gnutls
+// (the real syslog peer and its TLS driver), openssl (certificates for the TLS test), systemd
+// (systemd-journald and journalctl, the journald peer), lz4 and gzip (the rotation tests check
+// archives with them), netcat-openbsd (nc, for the `echo … | nc -U` test) and util-linux
+// (unshare, which the journald peer runs in, and prlimit). Runs apt-get only as root and only for
+// what is absent, so a second run costs nothing. Never starts a system daemon.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 
 const wanted = [
   { pkg: 'rsyslog', has: () => existsSync('/usr/sbin/rsyslogd') },
   // rsyslog's TLS driver, for the syslog backend's TLS test against a real rsyslog.
-  {
-    pkg: 'rsyslog-gnutls',
-    has: () =>
-      existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') ||
-      spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so'], { stdio: 'ignore' }).status === 0,
-  },
+  // The glob covers every multiarch directory (x86_64-linux-gnu, aarch64-linux-gnu, …).
+  { pkg: 'rsyslog-gnutls', has: () => spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so'], { stdio: 'ignore' }).status === 0 },
   { pkg: 'openssl', has: () => has('openssl') },
   { pkg: 'lz4', has: () => has('lz4') },
   { pkg: 'gzip', has: () => has('gzip') },
