@@ -119,12 +119,13 @@ export function createMetricsRegistry(server: LogServer): Registry {
   );
   counter(
     'logstream_dropped_entries_total',
-    'Entries dropped, by backend and reason (queue_full: a drop_newest queue was full; shutdown: not stored by the drain deadline; buffer_overflow, closed: dropped inside the syslog backend).',
+    'Entries dropped, by backend and reason (queue_full: a drop_newest queue was full; stalled: a drop_newest backend stored nothing within max_wait_ms; shutdown: not stored by the drain deadline; buffer_overflow, closed: dropped inside the syslog backend).',
     ['backend', 'reason'],
     function* () {
       for (const { route, backend, stats: s } of stats()) {
         yield [{ backend, reason: 'queue_full' }, route.counters.droppedFull];
         yield [{ backend, reason: 'shutdown' }, route.counters.droppedShutdown];
+        yield [{ backend, reason: 'stalled' }, route.counters.droppedStalled];
         for (const [stat, reason] of Object.entries(BACKEND_DROPS)) {
           const value = s[stat];
           if (value !== undefined) yield [{ backend, reason }, value];

@@ -147,12 +147,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   server.on('error', (error: Error) => log.error(error.message));
   server.on('client-error', (e: { code: string; message: string }) => log.debug(`client: ${e.code}: ${e.message}`));
-  for (const route of routes) {
-    const events = route.backend as unknown as { on?: (event: string, fn: (e: Error) => void) => void };
-    if (typeof events.on === 'function') {
-      events.on('error', (error: Error) => log.error(`backend ${route.backend.name}: ${error.message}`));
-    }
-  }
   await server.listen();
   if (gid !== undefined) {
     try {

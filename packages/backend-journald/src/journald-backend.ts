@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
-import { Backoff, LogStreamError, type Backend, type EntryBatch, type LogEntry } from '@logstream/protocol';
+import { Backoff, LogStreamError, type Backend, type BackendWriteOptions, type EntryBatch, type LogEntry } from '@logstream/protocol';
 import type * as UnixDgram from 'unix-dgram';
 import type { UnixDgramError, UnixDgramSocket } from 'unix-dgram';
 import { DEFAULT_MAX_ENTRY_BYTES, MIN_MAX_ENTRY_BYTES, encodeJournalEntry, type EncodedJournalEntry } from './encode-journal-entry';
@@ -256,8 +256,11 @@ export class JournaldBackend implements Backend {
    * @throws LogStreamError (`io`, code `BACKEND`) when journald cannot be reached after one
    *   immediate reconnect; its `cause` is the system error (`ECONNREFUSED`, `ENOENT`, …). The
    *   entries before the failing one were delivered; a retry of the same batch skips them.
+   *   When `options.signal` aborts while journald's queue is full, it rejects with the signal's
+   *   reason at once (the entries before were delivered; a retry skips them as well).
    */
-  async write(batch: EntryBatch): Promise<void> {
+  async write(batch: EntryBatch, options?: BackendWriteOptions): Promise<void> {
+    const signal = options?.signal;
     if (this.#state !== 'open') {
       throw this.#state === 'closed'
         ? this.#closedError()
@@ -273,7 +276,11 @@ export class JournaldBackend implements Backend {
       // Sending is synchronous: only a full socket queue makes this wait.
       let result = this.#send(delivery);
       while (result === 'congestion') {
-        await this.#waitWritable(this.#socket as UnixDgramSocket);
+        if (signal?.aborted) {
+          this.#resume = { batch, next: i };
+          throw signal.reason;
+        }
+        await this.#waitWritable(this.#socket as UnixDgramSocket, signal);
         result = this.#send(delivery);
       }
       if (result !== 'sent') {
@@ -427,10 +434,11 @@ export class JournaldBackend implements Backend {
     if (socket !== undefined) closeQuietly(socket);
   }
 
-  #waitWritable(socket: UnixDgramSocket): Promise<void> {
+  #waitWritable(socket: UnixDgramSocket, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         socket.off('writable', done);
         if (this.#wake === done) this.#wake = undefined;
         resolve();
@@ -438,6 +446,7 @@ export class JournaldBackend implements Backend {
       const timer = setTimeout(done, CONGESTION_RECHECK_MS);
       timer.unref();
       socket.on('writable', done);
+      signal?.addEventListener('abort', done);
       this.#wake = done;
     });
   }

@@ -1,8 +1,8 @@
 export { LogServer, DEFAULT_MAX_LINE_BYTES } from './log-server';
 export { DEFAULT_SOCKET_PATH } from '@logstream/protocol';
 export type { LogServerOptions, ServerCounters } from './log-server';
-export { BackendRoute } from './backend-route';
-export type { BackendRouteOptions, WhenFull } from './backend-route';
+export { BackendRoute, DEFAULT_MAX_WAIT_MS } from './backend-route';
+export type { BackendRouteEvents, BackendRouteOptions, DropReason, RouteDrop, WhenFull } from './backend-route';
 export { DedupeWindow } from './dedupe-window';
 export { IdWindow } from './id-window';
 export { MemoryBackend } from './memory-backend';

@@ -20,7 +20,8 @@ import {
   type LogStreamErrorCode,
   type LogStreamErrorKind,
 } from '@logstream/protocol';
-import { BackendRoute, type BackendRouteOptions } from './backend-route';
+import { BackendRoute, type BackendRouteOptions, type RouteDrop } from './backend-route';
+import { ReportLimiter } from './report-limiter';
 import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
 import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
@@ -64,6 +65,11 @@ export interface LogServerOptions {
    * destroyed: a peer that never reads nor closes must not keep its slot. Default 5000 ms.
    */
   lingerMs?: number;
+  /**
+   * Recurring trouble (a backend's failing writes, its drops, errors it reports, failed accepts)
+   * is emitted as `'error'` at most once per cause per this many ms, with the count. Default 10000.
+   */
+  reportIntervalMs?: number;
 }
 
 /** Counters for metrics, read at scrape time. */
@@ -127,6 +133,8 @@ const MAX_BATCH_BYTES = 1024 * 1024;
  * of it to be read before their ack.
  */
 const MAX_BATCH_MS = 2;
+/** What closing the backends may take past the shutdown deadline, in ms. */
+const CLOSE_GRACE_MS = 1000;
 /** Longest message in an error frame, in characters. */
 const MAX_ERROR_MESSAGE_CHARS = 1024;
 
@@ -161,6 +169,9 @@ export class LogServer extends EventEmitter {
   readonly #readBufferBytes: number;
   readonly #lingerMs: number;
   readonly #dedupe: DedupeWindow | undefined;
+  readonly #reports: ReportLimiter;
+  /** Aborted once the server is closed: the end of the backends' background work. */
+  readonly #lifetime = new AbortController();
   readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
   #server: Server | undefined;
   #conns = new Set<Conn>();
@@ -199,13 +210,40 @@ export class LogServer extends EventEmitter {
     this.#lingerMs = options.lingerMs ?? 5000;
     const window = options.dedupeWindow ?? 65536;
     this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
+    this.#reports = new ReportLimiter(options.reportIntervalMs ?? 10_000, (text) =>
+      this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),
+    );
     this.routes = options.backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
     for (const route of this.routes) {
+      const name = route.backend.name;
       route.on('error', (error: Error) => {
         this.counters.errors.io++;
-        this.emit('error', new LogStreamError('io', `backend ${route.backend.name}: ${error.message}`, { cause: error, code: 'BACKEND' }));
+        this.#report(`backend ${name}`, error);
+      });
+      route.on('drop', ({ entries, reason }: RouteDrop) => {
+        if (reason === 'shutdown') return; // told once, by #close
+        const why =
+          reason === 'queue_full'
+            ? `its queue is over ${route.maxQueuedBytes} bytes`
+            : `not stored within ${route.maxWaitMs} ms: the backend is stalled or failing`;
+        this.#reports.note(
+          `drop ${name} ${reason}`,
+          entries,
+          (n) => `backend ${name}: dropped ${n} entries (when_full drop_newest: ${why})`,
+        );
       });
     }
+  }
+
+  /**
+   * Says `source: message` (as an `'error'` event) once per cause per report interval. The cause
+   * is the source and the errno (of the error or its cause), else the message with its numbers
+   * and ids blanked: one failing peer is one line per interval, and no cause hides another.
+   */
+  #report(source: string, error: Error): void {
+    const text = `${source}: ${error.message}`;
+    const cause = `${source} ${errnoOf(error) ?? error.message.replace(/[0-9a-f-]{8,}|\d+/g, '#')}`;
+    this.#reports.note(cause, 1, (n) => (n === 1 ? text : `${text} (${n} times)`));
   }
 
   /** Connections open now. */
@@ -235,8 +273,16 @@ export class LogServer extends EventEmitter {
   async listen(): Promise<void> {
     if (this.#state !== 'new') throw new LogStreamError('server', 'listen() called twice');
     for (const route of this.routes) {
+      const name = route.backend.name;
+      // Backends that still report trouble as 'error' events (the BackendEvents of older
+      // backends) are heard too: an unheard 'error' would crash the process.
+      const events = route.backend as Partial<Pick<EventEmitter, 'on' | 'listenerCount'>>;
+      if (typeof events.on === 'function') events.on('error', (error: Error) => this.#report(`backend ${name}`, error));
       try {
-        await route.backend.open();
+        await route.backend.open({
+          reportError: (error) => this.#report(`backend ${name}`, error),
+          signal: this.#lifetime.signal,
+        });
       } catch (error) {
         throw new LogStreamError('io', `backend ${route.backend.name} failed to open: ${(error as Error).message}`, {
           cause: error,
@@ -266,7 +312,12 @@ export class LogServer extends EventEmitter {
         process.umask(umask);
       }
     });
-    server.on('error', (error) => this.emit('error', error));
+    // Failed accepts (EMFILE: out of file descriptors; libuv then closes the connection).
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      this.counters.errors.io++;
+      const fds = error.code === 'EMFILE' || error.code === 'ENFILE';
+      this.#report(fds ? 'server: out of file descriptors, a connection was closed (raise LimitNOFILE / ulimit -n)' : 'server', error);
+    });
     await chmod(this.socketPath, this.#socketMode);
     this.#state = 'listening';
     this.emit('listening');
@@ -301,34 +352,74 @@ export class LogServer extends EventEmitter {
         this.#send(conn, encodeError({ kind: 'server', code: 'SHUTTING_DOWN', message: 'server is shutting down' }));
       }
     }
-    // Drain: a connection is done when its client closes its side or has been quiet a while.
+    // Drain: a connection is done when its client closes its side or has been quiet a while,
+    // counted from now at the earliest: what a client sent just before may not be read yet.
+    const closingAt = Date.now();
     while (Date.now() < deadline) {
       const now = Date.now();
       let busy = false;
-      for (const conn of this.#conns) if (!conn.ended && now - conn.lastDataAt < 200) busy = true;
+      for (const conn of this.#conns) {
+        // Bytes read and not yet handled (held for the next turn) make a connection busy too.
+        if (conn.held !== undefined || conn.turnPaused) busy = true;
+        else if (!conn.ended && now - Math.max(conn.lastDataAt, closingAt) < 200) busy = true;
+      }
       if (!busy) break;
       await sleep(25);
     }
     this.#flush();
+    // Past the deadline every write still waiting is aborted and its entries are not stored
+    // (nor acknowledged: their clients keep them).
     const stored = Promise.all(this.routes.map((r) => r.idle()));
     const timer = setTimeout(() => this.routes.forEach((r) => r.abandon()), Math.max(0, deadline - Date.now()));
     await stored;
     clearTimeout(timer);
+    for (const route of this.routes) {
+      const lost = route.counters.droppedShutdown;
+      if (lost > 0) {
+        this.emit(
+          'error',
+          new LogStreamError(
+            'io',
+            `backend ${route.backend.name}: ${lost} entries not stored at shutdown (shutdown_timeout_ms ${this.#shutdownTimeoutMs}); their clients were not acknowledged`,
+            { code: 'BACKEND' },
+          ),
+        );
+      }
+    }
     for (const conn of this.#conns) conn.socket.end();
     await sleep(0);
     for (const conn of this.#conns) conn.socket.destroy();
     for (const socket of this.#refused) socket.destroy();
     await closed;
-    for (const route of this.routes) {
-      try {
-        await route.backend.close();
-      } catch (error) {
-        this.emit('error', error);
-      }
-    }
+    await this.#closeBackends(Math.max(deadline - Date.now(), 0) + CLOSE_GRACE_MS);
+    this.#reports.flush();
+    this.#lifetime.abort();
     await unlink(this.socketPath).catch(() => undefined);
     this.#state = 'closed';
     this.emit('close');
+  }
+
+  /** Flushes and closes every backend, giving up on those not done within `ms`. */
+  async #closeBackends(ms: number): Promise<void> {
+    const closing = this.routes.map(async (route) => {
+      const backend = route.backend;
+      try {
+        await backend.flush();
+        await backend.close();
+      } catch (error) {
+        this.emit(
+          'error',
+          new LogStreamError('io', `backend ${backend.name}: close failed: ${(error as Error).message}`, { cause: error, code: 'BACKEND' }),
+        );
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+    const outcome = await Promise.race([Promise.all(closing), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      this.emit('error', new LogStreamError('io', `backends did not close within ${ms} ms; exiting without them`, { code: 'BACKEND' }));
+    }
   }
 
   /** Installs SIGTERM/SIGINT (graceful close, then exit 0) and SIGHUP (reopen) handlers. */
@@ -683,6 +774,15 @@ export class LogServer extends EventEmitter {
     }
     socket.write(encodeAck(conn.acked));
   }
+}
+
+/** The errno name (`ENOSPC`…) of an error or of the first of its causes that has one. */
+function errnoOf(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,8 +1,9 @@
-import type { Backend, EntryBatch, LogEntry } from '@logstream/protocol';
+import type { Backend, BackendWriteOptions, EntryBatch, LogEntry } from '@logstream/protocol';
 
 /**
  * A backend that keeps entries in memory: the shared test double, and a sink for embedding.
- * `failNext(n)` makes the next n writes reject; `hold()` stalls writes until `release()`.
+ * `failNext(n)` makes the next n writes reject; `hold()` stalls writes until `release()` (or
+ * until the server aborts them).
  */
 export class MemoryBackend implements Backend {
   readonly name: string;
@@ -18,9 +19,14 @@ export class MemoryBackend implements Backend {
 
   async open(): Promise<void> {}
 
-  async write(batch: EntryBatch): Promise<void> {
+  async write(batch: EntryBatch, options?: BackendWriteOptions): Promise<void> {
     this.writes++;
-    if (this.#gate !== undefined) await this.#gate;
+    const signal = options?.signal;
+    if (this.#gate !== undefined) {
+      // A held write gives up when the server aborts it, as every backend should.
+      await Promise.race([this.#gate, new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }))]);
+      if (signal?.aborted) throw signal.reason;
+    }
     if (this.#failures > 0) {
       this.#failures--;
       throw new Error('memory backend: injected failure');

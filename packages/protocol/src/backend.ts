@@ -1,9 +1,50 @@
 import type { EntryBatch } from './batch';
 
 /**
- * What every LogStream backend implements. The server calls `open` once before any write,
- * then `write` with one batch at a time (it never overlaps two writes of one backend), and
- * `flush`/`close` on shutdown. `reopen` is called on SIGHUP when present.
+ * What a backend gets when it opens: the server's way to hear about its trouble, and the end of
+ * its life. Everything here is optional for the server to give (a test may call `open()` bare).
+ */
+export interface BackendContext {
+  /**
+   * Reports trouble that is not the failure of one write (a lost peer, a failed rotation or
+   * compression, entries it had to drop). The server names it in its log, rate-limited per
+   * backend and error code; a backend never needs its own `'error'` listener wiring.
+   */
+  reportError?(error: Error): void;
+  /** Aborted when the server closes for good: background work (reconnects, timers) stops. */
+  signal?: AbortSignal;
+}
+
+/** What the server passes with each {@link Backend.write}. */
+export interface BackendWriteOptions {
+  /**
+   * Aborted when the server gives up on this write: at the shutdown deadline, or when a
+   * `drop_newest` route stops waiting for a stalled backend. The backend then stops waiting
+   * (for socket room, a peer, a retry) and rejects with `signal.reason`. Entries it had already
+   * handed over stay stored; the others are not, and the server does not acknowledge them. A
+   * backend that ignores the signal is abandoned all the same: its promise is no longer awaited
+   * for acknowledgements or shutdown, but the server makes no other write to it before it settles.
+   */
+  readonly signal: AbortSignal;
+  /** 1 for the first attempt at this batch, 2 for its first retry, and so on. */
+  readonly attempt: number;
+}
+
+/**
+ * What every LogStream backend implements. The contract, which the server keeps:
+ *
+ * - `open` is called once before any write. `write` is called with one batch at a time: never
+ *   two writes of one backend at once, and never another before the last one settled.
+ * - A write that rejects is retried with the SAME `EntryBatch` object (same identity), after a
+ *   backoff (100 ms, ×2, at most 5 s), until it resolves, the server closes, or (under
+ *   `drop_newest`) the route gives up on it. A backend must make a retried write leave no
+ *   partial or doubled entries behind (remember how far a batch got, keyed on the object).
+ * - Resolving means "stored" as this backend's README defines it; the server acknowledges
+ *   entries to clients only once every backend's write of them resolved. After that, the backend
+ *   never throws those entries away: it may drop only what it was never told was stored.
+ * - A batch's `lines` are views into socket buffers: copy what you keep after `write` settles.
+ * - `close` is called once at shutdown, after the last write settled or was abandoned; the
+ *   server does not wait for it beyond its own shutdown deadline.
  */
 export interface Backend {
   /** A short name for logs and metric labels, e.g. `"file"`. */
@@ -12,15 +53,14 @@ export interface Backend {
    * Prepares the sink (creates directories, opens files, checks sockets). A rejection is a
    * start-up error that names what failed.
    */
-  open(): Promise<void>;
+  open(context?: BackendContext): Promise<void>;
   /**
    * Stores a batch. Resolves once every entry is stored as durably as this backend's policy
    * says; the server acknowledges entries to clients only then. A rejection means the batch was
-   * not (wholly) stored: the server counts it and retries the same batch with backoff, so a
-   * backend must make a retried write leave no partial or doubled lines behind.
+   * not (wholly) stored; see the retry rule above. Honour `options.signal`.
    */
-  write(batch: EntryBatch): Promise<void>;
-  /** Pushes anything buffered to the sink. */
+  write(batch: EntryBatch, options: BackendWriteOptions): Promise<void>;
+  /** Pushes anything buffered to the sink; the server calls it before `close` at shutdown. */
   flush(): Promise<void>;
   /** Flushes and releases everything; idempotent. */
   close(): Promise<void>;
