@@ -1,5 +1,5 @@
 import { open as openFile } from 'node:fs/promises';
-import { formatSyslog, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
+import { formatSyslogLine, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
 import { RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
 import { formatHuman } from './human-format';
 
@@ -62,10 +62,7 @@ export class FileBackend implements Backend {
       for (const entry of batch.entries()) text += `${formatHuman(entry)}\n`;
     } else {
       const flavour = this.#syslog?.format ?? 'rfc5424';
-      for (const entry of batch.entries()) {
-        // A message's newlines would split one record over lines: escape them as rsyslog does.
-        text += `${formatSyslog(entry, flavour, this.#syslog).replace(/\n/g, '#012')}\n`;
-      }
+      for (const entry of batch.entries()) text += `${formatSyslogLine(entry, flavour, this.#syslog)}\n`;
     }
     return Buffer.from(text, 'utf8');
   }
