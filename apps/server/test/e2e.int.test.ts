@@ -172,6 +172,24 @@ describe('logstream-server end to end', () => {
     );
   });
 
+  it('writes the syslog file format as RFC 3164 with [backends.syslog] format = "rfc3164", control bytes escaped', async () => {
+    await writeFile(
+      join(dir, 's.toml'),
+      '[backends.file]\nformat = "syslog"\n[backends.syslog]\nfacility = "LOG_LOCAL0"\nformat = "rfc3164"\n',
+    );
+    server = await startServer(['-c', join(dir, 's.toml'), '-s', sock, '-o', out]);
+    const client = await LogClient.connect(sock, 'web-server');
+    await client.warning('disk\u001b[2J "almost" full\nliteral #012', { mount: '/var' });
+    await client.close();
+    const line = await readFile(join(out, 'current.log'), 'utf8');
+    // RFC 3164 has no structured data; PRI = LOG_LOCAL0 (16) * 8 + warning (4).
+    expect(line).toMatch(
+      new RegExp(
+        `^<132>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\S+ web-server\\[${process.pid}\\]: disk#033\\[2J "almost" full#012literal #043012\\n$`,
+      ),
+    );
+  });
+
   it('starts on built-in defaults with no config file', async () => {
     const r = await runCli(['--validate']);
     expect(r.code).toBe(0);
