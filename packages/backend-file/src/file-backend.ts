@@ -8,7 +8,11 @@ export type FileFormat = 'json' | 'human' | 'syslog';
 
 /** Options of {@link FileBackend}: the rotator's options plus the line format. */
 export interface FileBackendOptions extends RotatingFileWriterOptions {
-  /** `json` (default): one entry a line, exactly the LogEntry fields; `human`; `syslog` (RFC 5424). */
+  /**
+   * `json` (default): one entry a line, exactly the LogEntry fields; `human` ({@link formatHuman});
+   * `syslog` (`formatSyslogLine`: RFC 5424, or RFC 3164 per `syslog.format`). The last two escape
+   * every control, bidi and line-separator character, so one entry is one line.
+   */
   format?: FileFormat;
   /** For `format: 'syslog'`: the syslog flavour (default `rfc5424`) and facility. */
   syslog?: SyslogFormatOptions & { format?: SyslogFormat };
