@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { LogEntry } from '@logstream/protocol';
+import { LogLevel, type LogEntry } from '@logstream/protocol';
 import { formatHuman } from './human-format';
 
 const entry = (over: Partial<LogEntry> = {}): LogEntry => ({
@@ -51,10 +51,10 @@ const SPECIALS = [
 ];
 const nasty = (maxLength = 40) =>
   fc.string({ unit: fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength });
-const nastyEntry = fc.record({
+const nastyEntry: fc.Arbitrary<LogEntry> = fc.record({
   id: fc.uuid(),
   timestamp: fc.constantFrom('2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00'),
-  level: fc.integer({ min: 0, max: 7 }),
+  level: fc.constantFrom(...Object.values(LogLevel)),
   daemon: nasty(),
   message: nasty(),
   fields: fc.dictionary(nasty(10), nasty(), { maxKeys: 4 }),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { LogEntry } from './entry';
+import { LogLevel } from './level';
 import {
   SYSLOG_FACILITIES,
   escapeParamValue,
@@ -230,10 +231,10 @@ const SPECIALS = [
 ];
 const nasty = (maxLength = 40) =>
   fc.string({ unit: fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength });
-const nastyEntry = fc.record({
+const nastyEntry: fc.Arbitrary<LogEntry> = fc.record({
   id: fc.uuid(),
   timestamp: fc.constantFrom('2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00', 'garbage\u001b[2J'),
-  level: fc.integer({ min: 0, max: 7 }),
+  level: fc.constantFrom(...Object.values(LogLevel)),
   daemon: nasty(),
   message: nasty(),
   fields: fc.dictionary(nasty(10), nasty(), { maxKeys: 4 }),
