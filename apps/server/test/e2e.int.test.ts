@@ -190,6 +190,23 @@ describe('logstream-server end to end', () => {
     );
   });
 
+  it('-v debug lines quote a refused field key without its control, bidi or separator characters', async () => {
+    server = await startServer(['-v', '-s', sock, '-o', out]);
+    const socket = createConnection(sock);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    // Valid JSON whose key decodes to ESC [2J (clear screen), BEL, CR, U+202E and U+2028.
+    socket.write('{"message":"x","fields":{"k\\u001b[2J\\u0007\\r\\u202e\\u2028":1}}\n');
+    await until(() => text.includes('"type":"ack"'));
+    socket.end();
+    await until(() => server?.stderr().includes('DEBUG') === true, 15_000, 'debug line');
+    const stderr = server.stderr();
+    expect(stderr).toContain('client: INVALID_ENTRY: invalid entry: fields.k\\u001b[2J\\u0007\\u000d\\u202e\\u2028: field key');
+    // eslint-disable-next-line no-control-regex
+    expect(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/.test(stderr)).toBe(false);
+  });
+
   it('starts on built-in defaults with no config file', async () => {
     const r = await runCli(['--validate']);
     expect(r.code).toBe(0);
