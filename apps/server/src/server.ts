@@ -43,8 +43,8 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
           keepFiles: config.storage.rotation.keep_files,
         },
         compression: file.compression ? file.compression_algorithm : 'none',
-        // The syslog line format shares [backends.syslog]'s facility.
-        syslog: { facility: syslog.facility, sdId: syslog.sd_id },
+        // The syslog line format shares [backends.syslog]'s facility, SD-ID and format (unset: rfc5424).
+        syslog: { facility: syslog.facility, sdId: syslog.sd_id, ...(syslog.format === undefined ? {} : { format: syslog.format }) },
       }),
       file,
     );

@@ -172,6 +172,41 @@ describe('logstream-server end to end', () => {
     );
   });
 
+  it('writes the syslog file format as RFC 3164 with [backends.syslog] format = "rfc3164", control bytes escaped', async () => {
+    await writeFile(
+      join(dir, 's.toml'),
+      '[backends.file]\nformat = "syslog"\n[backends.syslog]\nfacility = "LOG_LOCAL0"\nformat = "rfc3164"\n',
+    );
+    server = await startServer(['-c', join(dir, 's.toml'), '-s', sock, '-o', out]);
+    const client = await LogClient.connect(sock, 'web-server');
+    await client.warning('disk\u001b[2J "almost" full\nliteral #012', { mount: '/var' });
+    await client.close();
+    const line = await readFile(join(out, 'current.log'), 'utf8');
+    // RFC 3164 has no structured data; PRI = LOG_LOCAL0 (16) * 8 + warning (4).
+    expect(line).toMatch(
+      new RegExp(
+        `^<132>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\S+ web-server\\[${process.pid}\\]: disk#033\\[2J "almost" full#012literal #043012\\n$`,
+      ),
+    );
+  });
+
+  it('-v debug lines quote a refused field key without its control, bidi or separator characters', async () => {
+    server = await startServer(['-v', '-s', sock, '-o', out]);
+    const socket = createConnection(sock);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    // Valid JSON whose key decodes to ESC [2J (clear screen), BEL, CR, U+202E and U+2028.
+    socket.write('{"message":"x","fields":{"k\\u001b[2J\\u0007\\r\\u202e\\u2028":1}}\n');
+    await until(() => text.includes('"type":"ack"'));
+    socket.end();
+    await until(() => server?.stderr().includes('DEBUG') === true, 15_000, 'debug line');
+    const stderr = server.stderr();
+    expect(stderr).toContain('client: INVALID_ENTRY: invalid entry: fields.k\\u001b[2J\\u0007\\u000d\\u202e\\u2028: field key');
+    // eslint-disable-next-line no-control-regex
+    expect(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/.test(stderr)).toBe(false);
+  });
+
   it('starts on built-in defaults with no config file', async () => {
     const r = await runCli(['--validate']);
     expect(r.code).toBe(0);

@@ -1,5 +1,5 @@
 import { open as openFile } from 'node:fs/promises';
-import { formatSyslog, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
+import { formatSyslogLine, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
 import { RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
 import { formatHuman } from './human-format';
 
@@ -8,7 +8,11 @@ export type FileFormat = 'json' | 'human' | 'syslog';
 
 /** Options of {@link FileBackend}: the rotator's options plus the line format. */
 export interface FileBackendOptions extends RotatingFileWriterOptions {
-  /** `json` (default): one entry a line, exactly the LogEntry fields; `human`; `syslog` (RFC 5424). */
+  /**
+   * `json` (default): one entry a line, exactly the LogEntry fields; `human` ({@link formatHuman});
+   * `syslog` (`formatSyslogLine`: RFC 5424, or RFC 3164 per `syslog.format`). The last two escape
+   * every control, bidi and line-separator character, so one entry is one line.
+   */
   format?: FileFormat;
   /** For `format: 'syslog'`: the syslog flavour (default `rfc5424`) and facility. */
   syslog?: SyslogFormatOptions & { format?: SyslogFormat };
@@ -62,10 +66,7 @@ export class FileBackend implements Backend {
       for (const entry of batch.entries()) text += `${formatHuman(entry)}\n`;
     } else {
       const flavour = this.#syslog?.format ?? 'rfc5424';
-      for (const entry of batch.entries()) {
-        // A message's newlines would split one record over lines: escape them as rsyslog does.
-        text += `${formatSyslog(entry, flavour, this.#syslog).replace(/\n/g, '#012')}\n`;
-      }
+      for (const entry of batch.entries()) text += `${formatSyslogLine(entry, flavour, this.#syslog)}\n`;
     }
     return Buffer.from(text, 'utf8');
   }

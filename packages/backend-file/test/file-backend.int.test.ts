@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EntryBatch, type LogEntry } from '@logstream/protocol';
+import { promisify } from 'node:util';
+import { EntryBatch, formatSyslog, type LogEntry, type SyslogFormat } from '@logstream/protocol';
 import { FileBackend, formatHuman } from '../src/index';
 
 let dir: string;
@@ -73,3 +75,74 @@ describe('FileBackend', () => {
     }
   });
 });
+
+describe('FileBackend human and syslog files under hostile entries', () => {
+  const hostile = [
+    entry(1, { daemon: 'sshd[1]: Accepted password for root from 10.0.0.1 port 22 ssh2', message: 'x', fields: {} }),
+    entry(2, {
+      message: 'clear\u001b[2J\u001b[H\rbell\u0007nul\u0000 literal #012 real\nnewline',
+      fields: { 'user id=x': 'a=b c', k: '\u001b]0;pwned\u0007' },
+    }),
+    entry(3, { message: 'bidi \u202eevil\u202c ls\u2028ps\u2029 c1\u0085\u009b31m del\u007f', fields: {} }),
+  ];
+  // eslint-disable-next-line no-control-regex
+  const FORBIDDEN = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+  /** The file's bytes as a terminal would get them from `cat`, checked to be one clean line per entry. */
+  async function catLines(path: string): Promise<string[]> {
+    const { stdout } = await promisify(execFile)('cat', [path], { encoding: 'buffer' });
+    expect(stdout.findIndex((b) => b < 0x20 && b !== 0x0a)).toBe(-1);
+    expect(stdout.includes(0x7f)).toBe(false);
+    const text = stdout.toString('utf8');
+    expect(FORBIDDEN.test(text)).toBe(false);
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.slice(0, -1).split('\n');
+    expect(lines).toHaveLength(hostile.length);
+    return lines;
+  }
+
+  it('human: cat shows one line per entry, no control bytes, the daemon quoted, odd keys quoted', async () => {
+    const backend = new FileBackend({ directory: dir, format: 'human' });
+    await backend.open();
+    await backend.write(EntryBatch.fromEntries(hostile));
+    await backend.close();
+    const lines = await catLines(backend.path);
+    expect(lines[0]).toBe('2024-01-15T10:30:45.123Z INFO  "sshd[1]: Accepted password for root from 10.0.0.1 port 22 ssh2"[1234]: x');
+    expect(lines[1]).toBe(
+      '2024-01-15T10:30:45.123Z INFO  web-server[1234]: clear\\u001b[2J\\u001b[H\\rbell\\u0007nul\\u0000 literal #012 real\\nnewline' +
+        ' "user id=x"="a=b c" k="\\u001b]0;pwned\\u0007"',
+    );
+    expect(lines[2]).toContain(': bidi \\u202eevil\\u202c ls\\u2028ps\\u2029 c1\\u0085\\u009b31m del\\u007f');
+  });
+
+  for (const flavour of ['rfc5424', 'rfc3164'] as SyslogFormat[]) {
+    it(`syslog ${flavour}: cat shows one line per entry, #ooo escapes that read back exactly`, async () => {
+      const backend = new FileBackend({ directory: dir, format: 'syslog', syslog: { format: flavour } });
+      await backend.open();
+      await backend.write(EntryBatch.fromEntries(hostile));
+      await backend.close();
+      const lines = await catLines(backend.path);
+      expect(lines[1]).toContain('clear#033[2J#033[H#015bell#007nul#000 literal #043012 real#012newline');
+      expect(lines[2]).toContain('bidi #342#200#256evil#342#200#254 ls#342#200#250ps#342#200#251 c1#302#205#302#233');
+      // Each #ooo is one byte: undoing them gives back the formatted entry, newline and all.
+      lines.forEach((line, i) => expect(decodeSyslogLine(line)).toBe(formatSyslog(hostile[i] as LogEntry, flavour)));
+    });
+  }
+});
+
+/** What a reader of a syslog-format file gets back: each `#ooo` as its byte, then UTF-8. */
+function decodeSyslogLine(line: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < line.length;) {
+    const digits = line.slice(i + 1, i + 4);
+    if (line[i] === '#' && /^[0-7]{3}$/.test(digits)) {
+      bytes.push(parseInt(digits, 8));
+      i += 4;
+    } else {
+      const ch = String.fromCodePoint(line.codePointAt(i) as number);
+      bytes.push(...Buffer.from(ch));
+      i += ch.length;
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}

@@ -45,6 +45,8 @@ export {
   formatRfc5424,
   formatRfc3164,
   formatSyslog,
+  formatSyslogLine,
+  escapeSyslogText,
   formatRfc5424Timestamp,
   formatRfc3164Timestamp,
   formatStructuredData,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import type { LogEntry } from './entry';
+import { LogLevel } from './level';
 import {
   SYSLOG_FACILITIES,
   escapeParamValue,
@@ -9,6 +11,7 @@ import {
   formatRfc5424Timestamp,
   formatStructuredData,
   formatSyslog,
+  formatSyslogLine,
   parseFacility,
   toSdName,
 } from './syslog-format';
@@ -170,5 +173,115 @@ describe('formatRfc3164', () => {
   it('is chosen by formatSyslog', () => {
     expect(formatSyslog(entry(), 'rfc3164')).toContain(' web-server[1234]: request handled');
     expect(formatSyslog(entry(), 'rfc5424')).toBe(formatRfc5424(entry()));
+  });
+});
+
+/** What any reader of a syslog-format file sees: each `#ooo` back to its byte, then UTF-8. */
+function decodeSyslogLine(line: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < line.length;) {
+    const digits = line.slice(i + 1, i + 4);
+    if (line[i] === '#' && /^[0-7]{3}$/.test(digits)) {
+      bytes.push(parseInt(digits, 8));
+      i += 4;
+      continue;
+    }
+    const ch = String.fromCodePoint(line.codePointAt(i) as number);
+    bytes.push(...Buffer.from(ch));
+    i += ch.length;
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+// Characters that move a terminal's cursor, end a line or reorder text, and the ones that could
+// make an escape ambiguous ('#' before octal digits), mixed with any other code point.
+const SPECIALS = [
+  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
+  '\u007f',
+  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(0x80 + i)),
+  '\u061c',
+  '\u200e',
+  '\u200f',
+  '\u2028',
+  '\u2029',
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\u00a0',
+  '\ufeff',
+  '\ud800',
+  '#',
+  '#012',
+  '0',
+  '7',
+  '8',
+  '\\',
+  '"',
+  '=',
+  ' ',
+  '[',
+  ']',
+  ':',
+];
+const nasty = (maxLength = 40) =>
+  fc.string({ unit: fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength });
+const nastyEntry: fc.Arbitrary<LogEntry> = fc.record({
+  id: fc.uuid(),
+  timestamp: fc.constantFrom('2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00', 'garbage\u001b[2J'),
+  level: fc.constantFrom(...Object.values(LogLevel)),
+  daemon: nasty(),
+  message: nasty(),
+  fields: fc.dictionary(nasty(10), nasty(), { maxKeys: 4 }),
+  pid: fc.option(fc.nat()),
+  hostname: fc.option(nasty()),
+});
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+describe('formatSyslogLine (the syslog file format)', () => {
+  it('never writes a control byte, DEL, C1, bidi or line separator: one entry, one line', () => {
+    fc.assert(
+      fc.property(nastyEntry, fc.constantFrom('rfc5424' as const, 'rfc3164' as const), (e, format) => {
+        const bytes = Buffer.from(`${formatSyslogLine(e, format)}\n`);
+        expect(bytes.indexOf(0x0a)).toBe(bytes.length - 1);
+        expect(bytes.findIndex((b, i) => b < 0x20 && i < bytes.length - 1)).toBe(-1);
+        expect(bytes.includes(0x7f)).toBe(false);
+        expect(FORBIDDEN.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads back exactly: #ooo is always an escape, a literal "#012" stays literal', () => {
+    fc.assert(
+      fc.property(nastyEntry, fc.constantFrom('rfc5424' as const, 'rfc3164' as const), (e, format) => {
+        const line = formatSyslogLine(e, format);
+        expect(decodeSyslogLine(line)).toBe(Buffer.from(formatSyslog(e, format)).toString('utf8'));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('escapes a newline, ESC, CR, NUL and BEL as #ooo and a literal #012 as #043012', () => {
+    const out = formatSyslogLine(entry({ message: 'a\nb #012 c\u001b[2J\r\u0000\u0007 #12 #0x #' }), 'rfc5424');
+    expect(out).toBe('<14>1 2024-01-15T10:30:45.123Z server01 web-server 1234 - - a#012b #043012 c#033[2J#015#000#007 #12 #0x #');
+  });
+
+  it('escapes C1 controls, bidi controls and line separators as the octal of their UTF-8 bytes', () => {
+    expect(formatSyslogLine(entry({ message: 'x\u0085y\u202ez\u2028\u2066é' }), 'rfc3164')).toMatch(
+      /web-server\[1234\]: x#302#205y#342#200#256z#342#200#250#342#201#246é$/,
+    );
+  });
+
+  it('escapes structured-data values too', () => {
+    expect(formatSyslogLine(entry({ fields: { k: 'v\n\u001b]0;title\u0007' } }), 'rfc5424')).toContain(
+      '[logstream@32473 k="v#012#033\\]0;title#007"]',
+    );
   });
 });

@@ -233,3 +233,47 @@ export function formatRfc3164(entry: LogEntry, options?: SyslogFormatOptions): s
 export function formatSyslog(entry: LogEntry, format: SyslogFormat, options?: SyslogFormatOptions): string {
   return format === 'rfc3164' ? formatRfc3164(entry, options) : formatRfc5424(entry, options);
 }
+
+// What a syslog file line must not hold raw: C0 controls, DEL, C1 controls, the bidi controls and
+// the line/paragraph separators (they reorder or break what a terminal or editor shows), and a
+// '#' before three octal digits, which would read as an escape.
+// eslint-disable-next-line no-control-regex
+const SYSLOG_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|#(?=[0-7]{3})/;
+// eslint-disable-next-line no-control-regex
+const SYSLOG_UNSAFE_G = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|#(?=[0-7]{3})/g;
+const octalEscapes = new Map<string, string>();
+
+/** `#ooo` for each UTF-8 byte of `ch` (one UTF-16 unit, so at most three bytes). */
+function octalEscape(ch: string): string {
+  let out = octalEscapes.get(ch);
+  if (out === undefined) {
+    out = '';
+    for (const byte of Buffer.from(ch, 'utf8')) out += `#${byte.toString(8).padStart(3, '0')}`;
+    octalEscapes.set(ch, out);
+  }
+  return out;
+}
+
+/**
+ * Makes `text` safe for one line of a log file, the way rsyslog escapes control characters:
+ * each C0 control byte (newline and tab included) and DEL becomes `#` and its three octal
+ * digits (`\n` → `#012`, ESC → `#033`); each C1 control (U+0080–U+009F), bidi control (U+061C,
+ * U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and line or paragraph separator (U+2028,
+ * U+2029) becomes the octal of its UTF-8 bytes (U+202E → `#342#200#256`). A `#` followed by three
+ * octal digits is itself written `#043`, so `#ooo` in the output always stands for one byte: a
+ * literal `#012` is `#043012`. Any other `#` (`issue #12`, `#0x1`) stays as it is.
+ *
+ * Text with nothing to escape is returned as is after one scan.
+ */
+export function escapeSyslogText(text: string): string {
+  return SYSLOG_UNSAFE.test(text) ? text.replace(SYSLOG_UNSAFE_G, octalEscape) : text;
+}
+
+/**
+ * One entry as one line of a syslog-format file, without the newline: {@link formatSyslog}
+ * passed through {@link escapeSyslogText}, so the line holds no control character and a reader
+ * can undo every escape.
+ */
+export function formatSyslogLine(entry: LogEntry, format: SyslogFormat, options?: SyslogFormatOptions): string {
+  return escapeSyslogText(formatSyslog(entry, format, options));
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { LogLevel, type LogEntry } from '@logstream/protocol';
+import { formatHuman } from './human-format';
+
+const entry = (over: Partial<LogEntry> = {}): LogEntry => ({
+  id: 'id-1',
+  timestamp: '2024-01-15T10:30:45.123Z',
+  level: 6,
+  daemon: 'web-server',
+  message: 'Request processed',
+  fields: { user_id: '12345' },
+  pid: 1234,
+  hostname: 'server01',
+  ...over,
+});
+
+// Characters that move a terminal's cursor, end a line or reorder text, and the ones that carry
+// the line's structure, mixed with any other code point.
+const SPECIALS = [
+  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
+  '\u007f',
+  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(0x80 + i)),
+  '\u061c',
+  '\u200e',
+  '\u200f',
+  '\u2028',
+  '\u2029',
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\u00a0',
+  '\ufeff',
+  '\ud800',
+  '\\',
+  '\\n',
+  '"',
+  '=',
+  ' ',
+  '[',
+  ']',
+  ':',
+  ': ',
+  'sshd[1]: ',
+];
+const nasty = (maxLength = 40) =>
+  fc.string({ unit: fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength });
+const nastyEntry: fc.Arbitrary<LogEntry> = fc.record({
+  id: fc.uuid(),
+  timestamp: fc.constantFrom('2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00'),
+  level: fc.constantFrom(...Object.values(LogLevel)),
+  daemon: nasty(),
+  message: nasty(),
+  fields: fc.dictionary(nasty(10), nasty(), { maxKeys: 4 }),
+  pid: fc.option(fc.nat()),
+  hostname: fc.option(nasty()),
+});
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const LABELS = ['EMERG', 'ALERT', 'CRIT ', 'ERROR', 'WARN ', 'NOTICE', 'INFO ', 'DEBUG'];
+// A daemon printed bare is printable ASCII without '"', ':', '[', '\' and ']'; anything else is quoted.
+const WHO = String.raw`([\x21\x23-\x39\x3b-\x5a\x5e-\x7e]+|"(?:[^"\\]|\\.)*")`;
+const TOKEN = String.raw`([^\s"=\\]+|"(?:[^"\\]|\\.)*")`;
+const unquote = (token: string): string => (token.startsWith('"') ? (JSON.parse(token) as string) : token);
+
+describe('formatHuman', () => {
+  it('never writes a control byte, DEL, C1, bidi or line separator: one entry, one line', () => {
+    fc.assert(
+      fc.property(nastyEntry, (e) => {
+        const bytes = Buffer.from(`${formatHuman(e)}\n`);
+        expect(bytes.indexOf(0x0a)).toBe(bytes.length - 1);
+        expect(bytes.findIndex((b, i) => b < 0x20 && i < bytes.length - 1)).toBe(-1);
+        expect(bytes.includes(0x7f)).toBe(false);
+        expect(FORBIDDEN.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('has a prefix no daemon name can forge: the daemon reads back, then [pid]: and the message', () => {
+    fc.assert(
+      fc.property(nastyEntry, (e) => {
+        const line = formatHuman({ ...e, fields: {} });
+        const m = new RegExp(`^(\\S+) (\\S+) +${WHO}(?:\\[(\\d+)\\])?: (.*)$`, 's').exec(line);
+        expect(m).not.toBeNull();
+        const [, ts, label, who, pid, rest] = m as unknown as string[];
+        expect(ts).toBe(e.timestamp);
+        expect(label).toBe((LABELS[e.level] as string).trim());
+        expect(unquote(who as string)).toBe(e.daemon);
+        expect(pid === undefined ? null : Number(pid)).toBe(e.pid);
+        // The message is JSON string text without the quotes ('"' is left as is).
+        expect(JSON.parse(`"${(rest as string).replace(/"/g, '\\"')}"`)).toBe(e.message);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('writes each field as key=value that reads back, whatever the key and value hold', () => {
+    fc.assert(
+      fc.property(nastyEntry, (e) => {
+        const line = formatHuman({ ...e, daemon: 'd', message: 'm' });
+        const head = `${e.timestamp} ${LABELS[e.level] as string} d${e.pid === null ? '' : `[${e.pid}]`}: m`;
+        expect(line.startsWith(head)).toBe(true);
+        const pair = new RegExp(` ${TOKEN}=${TOKEN}`, 'y');
+        pair.lastIndex = head.length;
+        const fields: [string, string][] = [];
+        while (pair.lastIndex < line.length) {
+          const m = pair.exec(line);
+          expect(m).not.toBeNull();
+          fields.push([unquote((m as RegExpExecArray)[1] as string), unquote((m as RegExpExecArray)[2] as string)]);
+        }
+        expect(fields).toEqual(Object.entries(e.fields));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('quotes a daemon that would forge a prefix', () => {
+    expect(formatHuman(entry({ daemon: 'sshd[1]: Accepted password for root from 10.0.0.1', message: 'x' }))).toBe(
+      '2024-01-15T10:30:45.123Z INFO  "sshd[1]: Accepted password for root from 10.0.0.1"[1234]: x user_id=12345',
+    );
+    expect(formatHuman(entry({ daemon: 'cron', pid: null, message: 'x', fields: {} }))).toBe('2024-01-15T10:30:45.123Z INFO  cron: x');
+    expect(formatHuman(entry({ daemon: 'a"b', pid: null, message: 'x', fields: {} }))).toBe('2024-01-15T10:30:45.123Z INFO  "a\\"b": x');
+  });
+
+  it('quotes keys and values with spaces, "=", quotes or backslashes', () => {
+    expect(formatHuman(entry({ message: 'm', fields: { 'user id': 'root', 'a=b': 'x=y', 'q"': 'c:\\dir', ok: 'ünï' } }))).toBe(
+      '2024-01-15T10:30:45.123Z INFO  web-server[1234]: m "user id"=root "a=b"="x=y" "q\\""="c:\\\\dir" ok=ünï',
+    );
+  });
+
+  it('escapes control bytes, C1, bidi controls and line separators JSON-style', () => {
+    expect(formatHuman(entry({ message: 'a\u001b[2J\r\u0000\u0007\u0085\u202e\u2028\t\\n', fields: { k: '\u001b' } }))).toBe(
+      '2024-01-15T10:30:45.123Z INFO  web-server[1234]: a\\u001b[2J\\r\\u0000\\u0007\\u0085\\u202e\\u2028\\t\\\\n k="\\u001b"',
+    );
+  });
+});
