@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, readFile, readdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -174,6 +174,8 @@ export class LogServer extends EventEmitter {
   readonly #lifetime = new AbortController();
   readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
   #server: Server | undefined;
+  /** Connections the open-file limit leaves room for (Linux; undefined elsewhere). */
+  #fdRoom: number | undefined;
   #conns = new Set<Conn>();
   // Connections that had their share of this turn (see TURN_MS), resumed at its end.
   #lineTick = 0;
@@ -319,6 +321,17 @@ export class LogServer extends EventEmitter {
       this.#report(fds ? 'server: out of file descriptors, a connection was closed (raise LimitNOFILE / ulimit -n)' : 'server', error);
     });
     await chmod(this.socketPath, this.#socketMode);
+    this.#fdRoom = await fileDescriptorRoom();
+    if (this.#fdRoom !== undefined && this.#fdRoom < this.maxConnections) {
+      this.emit(
+        'error',
+        new LogStreamError(
+          'config',
+          `max_connections ${this.maxConnections} is more than the open-file limit leaves room for (${this.#fdRoom}); connections past ${this.#fdRoom} are refused: raise LimitNOFILE (ulimit -n)`,
+          { code: 'CONFIG' },
+        ),
+      );
+    }
     this.#state = 'listening';
     this.emit('listening');
   }
@@ -472,11 +485,26 @@ export class LogServer extends EventEmitter {
 
   #accept(socket: Socket): void {
     this.counters.connectionsTotal++;
-    if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections) {
+    // Past the open-file limit libuv would close new connections unseen (EMFILE): refuse them
+    // ourselves while a few descriptors are left, so the client hears why and the log says so.
+    const outOfFds = this.#fdRoom !== undefined && this.#conns.size >= this.#fdRoom;
+    if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections || outOfFds) {
       this.counters.connectionsRejected++;
       this.counters.errors.server++;
-      const message =
-        this.#state === 'listening' ? `too many connections (max_connections ${this.maxConnections})` : 'server is shutting down';
+      let message = 'server is shutting down';
+      if (this.#state === 'listening') {
+        message = outOfFds
+          ? `too many connections (${this.#conns.size}: the server's open-file limit is reached)`
+          : `too many connections (max_connections ${this.maxConnections})`;
+      }
+      if (outOfFds && this.#state === 'listening') {
+        this.#reports.note(
+          'accept EMFILE',
+          1,
+          (n) =>
+            `server: refused ${n} connection${n === 1 ? '' : 's'}: out of file descriptors with ${this.#conns.size} open (raise LimitNOFILE / ulimit -n)`,
+        );
+      }
       socket.on('error', () => undefined);
       this.#refused.add(socket);
       socket.once('close', () => this.#refused.delete(socket));
@@ -773,6 +801,25 @@ export class LogServer extends EventEmitter {
       return;
     }
     socket.write(encodeAck(conn.acked));
+  }
+}
+
+/** Descriptors kept free for backends (rotation, compression) and for refusing a connection. */
+const FD_RESERVE = 32;
+
+/**
+ * How many more descriptors this process may open, less {@link FD_RESERVE}: the soft
+ * `Max open files` of /proc/self/limits minus those open now. Undefined where /proc is missing.
+ */
+async function fileDescriptorRoom(): Promise<number | undefined> {
+  try {
+    const limits = await readFile('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+    if (soft === undefined || soft === 'unlimited') return undefined;
+    const open = (await readdir('/proc/self/fd')).length;
+    return Math.max(0, Number(soft) - open - FD_RESERVE);
+  } catch {
+    return undefined;
   }
 }
 
