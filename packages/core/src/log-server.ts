@@ -21,6 +21,7 @@ import {
   type LogStreamErrorKind,
 } from '@logstream/protocol';
 import { BackendRoute, type BackendRouteOptions, type RouteDrop } from './backend-route';
+import { loadPeerCredentialsReader, type PeerCredentials, type PeerCredentialsReader } from './peer-credentials';
 import { ReportLimiter } from './report-limiter';
 import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
@@ -37,6 +38,12 @@ export interface LogServerOptions {
   backends: readonly (BackendRouteOptions | BackendRoute)[];
   /** Connections served at once; one more gets an error line and is closed. Default 1000. */
   maxConnections?: number;
+  /**
+   * Connections one user (the peer's uid, as the kernel says) may hold at once, so that no
+   * unprivileged user can lock the others out by holding idle connections. Root and the
+   * server's own user are bound only by `maxConnections`. Default half of `maxConnections`.
+   */
+  maxConnectionsPerUid?: number;
   /** Read buffer of each connection, in bytes (the spec's `buffer_size`). Default 65536. */
   readBufferBytes?: number;
   /** Longest accepted line in bytes, newline not counted. Default 65536. */
@@ -86,6 +93,8 @@ export interface ServerCounters {
 
 interface Conn {
   socket: Socket;
+  /** The sending process, as the kernel says (undefined where it cannot). */
+  peer: PeerCredentials | undefined;
   splitter: LineSplitter;
   /** Handshake state: undefined until the first line. */
   daemon: string | undefined;
@@ -149,6 +158,7 @@ const MAX_ERROR_MESSAGE_CHARS = 1024;
 export class LogServer extends EventEmitter {
   readonly socketPath: string;
   readonly maxConnections: number;
+  readonly maxConnectionsPerUid: number;
   readonly maxLineBytes: number;
   readonly routes: readonly BackendRoute[];
   readonly counters: ServerCounters = {
@@ -176,6 +186,9 @@ export class LogServer extends EventEmitter {
   #server: Server | undefined;
   /** Connections the open-file limit leaves room for (Linux; undefined elsewhere). */
   #fdRoom: number | undefined;
+  #peerCredentials: PeerCredentialsReader | undefined;
+  /** Connections open per unprivileged uid (see maxConnectionsPerUid). */
+  #perUid = new Map<number, number>();
   #conns = new Set<Conn>();
   // Connections that had their share of this turn (see TURN_MS), resumed at its end.
   #lineTick = 0;
@@ -202,6 +215,7 @@ export class LogServer extends EventEmitter {
     super();
     this.socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
     this.maxConnections = options.maxConnections ?? 1000;
+    this.maxConnectionsPerUid = options.maxConnectionsPerUid ?? Math.max(1, Math.floor(this.maxConnections / 2));
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#hostname = options.hostname ?? osHostname();
     this.#defaultDaemon = options.defaultDaemon ?? 'unknown';
@@ -296,6 +310,7 @@ export class LogServer extends EventEmitter {
       const ids = await route.backend.recentIds?.();
       if (ids !== undefined) this.rememberIds(ids);
     }
+    this.#peerCredentials = await loadPeerCredentialsReader();
     await this.#clearStaleSocket();
     const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) => this.#accept(socket));
     this.#server = server;
@@ -488,14 +503,17 @@ export class LogServer extends EventEmitter {
     // Past the open-file limit libuv would close new connections unseen (EMFILE): refuse them
     // ourselves while a few descriptors are left, so the client hears why and the log says so.
     const outOfFds = this.#fdRoom !== undefined && this.#conns.size >= this.#fdRoom;
-    if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections || outOfFds) {
+    const peer = this.#peerCredentials?.(socket);
+    const shared = peer !== undefined && peer.uid !== 0 && peer.uid !== process.getuid?.();
+    const overShare = shared && (this.#perUid.get(peer.uid) ?? 0) >= this.maxConnectionsPerUid;
+    if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections || outOfFds || overShare) {
       this.counters.connectionsRejected++;
       this.counters.errors.server++;
       let message = 'server is shutting down';
       if (this.#state === 'listening') {
-        message = outOfFds
-          ? `too many connections (${this.#conns.size}: the server's open-file limit is reached)`
-          : `too many connections (max_connections ${this.maxConnections})`;
+        if (outOfFds) message = `too many connections (${this.#conns.size}: the server's open-file limit is reached)`;
+        else if (this.#conns.size >= this.maxConnections) message = `too many connections (max_connections ${this.maxConnections})`;
+        else message = `too many connections from uid ${peer?.uid} (max_connections_per_uid ${this.maxConnectionsPerUid})`;
       }
       if (outOfFds && this.#state === 'listening') {
         this.#reports.note(
@@ -513,8 +531,10 @@ export class LogServer extends EventEmitter {
       socket.end(encodeError({ kind: 'server', code: this.#state === 'listening' ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', message }));
       return;
     }
+    if (shared) this.#perUid.set(peer.uid, (this.#perUid.get(peer.uid) ?? 0) + 1);
     const conn: Conn = {
       socket,
+      peer,
       splitter: new LineSplitter(this.maxLineBytes),
       daemon: undefined,
       seq: 0,
@@ -553,6 +573,11 @@ export class LogServer extends EventEmitter {
     socket.on('close', () => {
       conn.ended = true;
       this.#conns.delete(conn);
+      if (shared) {
+        const left = (this.#perUid.get(peer.uid) ?? 1) - 1;
+        if (left === 0) this.#perUid.delete(peer.uid);
+        else this.#perUid.set(peer.uid, left);
+      }
     });
     if (this.#paused) socket.pause();
     this.emit('connection', this.#conns.size);
