@@ -1,3 +1,4 @@
+import type * as Koffi from 'koffi';
 import type { Socket } from 'node:net';
 
 /** The sending process of a connection, as the kernel says (SO_PEERCRED). */
@@ -21,9 +22,9 @@ const SO_PEERCRED = 17;
  */
 export async function loadPeerCredentialsReader(): Promise<PeerCredentialsReader | undefined> {
   if (process.platform !== 'linux') return undefined;
-  let koffi: typeof import('koffi');
+  let koffi: typeof Koffi;
   try {
-    const loaded = (await import('koffi')) as typeof import('koffi') & { default?: typeof import('koffi') };
+    const loaded = (await import('koffi')) as typeof Koffi & { default?: typeof Koffi };
     koffi = loaded.default ?? loaded;
   } catch {
     return undefined;
