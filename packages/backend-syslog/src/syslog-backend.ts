@@ -11,10 +11,11 @@ import {
   type Backend,
   type BackendEvents,
   type EntryBatch,
+  type LogEntry,
   type SyslogFormat,
   type SyslogFormatOptions,
 } from '@logstream/protocol';
-import { FrameQueue } from './frame-queue';
+import { FrameQueue, type Frame } from './frame-queue';
 import { frameMessage, type SyslogFraming } from './framing';
 import { DEFAULT_SYSLOG_SOCKET_PATH, LocalTransport } from './local-transport';
 import { RecentCounter } from './recent-counter';
@@ -59,9 +60,12 @@ export interface SyslogBackendOptions {
   framing?: SyslogFraming;
   /** TLS files for a `tls://` server. */
   tls?: SyslogTlsOptions;
-  /** Most messages held while the peer is slow or away; default 10000. Beyond it the oldest are dropped. */
+  /**
+   * Most messages held in this process, waiting for the peer; default 10000. A `write()` that
+   * finds the buffer full waits for room: nothing buffered is ever evicted.
+   */
   maxBufferedEntries?: number;
-  /** Most bytes held while the peer is slow or away; default 8 MiB. Beyond it the oldest are dropped. */
+  /** Most bytes held in this process, waiting for the peer; default 8 MiB. Past it, `write()` waits too. */
   maxBufferedBytes?: number;
   /**
    * Longest message in bytes, framing excluded; longer ones are cut at a character boundary
@@ -100,14 +104,26 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
 type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
 
+/** Options of {@link SyslogBackend.write}. */
+export interface SyslogWriteOptions {
+  /**
+   * Gives up waiting: the write rejects with `signal.reason`, and the batch's messages not yet
+   * handed to the transport are dropped (counted as `dropped_aborted`).
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * Counters of a {@link SyslogBackend}; every one only grows.
  *
- * - `sent`: messages that left the process (handed to the kernel or a socket's buffer).
- * - `send_errors`: messages a send failed for (UDP refusals, oversize datagrams); they are lost.
- * - `dropped_overflow`: oldest buffered messages dropped because the buffer was full.
- * - `dropped_on_close`: messages still buffered when `close()` gave up waiting.
- * - `possibly_lost`: messages written within `unconfirmedWindowMs` before a connection broke.
+ * - `sent`: messages handed to the kernel (a stream's socket buffer, or a datagram sent).
+ * - `send_errors`: messages the kernel refused for good (a refused or oversized datagram); lost.
+ * - `dropped_aborted`: messages of writes given up through their `signal`, never handed over.
+ * - `dropped_on_close`: messages of writes still waiting when `close()` gave up (those writes reject).
+ * - `requeued`: messages whose stream write had not reached the kernel when the connection
+ *   broke, sent again on the next connection (the peer may get some of them twice).
+ * - `possibly_lost`: messages handed to the kernel within `unconfirmedWindowMs` before a
+ *   connection broke.
  * - `truncated`: messages cut to `maxMessageBytes`.
  * - `connect_errors`: failed connection attempts.
  * - `disconnects`: established connections that broke.
@@ -116,8 +132,9 @@ type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
 export interface SyslogBackendStats {
   sent: number;
   send_errors: number;
-  dropped_overflow: number;
+  dropped_aborted: number;
   dropped_on_close: number;
+  requeued: number;
   possibly_lost: number;
   truncated: number;
   connect_errors: number;
@@ -125,16 +142,32 @@ export interface SyslogBackendStats {
   reconnects: number;
 }
 
+/** A write waiting for room in the buffer or for its last frame to be confirmed. */
+interface Waiter {
+  ready: () => boolean;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** How far an aborted write got, so that a retry of the same batch does not send it twice. */
+interface PartialWrite {
+  /** Leading entries of the batch already with the transport. */
+  taken: number;
+  /** Sequence number of the last of them. */
+  lastSeq: number;
+}
+
 /**
  * Sends entries to a syslog daemon: RFC 5424 (default) or RFC 3164, to the local socket
  * (`/dev/log`), or to a remote server over UDP, TCP or TLS.
  *
- * `write()` formats the batch into a bounded buffer and resolves at once: a slow or dead syslog
- * never holds back the server or other backends. While the peer is away the buffer keeps the
- * newest messages (the oldest are dropped and counted), and the backend reconnects with
+ * `write()` resolves once every message of the batch was handed to the kernel (written to the
+ * stream's socket, or sent as a datagram). While the peer is slow or away it waits (the
+ * server's route then holds its acks back), with at most `maxBufferedEntries` /
+ * `maxBufferedBytes` held in this process; nothing is ever evicted. The backend reconnects with
  * backoff (100 ms, ×2, at most 5 s, with jitter). Emits `'error'` for each failed connection
- * attempt and each broken connection, only when a listener is attached; `stats()` counts them
- * either way.
+ * attempt, each broken connection and each refused datagram, only when a listener is
+ * attached; `stats()` counts them either way.
  */
 export class SyslogBackend extends EventEmitter<BackendEvents> implements Backend {
   readonly name: string;
@@ -153,8 +186,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   readonly #counters: SyslogBackendStats = {
     sent: 0,
     send_errors: 0,
-    dropped_overflow: 0,
+    dropped_aborted: 0,
     dropped_on_close: 0,
+    requeued: 0,
     possibly_lost: 0,
     truncated: 0,
     connect_errors: 0,
@@ -167,6 +201,14 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   #pumping = false;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #progress: (() => void)[] = [];
+  #waiters = new Set<Waiter>();
+  /** Sequence number of the last frame queued. */
+  #lastSeq = 0;
+  /** Every frame up to this sequence number is done with (sent, refused or dropped). */
+  #doneSeq = 0;
+  /** Frames queued or with the transport, not yet done with. */
+  #outstanding = 0;
+  readonly #partial = new WeakMap<EntryBatch, PartialWrite>();
   #opening: Promise<void> | undefined;
   #flushing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -216,13 +258,15 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     };
 
     const hooks: TransportHooks = {
-      onSent: (n) => {
+      onSent: (n, lastSeq) => {
         this.#counters.sent += n;
         this.#recent.add(n);
+        this.#done(n, lastSeq);
       },
-      onSendError: (error, dropped) => {
+      onSendError: (error, dropped, lastSeq) => {
         this.#counters.send_errors += dropped;
         this.#report(error);
+        this.#done(dropped, lastSeq);
       },
     };
     const connectTimeoutMs = positiveInt(options.connectTimeoutMs, 5000, 'connect_timeout_ms');
@@ -294,26 +338,73 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   /**
-   * Queues the batch's entries, formatted and framed, and resolves: the entries are then
-   * "stored" in this backend's sense (buffered, bounded, sent as soon as the peer takes them).
-   * When the buffer is full, the oldest messages are dropped and counted as `dropped_overflow`.
+   * Formats and frames the batch's entries, queues them (waiting for room when the buffer is
+   * full) and resolves once the transport handed every one of them to the kernel (a stream:
+   * written to the socket; a datagram: sent; a datagram the kernel refuses for good counts in
+   * `send_errors`). While the peer is away it waits; nothing is evicted to make room.
    *
-   * @throws LogStreamError (kind `server`, code `CLOSED`) after {@link close}.
+   * A write may be retried with the same batch after it rejected: the messages an aborted
+   * write had already handed to the transport are not queued again.
+   *
+   * @throws the `signal`'s reason once it aborts (the batch's messages not yet with the
+   *   transport are dropped and counted as `dropped_aborted`)
+   * @throws LogStreamError (kind `server`, code `CLOSED`) after {@link close}, or when `close()`
+   *   gave up on this write's messages
    */
-  async write(batch: EntryBatch): Promise<void> {
+  async write(batch: EntryBatch, options: SyslogWriteOptions = {}): Promise<void> {
     if (this.#state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
+    const { signal } = options;
+    const previous = this.#partial.get(batch);
+    this.#partial.delete(batch);
+    const skip = previous?.taken ?? 0;
+    const entries = skip < batch.length ? batch.entries() : [];
+    if (signal?.aborted) {
+      this.#counters.dropped_aborted += entries.length - skip;
+      if (previous !== undefined) this.#partial.set(batch, previous);
+      throw signal.reason;
+    }
     const format = this.format === 'rfc3164' ? formatRfc3164 : formatRfc5424;
-    const options = this.#formatOptions;
+    const formatOptions = this.#formatOptions;
     const framing = this.#transport.framing;
     const maxMessageBytes = this.#transport.maxMessageBytes;
     const queue = this.#queue;
-    const counters = this.#counters;
-    for (const entry of batch.entries()) {
-      const { frame, truncated } = frameMessage(format(entry, options), framing, maxMessageBytes);
-      if (truncated) counters.truncated++;
-      counters.dropped_overflow += queue.push(frame);
+    const owner = {};
+    let lastSeq = previous?.lastSeq ?? 0;
+    let pushed = 0;
+    try {
+      for (let i = skip; i < entries.length; i++) {
+        const { frame, truncated } = frameMessage(format(entries[i] as LogEntry, formatOptions), framing, maxMessageBytes);
+        if (!queue.hasRoom(frame.length)) {
+          this.#pump();
+          await this.#until(() => queue.hasRoom(frame.length), signal);
+          if (this.#isClosed()) throw closedError(this.name);
+        }
+        if (truncated) this.#counters.truncated++;
+        lastSeq = ++this.#lastSeq;
+        queue.push({ data: frame, seq: lastSeq, owner });
+        this.#outstanding++;
+        pushed++;
+      }
+      this.#pump();
+      const last = lastSeq;
+      if (this.#doneSeq < last) await this.#until(() => this.#doneSeq >= last, signal);
+    } catch (error) {
+      // Frames still queued are taken back; those with the transport go out anyway.
+      const removed = queue.removeOwned(owner);
+      this.#outstanding -= removed;
+      const lost = removed + (entries.length - skip - pushed);
+      if (signal?.aborted && error === signal.reason) {
+        this.#counters.dropped_aborted += lost;
+        // When some were taken back, a retry queues them again after this seq, so its wait
+        // covers the frames still with the transport.
+        const taken = skip + pushed - removed;
+        if (taken > 0) this.#partial.set(batch, { taken, lastSeq });
+      } else {
+        this.#counters.dropped_on_close += lost;
+      }
+      this.#notify();
+      throw error;
     }
-    this.#pump();
   }
 
   /**
@@ -362,9 +453,16 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     const wasUp = this.#state === 'up';
     this.#state = 'closed';
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#counters.dropped_on_close += this.#queue.clear();
+    this.#queue.clear();
     if (wasUp) await this.#transport.close(1000);
     else this.#transport.destroy();
+    // What is still queued or unconfirmed now never reached the kernel: the writes waiting
+    // for it reject, so none of it was acknowledged.
+    this.#counters.dropped_on_close += this.#outstanding;
+    this.#outstanding = 0;
+    const closed = closedError(this.name);
+    for (const waiter of this.#waiters) waiter.reject(closed);
+    this.#waiters.clear();
     this.#notify();
   }
 
@@ -393,7 +491,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     if (this.#state === 'closed') return;
     this.#state = 'connecting';
     try {
-      await this.#transport.connect((error, unflushed) => this.#onDown(error, unflushed));
+      await this.#transport.connect((error, unsent) => this.#onDown(error, unsent));
     } catch (error) {
       if (this.#isClosed()) return;
       this.#counters.connect_errors++;
@@ -425,14 +523,16 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     this.#pump();
   }
 
-  #onDown(error: Error, unflushed = 0): void {
+  #onDown(error: Error, unsent: readonly Frame[] = []): void {
     if (this.#state !== 'up') return;
     this.#state = 'down';
     this.#counters.disconnects++;
-    // Whatever was written lately may have died in kernel buffers with the connection: no
-    // syslog transport acknowledges, so count it rather than pretend it arrived. Frames that
-    // never left the socket's own buffer are lost for sure, however old.
-    this.#counters.possibly_lost += Math.max(this.#recent.total(), unflushed);
+    // Frames whose write never reached the kernel are sent again on the next connection.
+    this.#queue.unshift(unsent);
+    this.#counters.requeued += unsent.length;
+    // Whatever reached the kernel lately may have died in its buffers with the connection: no
+    // syslog transport acknowledges, so count it rather than pretend it arrived.
+    this.#counters.possibly_lost += this.#recent.total();
     this.#recent.reset();
     this.#report(error);
     this.#scheduleReconnect();
@@ -461,18 +561,53 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
       }
     } catch (error) {
       // A transport bug must not leave the backend wedged: treat it as a broken connection.
-      this.#transport.destroy();
-      this.#onDown(asError(error));
+      this.#onDown(asError(error), this.#transport.destroy());
     } finally {
       this.#pumping = false;
       this.#notify();
     }
   }
 
+  #done(n: number, lastSeq: number): void {
+    this.#outstanding -= n;
+    if (lastSeq > this.#doneSeq) this.#doneSeq = lastSeq;
+    this.#notify();
+  }
+
   #notify(): void {
-    const waiters = this.#progress;
+    for (const waiter of this.#waiters) {
+      if (waiter.ready()) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+    const progress = this.#progress;
+    if (progress.length === 0) return;
     this.#progress = [];
-    for (const wake of waiters) wake();
+    for (const wake of progress) wake();
+  }
+
+  /** Resolves once `ready()` holds (checked at each progress); rejects when `signal` aborts. */
+  #until(ready: () => boolean, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        ready,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      this.#waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   #report(error: Error): void {
