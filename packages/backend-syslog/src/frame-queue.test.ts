@@ -75,7 +75,9 @@ describe('FrameQueue', () => {
     let expected = 0;
     for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 3000; i++) q.push(f(String(next++)));
-      for (let i = 0; i < 2900; i++) expect(Number(q.shift()?.data.toString())).toBe(expected++);
+      let inOrder = true;
+      for (let i = 0; i < 2900; i++) inOrder &&= Number(q.shift()?.data.toString()) === expected++;
+      expect(inOrder, `round ${round}`).toBe(true);
     }
     expect(q.length).toBe(20 * 100);
   });

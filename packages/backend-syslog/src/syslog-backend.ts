@@ -146,7 +146,7 @@ export interface SyslogBackendStats {
 interface Waiter {
   ready: () => boolean;
   resolve: () => void;
-  reject: (error: unknown) => void;
+  reject: (error: Error) => void;
 }
 
 /** How far an aborted write got, so that a retry of the same batch does not send it twice. */
@@ -321,7 +321,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
       await transport.check();
       this.#state = 'connecting';
       try {
-        await transport.connect((error) => this.#onDown(error));
+        await transport.connect((error, unsent) => this.#onDown(error, unsent));
       } catch (error) {
         this.#state = 'new';
         throw error;
@@ -523,7 +523,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     this.#pump();
   }
 
-  #onDown(error: Error, unsent: readonly Frame[] = []): void {
+  #onDown(error: Error, unsent: readonly Frame[]): void {
     if (this.#state !== 'up') return;
     this.#state = 'down';
     this.#counters.disconnects++;
@@ -592,6 +592,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         this.#waiters.delete(waiter);
+        // The caller's own reason, whatever it is (a DOMException by default): it recognises it.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(signal?.reason);
       };
       const waiter: Waiter = {

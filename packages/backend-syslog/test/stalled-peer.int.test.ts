@@ -80,15 +80,19 @@ function track(promise: Promise<void>): { promise: Promise<void>; state: 'pendin
 async function settledOrStalled(backend: SyslogBackend, write: ReturnType<typeof track>, quietMs = 1500): Promise<void> {
   let sent = backend.stats().sent;
   let since = Date.now();
-  await until(() => {
-    if (write.state !== 'pending') return true;
-    const now = backend.stats().sent;
-    if (now !== sent) {
-      sent = now;
-      since = Date.now();
-    }
-    return Date.now() - since >= quietMs;
-  }, 'the write to settle or stall', 60_000);
+  await until(
+    () => {
+      if (write.state !== 'pending') return true;
+      const now = backend.stats().sent;
+      if (now !== sent) {
+        sent = now;
+        since = Date.now();
+      }
+      return Date.now() - since >= quietMs;
+    },
+    'the write to settle or stall',
+    60_000,
+  );
 }
 
 /**
@@ -204,5 +208,27 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     for (let seq = 0; seq < total; seq++) if (!counts.has(seq)) missing++;
     expect(missing).toBeLessThanOrEqual(stats.possibly_lost as number);
     if (process.env.SYSLOG_TEST_DEBUG) console.log({ resolved, missing, stats });
+  });
+
+  it('close() gives up after flushTimeoutMs: the pending write rejects, and what never reached the kernel is counted', async () => {
+    const peer = await stalledPeer();
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024, flushTimeoutMs: 300 });
+    await backend.open();
+    await until(() => backend.connected, 'the connection');
+    const run = randomUUID();
+    const { resolved, pending } = await writeUntilStalled(backend, run, 100);
+    expect(pending, 'a write that stays pending').toBeDefined();
+    const sentBefore = backend.stats().sent as number;
+    expect(sentBefore).toBeGreaterThanOrEqual(resolved);
+    await backend.close();
+    const { write } = pending as NonNullable<typeof pending>;
+    await until(() => write.state !== 'pending', 'the pending write to settle');
+    expect(write.state).toBe('rejected');
+    expect(write.error).toMatchObject({ kind: 'server', code: 'CLOSED' });
+    const stats = backend.stats();
+    // Every message is either confirmed to the kernel or counted as dropped at close, once.
+    expect((stats.sent as number) + (stats.dropped_on_close as number)).toBe(resolved + 100);
+    expect(stats.dropped_on_close).toBeGreaterThan(0);
+    expect(stats.dropped_aborted).toBe(0);
   });
 });
