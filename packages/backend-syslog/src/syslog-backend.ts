@@ -357,9 +357,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     const previous = this.#partial.get(batch);
     this.#partial.delete(batch);
     const skip = previous?.taken ?? 0;
-    const entries = skip < batch.length ? batch.entries() : [];
+    const left = batch.length - skip;
     if (signal?.aborted) {
-      this.#counters.dropped_aborted += entries.length - skip;
+      this.#counters.dropped_aborted += left;
       if (previous !== undefined) this.#partial.set(batch, previous);
       throw signal.reason;
     }
@@ -372,6 +372,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     let lastSeq = previous?.lastSeq ?? 0;
     let pushed = 0;
     try {
+      const entries = left > 0 ? batch.entries() : [];
       for (let i = skip; i < entries.length; i++) {
         const { frame, truncated } = frameMessage(format(entries[i] as LogEntry, formatOptions), framing, maxMessageBytes);
         if (!queue.hasRoom(frame.length)) {
@@ -392,7 +393,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
       // Frames still queued are taken back; those with the transport go out anyway.
       const removed = queue.removeOwned(owner);
       this.#outstanding -= removed;
-      const lost = removed + (entries.length - skip - pushed);
+      const lost = removed + (left - pushed);
       if (signal?.aborted && error === signal.reason) {
         this.#counters.dropped_aborted += lost;
         // When some were taken back, a retry queues them again after this seq, so its wait
@@ -439,8 +440,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   /**
-   * Flushes (at most `flushTimeoutMs`), counts what is still buffered as `dropped_on_close`,
-   * and ends the connection. Idempotent: later calls return the first call's promise.
+   * Flushes (at most `flushTimeoutMs`) and ends the connection. Writes still waiting then
+   * reject (`CLOSED`), and their messages that never reached the kernel are counted as
+   * `dropped_on_close`. Idempotent: later calls return the first call's promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
