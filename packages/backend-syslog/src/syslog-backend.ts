@@ -21,7 +21,7 @@ import { DEFAULT_SYSLOG_SOCKET_PATH, LocalTransport } from './local-transport';
 import { RecentCounter } from './recent-counter';
 import { parseSyslogServer, type SyslogServer } from './server-url';
 import { StreamTransport } from './stream-transport';
-import type { Transport, TransportHooks } from './transport';
+import { systemError, type Transport, type TransportHooks } from './transport';
 import { UdpTransport } from './udp-transport';
 
 /** TLS settings of a `tls://` server: paths of PEM files. */
@@ -101,6 +101,8 @@ export const DEFAULT_MAX_BUFFERED_ENTRIES = 10_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Default of {@link SyslogBackendOptions.maxMessageBytes}. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+/** How long writes wait on a connected peer that takes nothing before it is reported, in ms. */
+export const STALL_REPORT_MS = 10_000;
 
 type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
 
@@ -125,6 +127,7 @@ export interface SyslogWriteOptions {
  * - `possibly_lost`: messages handed to the kernel within `unconfirmedWindowMs` before a
  *   connection broke.
  * - `truncated`: messages cut to `maxMessageBytes`.
+ * - `stalls`: times writes waited {@link STALL_REPORT_MS} on a connected peer that took nothing.
  * - `connect_errors`: failed connection attempts.
  * - `disconnects`: established connections that broke.
  * - `reconnects`: connections established after the first.
@@ -137,6 +140,7 @@ export interface SyslogBackendStats {
   requeued: number;
   possibly_lost: number;
   truncated: number;
+  stalls: number;
   connect_errors: number;
   disconnects: number;
   reconnects: number;
@@ -191,6 +195,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     requeued: 0,
     possibly_lost: 0,
     truncated: 0,
+    stalls: 0,
     connect_errors: 0,
     disconnects: 0,
     reconnects: 0,
@@ -200,6 +205,10 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   #connectedOnce = false;
   #pumping = false;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** When the transport last confirmed a frame, or a write started waiting on a quiet peer. */
+  #lastProgressMs = 0;
+  #stallReported = false;
   #progress: (() => void)[] = [];
   #waiters = new Set<Waiter>();
   /** Sequence number of the last frame queued. */
@@ -455,6 +464,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     const wasUp = this.#state === 'up';
     this.#state = 'closed';
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
     this.#queue.clear();
     if (wasUp) await this.#transport.close(1000);
     else this.#transport.destroy();
@@ -571,9 +581,37 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   #done(n: number, lastSeq: number): void {
+    this.#lastProgressMs = performance.now();
+    this.#stallReported = false;
     this.#outstanding -= n;
     if (lastSeq > this.#doneSeq) this.#doneSeq = lastSeq;
     this.#notify();
+  }
+
+  // A connected peer that takes nothing raises no socket error: say so once per stall, or a
+  // route waiting on it would hold every ack back in silence.
+  #watchStall(): void {
+    if (this.#stallTimer !== undefined) return;
+    const check = (): void => {
+      this.#stallTimer = undefined;
+      if (this.#waiters.size === 0 || this.#state === 'closed') return;
+      const quietMs = performance.now() - this.#lastProgressMs;
+      if (quietMs >= STALL_REPORT_MS && !this.#stallReported && this.#state === 'up') {
+        this.#stallReported = true;
+        this.#counters.stalls++;
+        this.#report(
+          systemError(
+            'send',
+            'ETIMEDOUT',
+            `${this.#transport.peer} (took nothing for ${Math.round(quietMs)} ms; ${this.#outstanding} messages and their writes are waiting)`,
+          ),
+        );
+      }
+      this.#stallTimer = setTimeout(check, Math.max(100, STALL_REPORT_MS - quietMs));
+      this.#stallTimer.unref();
+    };
+    this.#stallTimer = setTimeout(check, STALL_REPORT_MS);
+    this.#stallTimer.unref();
   }
 
   #notify(): void {
@@ -609,7 +647,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
           reject(error);
         },
       };
+      if (this.#waiters.size === 0) this.#lastProgressMs = performance.now();
       this.#waiters.add(waiter);
+      this.#watchStall();
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

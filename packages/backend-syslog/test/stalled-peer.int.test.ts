@@ -21,10 +21,9 @@ async function stalledPeer(): Promise<TcpPeer> {
   return peer;
 }
 
-function makeBackend(options: SyslogBackendOptions): SyslogBackend {
+function makeBackend(options: SyslogBackendOptions, errors: Error[] = []): SyslogBackend {
   const backend = new SyslogBackend({ flushTimeoutMs: 200, ...options });
-  // Trouble is reported as 'error' events; asserted through stats() here.
-  backend.on('error', () => {});
+  backend.on('error', (error) => errors.push(error));
   backends.push(backend);
   return backend;
 }
@@ -119,7 +118,8 @@ const DROPS = ['dropped_overflow', 'dropped_aborted', 'dropped_on_close', 'send_
 describe('SyslogBackend against a TCP peer that accepts and never reads (when_full = "block")', () => {
   it('stops resolving writes instead of dropping; once the peer reads, every acknowledged entry arrives exactly once', async () => {
     const peer = await stalledPeer();
-    const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024 });
+    const errors: Error[] = [];
+    const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024 }, errors);
     await backend.open();
     await until(() => backend.connected, 'the connection');
     const run = randomUUID();
@@ -131,6 +131,13 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     for (const key of DROPS) expect(backend.stats()[key] ?? 0, key).toBe(0);
     expect(backend.bufferedBytes).toBeLessThanOrEqual(256 * 1024);
     expect(peer.messages()).toHaveLength(0);
+    // The stall is reported, not silent: the connection itself raises no error.
+    await until(() => errors.some((e) => /took nothing/.test(e.message)), 'the stall report', 30_000);
+    expect(errors.find((e) => /took nothing/.test(e.message))).toMatchObject({
+      code: 'ETIMEDOUT',
+      message: expect.stringContaining(`tcp://127.0.0.1:${peer.port}`),
+    });
+    expect(backend.stats().stalls).toBe(1);
 
     peer.resume();
     await pending?.write.promise;
