@@ -37,6 +37,8 @@ export class LocalTransport implements Transport {
   readonly peer: string;
   readonly framing = 'none' as const;
   readonly maxMessageBytes: number;
+  /** The local socket must be there at start-up: open() connects and fails when it cannot. */
+  readonly connectAtOpen = true;
   readonly #path: string;
   readonly #hooks: TransportHooks;
   #socket: UnixDgramSocket | undefined;
@@ -56,7 +58,7 @@ export class LocalTransport implements Transport {
   /**
    * Checks that the path is a socket; rejects with ENOENT or ENOTSOCK naming it otherwise.
    */
-  async check(): Promise<void> {
+  async prepare(): Promise<void> {
     let info;
     try {
       info = await stat(this.#path);

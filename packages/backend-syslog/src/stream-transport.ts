@@ -15,8 +15,8 @@ export interface StreamTransportOptions {
   framing: SyslogFraming;
   maxMessageBytes: number;
   connectTimeoutMs: number;
-  /** TLS (RFC 5425) rather than plain TCP; the options come later through `useTls()`. */
-  tls: boolean;
+  /** For TLS (RFC 5425) rather than plain TCP: reads the TLS files, at {@link StreamTransport.prepare}. */
+  loadTls?: () => Promise<ConnectionOptions>;
 }
 
 /** One established connection and the writes it has not yet handed to the kernel. */
@@ -41,6 +41,8 @@ export class StreamTransport implements Transport {
   readonly peer: string;
   readonly framing: SyslogFraming;
   readonly maxMessageBytes: number;
+  /** A remote peer may be down at start-up: the backend connects in the background. */
+  readonly connectAtOpen = false;
   readonly #options: StreamTransportOptions;
   readonly #hooks: TransportHooks;
   #conn: Connection | undefined;
@@ -52,18 +54,18 @@ export class StreamTransport implements Transport {
     this.framing = options.framing;
     this.maxMessageBytes = options.maxMessageBytes;
     const host = isIP(options.host) === 6 ? `[${options.host}]` : options.host;
-    this.peer = `${options.tls ? 'tls' : 'tcp'}://${host}:${options.port}`;
+    this.peer = `${options.loadTls === undefined ? 'tcp' : 'tls'}://${host}:${options.port}`;
   }
 
-  /** Sets the TLS options (CA, key and certificate already read from their files). */
-  useTls(options: ConnectionOptions): void {
-    this.#tls = options;
+  /** Reads the TLS files, for a TLS transport. */
+  async prepare(): Promise<void> {
+    if (this.#options.loadTls !== undefined) this.#tls = await this.#options.loadTls();
   }
 
   connect(onDown: OnDown): Promise<void> {
     this.destroy();
     const { host, port, connectTimeoutMs } = this.#options;
-    const tls = this.#options.tls ? this.#tls : undefined;
+    const tls = this.#options.loadTls === undefined ? undefined : this.#tls;
     return new Promise<void>((resolve, reject) => {
       const socket =
         tls === undefined

@@ -1,13 +1,11 @@
+// Owns the Backend contract: turning batches into frames, the bounded buffer and the waits of
+// write() (room, confirmation, abort), flush and close, the counters, and the stall report.
+// Options, transports and the reconnect loop live in their own modules.
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { hostname as osHostname } from 'node:os';
 import {
-  Backoff,
-  DEFAULT_SYSLOG_FACILITY,
   LogStreamError,
   formatRfc3164,
   formatRfc5424,
-  parseFacility,
   type Backend,
   type BackendEvents,
   type EntryBatch,
@@ -16,95 +14,16 @@ import {
   type SyslogFormatOptions,
 } from '@logstream/protocol';
 import { FrameQueue, type Frame } from './frame-queue';
-import { frameMessage, type SyslogFraming } from './framing';
-import { DEFAULT_SYSLOG_SOCKET_PATH, LocalTransport } from './local-transport';
+import { frameMessage } from './framing';
+import { resolveSyslogOptions, type SyslogBackendOptions } from './options';
 import { RecentCounter } from './recent-counter';
-import { parseSyslogServer, type SyslogServer } from './server-url';
-import { StreamTransport } from './stream-transport';
+import { ReconnectLoop } from './reconnect-loop';
+import type { SyslogServer } from './server-url';
+import { createTransport } from './transport-factory';
 import { systemError, type Transport, type TransportHooks } from './transport';
-import { UdpTransport } from './udp-transport';
 
-/** TLS settings of a `tls://` server: paths of PEM files. */
-export interface SyslogTlsOptions {
-  /** CA bundle that signs the server's certificate; default: Node's bundled CAs. */
-  ca?: string;
-  /** Client certificate, for servers that require mutual TLS. */
-  cert?: string;
-  /** Private key of `cert`. */
-  key?: string;
-  /** Refuse a server whose certificate does not verify; default `true`. */
-  rejectUnauthorized?: boolean;
-  /** Name checked against the certificate; default: the host of `server` (when not an IP). */
-  servername?: string;
-}
-
-/** Options of {@link SyslogBackend}. Every one is optional. */
-export interface SyslogBackendOptions {
-  /**
-   * Message format. Default: `"rfc5424"` for a remote `server`; `"rfc3164"` for the local
-   * socket, in the syslog(3) form without HOSTNAME (`<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`),
-   * because stock local receivers (rsyslog's imuxsock with its default parser, journald)
-   * misread RFC 5424 there. RFC 3164 to the local socket always leaves HOSTNAME out.
-   */
-  format?: SyslogFormat;
-  /** Facility: a name (`"LOG_DAEMON"`, `"local3"`) or a number 0–23; default `"LOG_USER"` (1). */
-  facility?: string | number;
-  /**
-   * Remote server: `udp://host:514`, `tcp://host:601` or `tls://host:6514` (see
-   * {@link parseSyslogServer}). Absent or `null`: the local socket {@link socketPath}.
-   */
-  server?: string | null;
-  /** Local datagram socket; default `/dev/log`. Ignored when `server` is set. */
-  socketPath?: string;
-  /** Framing on TCP: `"octet-counting"` (default, RFC 6587 §3.4.1) or `"lf"`. TLS always counts octets. */
-  framing?: SyslogFraming;
-  /** TLS files for a `tls://` server. */
-  tls?: SyslogTlsOptions;
-  /**
-   * Most messages held in this process, waiting for the peer; default 10000. A `write()` that
-   * finds the buffer full waits for room: nothing buffered is ever evicted.
-   */
-  maxBufferedEntries?: number;
-  /** Most bytes held in this process, waiting for the peer; default 8 MiB. Past it, `write()` waits too. */
-  maxBufferedBytes?: number;
-  /**
-   * Longest message in bytes, framing excluded; longer ones are cut at a character boundary
-   * and counted as `truncated`. Default 65536; UDP caps it at 65507, the local socket at 200 KiB.
-   */
-  maxMessageBytes?: number;
-  /** APP-NAME / TAG for every message; default: each entry's daemon name. */
-  appName?: string;
-  /** RFC 5424 MSGID for every message; default `-`. */
-  msgId?: string;
-  /** HOSTNAME for entries without one; default: this machine's host name. */
-  hostname?: string;
-  /** SD-ID of the element carrying the fields; default `logstream@32473`. */
-  sdId?: string;
-  /** Prefix RFC 5424 messages with a UTF-8 BOM; default `false`. */
-  utf8Bom?: boolean;
-  /** Give up one TCP/TLS connection attempt after this long, in ms; default 5000. */
-  connectTimeoutMs?: number;
-  /** Longest wait of `flush()` (and of `close()` before it drops what is left), in ms; default 5000. */
-  flushTimeoutMs?: number;
-  /**
-   * Frames written to a TCP/TLS connection (or a local socket) within this many ms before it
-   * broke are counted as `possibly_lost`; default 2000. See the README.
-   */
-  unconfirmedWindowMs?: number;
-  /** Backend name for logs and metric labels; default `"syslog"`. */
-  name?: string;
-}
-
-/** Default of {@link SyslogBackendOptions.maxBufferedEntries}. */
-export const DEFAULT_MAX_BUFFERED_ENTRIES = 10_000;
-/** Default of {@link SyslogBackendOptions.maxBufferedBytes}. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Default of {@link SyslogBackendOptions.maxMessageBytes}. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 /** How long writes wait on a connected peer that takes nothing before it is reported, in ms. */
 export const STALL_REPORT_MS = 10_000;
-
-type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
 
 /** Options of {@link SyslogBackend.write}. */
 export interface SyslogWriteOptions {
@@ -181,11 +100,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   readonly socketPath: string | undefined;
   readonly format: SyslogFormat;
   readonly facility: number;
-  readonly #options: SyslogBackendOptions;
   readonly #formatOptions: SyslogFormatOptions;
   readonly #queue: FrameQueue;
   readonly #recent: RecentCounter;
-  readonly #backoff = new Backoff();
   readonly #flushTimeoutMs: number;
   readonly #counters: SyslogBackendStats = {
     sent: 0,
@@ -201,10 +118,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     reconnects: 0,
   };
   readonly #transport: Transport;
-  #state: State = 'new';
-  #connectedOnce = false;
+  readonly #link: ReconnectLoop;
   #pumping = false;
-  #reconnectTimer: NodeJS.Timeout | undefined;
   #stallTimer: NodeJS.Timeout | undefined;
   /** When the transport last confirmed a frame, or a write started waiting on a quiet peer. */
   #lastProgressMs = 0;
@@ -229,43 +144,17 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
    */
   constructor(options: SyslogBackendOptions = {}) {
     super();
-    this.#options = options;
-    this.name = options.name ?? 'syslog';
-    const local = options.server === undefined || options.server === null || options.server === '';
-    this.format = options.format ?? (local ? 'rfc3164' : 'rfc5424');
-    if (this.format !== 'rfc5424' && this.format !== 'rfc3164') {
-      throw configError(`format ${JSON.stringify(options.format)}: expected "rfc5424" or "rfc3164"`);
-    }
-    const facility = options.facility === undefined ? DEFAULT_SYSLOG_FACILITY : parseFacility(options.facility);
-    if (facility === undefined) {
-      throw configError(
-        `facility ${JSON.stringify(options.facility)}: expected a syslog facility name (LOG_USER, LOG_DAEMON, LOG_LOCAL0..7, ...) or a number 0-23`,
-      );
-    }
-    this.facility = facility;
-    const framing = options.framing ?? 'octet-counting';
-    if (framing !== 'octet-counting' && framing !== 'lf') {
-      throw configError(`framing ${JSON.stringify(options.framing)}: expected "octet-counting" or "lf"`);
-    }
-    const maxEntries = positiveInt(options.maxBufferedEntries, DEFAULT_MAX_BUFFERED_ENTRIES, 'max_buffered_entries');
-    const maxBytes = positiveInt(options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'max_buffered_bytes');
-    const maxMessageBytes = positiveInt(options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'max_message_bytes');
-    if (maxMessageBytes < 480 || maxMessageBytes > maxBytes) {
-      throw configError(`max_message_bytes ${maxMessageBytes}: expected 480 to max_buffered_bytes (${maxBytes})`);
-    }
-    this.#flushTimeoutMs = positiveInt(options.flushTimeoutMs, 5000, 'flush_timeout_ms');
-    this.#recent = new RecentCounter(positiveInt(options.unconfirmedWindowMs, 2000, 'unconfirmed_window_ms'));
-    this.#queue = new FrameQueue(maxEntries, maxBytes);
-    this.#formatOptions = {
-      facility,
-      hostname: options.hostname ?? osHostname(),
-      ...(options.appName !== undefined && { appName: options.appName }),
-      ...(options.msgId !== undefined && { msgId: options.msgId }),
-      ...(options.sdId !== undefined && { sdId: options.sdId }),
-      ...(options.utf8Bom !== undefined && { utf8Bom: options.utf8Bom }),
-      ...(local && { omitHostname: true }),
-    };
-
+    const resolved = resolveSyslogOptions(options);
+    this.name = resolved.name;
+    this.format = resolved.format;
+    this.facility = resolved.facility;
+    const { target } = resolved;
+    this.server = target.kind === 'remote' ? target.server : undefined;
+    this.socketPath = target.kind === 'local' ? target.socketPath : undefined;
+    this.#formatOptions = resolved.formatOptions;
+    this.#flushTimeoutMs = resolved.flushTimeoutMs;
+    this.#recent = new RecentCounter(resolved.unconfirmedWindowMs);
+    this.#queue = new FrameQueue(resolved.maxBufferedEntries, resolved.maxBufferedBytes);
     const hooks: TransportHooks = {
       onSent: (n, lastSeq) => {
         this.#counters.sent += n;
@@ -278,35 +167,16 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
         this.#done(dropped, lastSeq);
       },
     };
-    const connectTimeoutMs = positiveInt(options.connectTimeoutMs, 5000, 'connect_timeout_ms');
-    if (local) {
-      this.server = undefined;
-      this.socketPath = options.socketPath ?? DEFAULT_SYSLOG_SOCKET_PATH;
-      this.#transport = new LocalTransport(this.socketPath, maxMessageBytes, hooks);
-    } else {
-      this.server = parseSyslogServer(options.server as string);
-      this.socketPath = undefined;
-      const { protocol, host, port } = this.server;
-      if (options.tls !== undefined && protocol !== 'tls') {
-        throw configError(`tls options are set but server ${JSON.stringify(options.server)} is not tls://`);
-      }
-      if (protocol === 'udp') {
-        this.#transport = new UdpTransport({ host, port, maxMessageBytes }, hooks);
-      } else {
-        this.#transport = new StreamTransport(
-          {
-            host,
-            port,
-            // RFC 5425 §4.3: TLS uses octet counting only.
-            framing: protocol === 'tls' ? 'octet-counting' : framing,
-            maxMessageBytes,
-            connectTimeoutMs,
-            tls: protocol === 'tls',
-          },
-          hooks,
-        );
-      }
-    }
+    this.#transport = createTransport(resolved, hooks);
+    this.#link = new ReconnectLoop(this.#transport, {
+      onUp: (reconnect) => this.#onUp(reconnect),
+      onDown: (error, unsent) => this.#onDown(error, unsent),
+      onConnectError: (error) => {
+        this.#counters.connect_errors++;
+        this.#report(error);
+        this.#notify();
+      },
+    });
   }
 
   /**
@@ -324,26 +194,12 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   async #open(): Promise<void> {
-    if (this.#state === 'closed') throw closedError(this.name);
-    const transport = this.#transport;
-    if (transport instanceof LocalTransport) {
-      await transport.check();
-      this.#state = 'connecting';
-      try {
-        await transport.connect((error, unsent) => this.#onDown(error, unsent));
-      } catch (error) {
-        this.#state = 'new';
-        throw error;
-      }
-      this.#onUp();
-      return;
-    }
-    if (transport instanceof StreamTransport && this.server?.protocol === 'tls') {
-      transport.useTls(await loadTls(this.#options.tls ?? {}));
-    }
-    // Not awaited: open() does not wait for a remote peer. #connect() handles its own failure
-    // (counted, reported as 'error', retried with backoff), so nothing is lost here.
-    void this.#connect();
+    if (this.#link.state === 'closed') throw closedError(this.name);
+    await this.#transport.prepare();
+    if (this.#transport.connectAtOpen) await this.#link.connectNow();
+    // Not awaited: open() does not wait for a remote peer. A failed attempt is counted,
+    // reported as 'error' and retried with backoff, so nothing is lost here.
+    else this.#link.start();
   }
 
   /**
@@ -361,7 +217,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
    *   gave up on this write's messages
    */
   async write(batch: EntryBatch, options: SyslogWriteOptions = {}): Promise<void> {
-    if (this.#state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
+    if (this.#link.state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
     const { signal } = options;
     const previous = this.#partial.get(batch);
     this.#partial.delete(batch);
@@ -432,9 +288,10 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   async #flush(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (this.#state === 'closed' || this.#state === 'new') return;
+      const state = this.#link.state;
+      if (state === 'closed' || state === 'new') return;
       if (this.#queue.length === 0) {
-        if (this.#state !== 'up') return;
+        if (state !== 'up') return;
         const left = deadline - performance.now();
         if (left <= 0) return;
         await withTimeout(this.#transport.drained(), left);
@@ -461,9 +318,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   async #close(): Promise<void> {
     if (this.#opening !== undefined) await this.#opening.catch(() => undefined);
     await this.flush();
-    const wasUp = this.#state === 'up';
-    this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    const wasUp = this.#link.stop();
     if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
     this.#queue.clear();
     if (wasUp) await this.#transport.close(1000);
@@ -495,49 +350,22 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
 
   /** True while a connection to the peer is established. */
   get connected(): boolean {
-    return this.#state === 'up';
-  }
-
-  async #connect(): Promise<void> {
-    this.#reconnectTimer = undefined;
-    if (this.#state === 'closed') return;
-    this.#state = 'connecting';
-    try {
-      await this.#transport.connect((error, unsent) => this.#onDown(error, unsent));
-    } catch (error) {
-      if (this.#isClosed()) return;
-      this.#counters.connect_errors++;
-      this.#state = 'down';
-      this.#report(asError(error));
-      this.#scheduleReconnect();
-      this.#notify();
-      return;
-    }
-    if (this.#isClosed()) {
-      this.#transport.destroy();
-      return;
-    }
-    this.#onUp();
+    return this.#link.state === 'up';
   }
 
   // A method, not an inline comparison: TypeScript would keep the narrowing across an await.
   #isClosed(): boolean {
-    return this.#state === 'closed';
+    return this.#link.state === 'closed';
   }
 
-  #onUp(): void {
-    if (this.#connectedOnce) this.#counters.reconnects++;
-    this.#connectedOnce = true;
-    this.#backoff.reset();
+  #onUp(reconnect: boolean): void {
+    if (reconnect) this.#counters.reconnects++;
     this.#recent.reset();
-    this.#state = 'up';
     this.#notify();
     this.#pump();
   }
 
   #onDown(error: Error, unsent: readonly Frame[]): void {
-    if (this.#state !== 'up') return;
-    this.#state = 'down';
     this.#counters.disconnects++;
     // Frames whose write never reached the kernel are sent again on the next connection.
     this.#queue.unshift(unsent);
@@ -547,19 +375,11 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     this.#counters.possibly_lost += this.#recent.total();
     this.#recent.reset();
     this.#report(error);
-    this.#scheduleReconnect();
     this.#notify();
   }
 
-  #scheduleReconnect(): void {
-    if (this.#state === 'closed' || this.#reconnectTimer !== undefined) return;
-    this.#reconnectTimer = setTimeout(() => void this.#connect(), this.#backoff.next());
-    // A reconnect that is pending must not keep the process alive on its own.
-    this.#reconnectTimer.unref();
-  }
-
   #pump(): void {
-    if (this.#pumping || this.#state !== 'up' || this.#queue.length === 0) return;
+    if (this.#pumping || this.#link.state !== 'up' || this.#queue.length === 0) return;
     this.#pumping = true;
     // #runPump() never rejects: a transport failure is handled there as a broken connection.
     void this.#runPump();
@@ -567,13 +387,13 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
 
   async #runPump(): Promise<void> {
     try {
-      while (this.#state === 'up' && this.#queue.length > 0) {
+      while (this.#link.state === 'up' && this.#queue.length > 0) {
         await this.#transport.send(this.#queue);
         this.#notify();
       }
     } catch (error) {
       // A transport bug must not leave the backend wedged: treat it as a broken connection.
-      this.#onDown(asError(error), this.#transport.destroy());
+      this.#link.fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#pumping = false;
       this.#notify();
@@ -594,9 +414,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     if (this.#stallTimer !== undefined) return;
     const check = (): void => {
       this.#stallTimer = undefined;
-      if (this.#waiters.size === 0 || this.#state === 'closed') return;
+      if (this.#waiters.size === 0 || this.#isClosed()) return;
       const quietMs = performance.now() - this.#lastProgressMs;
-      if (quietMs >= STALL_REPORT_MS && !this.#stallReported && this.#state === 'up') {
+      if (quietMs >= STALL_REPORT_MS && !this.#stallReported && this.#link.state === 'up') {
         this.#stallReported = true;
         this.#counters.stalls++;
         this.#report(
@@ -659,48 +479,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 }
 
-function configError(message: string): LogStreamError {
-  return new LogStreamError('config', `backends.syslog: ${message}`, { code: 'CONFIG' });
-}
-
 function closedError(name: string): LogStreamError {
   return new LogStreamError('server', `${name} backend is closed`, { code: 'CLOSED' });
-}
-
-function positiveInt(value: number | undefined, fallback: number, key: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw configError(`${key} ${value}: expected a positive integer`);
-  return value;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-async function loadTls(tls: SyslogTlsOptions) {
-  const read = async (path: string | undefined, key: string) => {
-    if (path === undefined) return undefined;
-    try {
-      return await readFile(path);
-    } catch (error) {
-      throw new LogStreamError(
-        'config',
-        `backends.syslog.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-        { code: 'CONFIG', cause: error },
-      );
-    }
-  };
-  const [ca, cert, key] = await Promise.all([read(tls.ca, 'tls_ca'), read(tls.cert, 'tls_cert'), read(tls.key, 'tls_key')]);
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new LogStreamError('config', 'backends.syslog: tls_cert and tls_key must be set together', { code: 'CONFIG' });
-  }
-  return {
-    ...(ca !== undefined && { ca }),
-    ...(cert !== undefined && { cert }),
-    ...(key !== undefined && { key }),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
-    ...(tls.servername !== undefined && { servername: tls.servername }),
-  };
 }
 
 async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

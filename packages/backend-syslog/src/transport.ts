@@ -36,6 +36,13 @@ export interface Transport {
   readonly framing: SyslogFraming | 'none';
   /** The largest message this transport can carry, in bytes (frames are cut to it). */
   readonly maxMessageBytes: number;
+  /**
+   * True when `open()` must connect and fail if it cannot (the local socket); false when a
+   * peer that is down at start-up is retried in the background like one that went away.
+   */
+  readonly connectAtOpen: boolean;
+  /** Checks what can be checked before connecting (the socket path; the TLS files). */
+  prepare(): Promise<void>;
   /** Connects; rejects with an error that names the peer. */
   connect(onDown: OnDown): Promise<void>;
   /**

@@ -33,6 +33,8 @@ export class UdpTransport implements Transport {
   readonly peer: string;
   readonly framing = 'none' as const;
   readonly maxMessageBytes: number;
+  /** A remote peer may be down at start-up: the backend connects in the background. */
+  readonly connectAtOpen = false;
   readonly #options: UdpTransportOptions;
   readonly #hooks: TransportHooks;
   #socket: Socket | undefined;
@@ -48,6 +50,8 @@ export class UdpTransport implements Transport {
     const host = isIP(options.host) === 6 ? `[${options.host}]` : options.host;
     this.peer = `udp://${host}:${options.port}`;
   }
+
+  async prepare(): Promise<void> {}
 
   async connect(onDown: OnDown): Promise<void> {
     this.destroy();
