@@ -76,7 +76,7 @@ function track(promise: Promise<void>): { promise: Promise<void>; state: 'pendin
  * Waits until the write settles, or until the backend made no progress (`sent` unchanged)
  * for `quietMs` while it stayed pending: that is a stalled write, not a slow one.
  */
-async function settledOrStalled(backend: SyslogBackend, write: ReturnType<typeof track>, quietMs = 1500): Promise<void> {
+async function settledOrStalled(backend: SyslogBackend, write: ReturnType<typeof track>, quietMs = 2000): Promise<void> {
   let sent = backend.stats().sent;
   let since = Date.now();
   await until(
