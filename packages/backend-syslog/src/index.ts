@@ -1,5 +1,7 @@
-export { SyslogBackend, DEFAULT_MAX_BUFFERED_ENTRIES, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from './syslog-backend';
-export type { SyslogBackendOptions, SyslogBackendStats, SyslogTlsOptions } from './syslog-backend';
+export { SyslogBackend, STALL_REPORT_MS } from './syslog-backend';
+export type { SyslogBackendStats, SyslogWriteOptions } from './syslog-backend';
+export { DEFAULT_MAX_BUFFERED_ENTRIES, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from './options';
+export type { SyslogBackendOptions, SyslogTlsOptions } from './options';
 export { parseSyslogServer, DEFAULT_SYSLOG_PORTS } from './server-url';
 export type { SyslogServer, SyslogProtocol } from './server-url';
 export { DEFAULT_SYSLOG_SOCKET_PATH } from './local-transport';

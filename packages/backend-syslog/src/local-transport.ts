@@ -2,8 +2,8 @@ import { stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as UnixDgramModule from 'unix-dgram';
 import type { UnixDgramSocket } from 'unix-dgram';
-import type { FrameQueue } from './frame-queue';
-import { errnoName, systemError, type Transport, type TransportHooks } from './transport';
+import type { Frame, FrameQueue } from './frame-queue';
+import { errnoName, systemError, type OnDown, type Transport, type TransportHooks } from './transport';
 
 /** The usual local syslog socket. */
 export const DEFAULT_SYSLOG_SOCKET_PATH = '/dev/log';
@@ -30,19 +30,23 @@ function loadUnixDgram(): Promise<UnixDgram> {
  * Syslog to a local AF_UNIX datagram socket such as /dev/log, through `unix-dgram`: connect
  * then send, one message a datagram. A full receive queue ('congestion') waits for 'writable'
  * and sends the same datagram again: a congested datagram was not sent, so this never
- * duplicates. ECONNREFUSED/ENOENT (the daemon went away or is restarting) take the connection
+ * duplicates. A datagram is confirmed when the kernel accepted it. ECONNREFUSED/ENOENT (the daemon went away or is restarting) take the connection
  * down and the backend reconnects, which also picks up a socket file that was re-created.
  */
 export class LocalTransport implements Transport {
   readonly peer: string;
   readonly framing = 'none' as const;
   readonly maxMessageBytes: number;
+  /** The local socket must be there at start-up: open() connects and fails when it cannot. */
+  readonly connectAtOpen = true;
   readonly #path: string;
   readonly #hooks: TransportHooks;
   #socket: UnixDgramSocket | undefined;
   #up = false;
-  #onDown: ((error: Error) => void) | undefined;
+  #onDown: OnDown | undefined;
   #wake: (() => void) | undefined;
+  /** The datagram being sent (taken from the queue, not yet accepted by the kernel). */
+  #sending: Frame | undefined;
 
   constructor(path: string, maxMessageBytes: number, hooks: TransportHooks) {
     this.#path = path;
@@ -54,7 +58,7 @@ export class LocalTransport implements Transport {
   /**
    * Checks that the path is a socket; rejects with ENOENT or ENOTSOCK naming it otherwise.
    */
-  async check(): Promise<void> {
+  async prepare(): Promise<void> {
     let info;
     try {
       info = await stat(this.#path);
@@ -65,7 +69,7 @@ export class LocalTransport implements Transport {
     if (!info.isSocket()) throw systemError('connect', 'ENOTSOCK', `${this.#path} is not a socket (syslog socket_path)`);
   }
 
-  async connect(onDown: (error: Error) => void): Promise<void> {
+  async connect(onDown: OnDown): Promise<void> {
     this.destroy();
     const { createSocket } = await loadUnixDgram();
     const socket = createSocket('unix_dgram');
@@ -91,40 +95,42 @@ export class LocalTransport implements Transport {
 
   #goDown(error: Error): void {
     if (!this.#up) return;
-    this.#up = false;
-    this.#wake?.();
     const onDown = this.#onDown;
     this.#onDown = undefined;
-    this.destroy();
-    onDown?.(error);
+    onDown?.(error, this.destroy());
   }
 
   async send(queue: FrameQueue): Promise<void> {
     let sends = 0;
     while (this.#up && queue.length > 0) {
       const socket = this.#socket as UnixDgramSocket;
-      // Peek, not shift: a datagram leaves the queue only once the kernel took it.
-      const frame = queue.peek() as Buffer;
-      const error = await new Promise<(Error & { code?: unknown }) | undefined>((resolve) => socket.send(frame, resolve));
-      if (!this.#up) return;
-      if (error === undefined) {
-        if (queue.peek() === frame) queue.shift();
-        this.#hooks.onSent(1);
-        if (++sends % SENDS_PER_TURN === 0) await yieldToLoop();
-        continue;
+      const frame = queue.shift() as Frame;
+      this.#sending = frame;
+      for (;;) {
+        const error = await new Promise<(Error & { code?: unknown }) | undefined>((resolve) => socket.send(frame.data, resolve));
+        // Went down meanwhile: destroy() handed the frame back to the backend.
+        if (!this.#up || this.#sending !== frame) return;
+        if (error === undefined) {
+          this.#sending = undefined;
+          this.#hooks.onSent(1, frame.seq);
+          break;
+        }
+        if (error.message === 'congestion') {
+          // A congested datagram was not sent: send the same one again once there is room.
+          await this.#waitWritable();
+          if (!this.#up || this.#sending !== frame) return;
+          continue;
+        }
+        const code = errnoName(error.code);
+        if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
+          this.#sending = undefined;
+          this.#hooks.onSendError(systemError('send', code, `${this.#path} (datagram of ${frame.data.length} bytes)`, error), 1, frame.seq);
+          break;
+        }
+        this.#goDown(systemError('send', code, this.#path, error));
+        return;
       }
-      if (error.message === 'congestion') {
-        await this.#waitWritable();
-        continue;
-      }
-      const code = errnoName(error.code);
-      if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
-        if (queue.peek() === frame) queue.shift();
-        this.#hooks.onSendError(systemError('send', code, `${this.#path} (datagram of ${frame.length} bytes)`, error), 1);
-        continue;
-      }
-      this.#goDown(systemError('send', code, this.#path, error));
-      return;
+      if (++sends % SENDS_PER_TURN === 0) await yieldToLoop();
     }
   }
 
@@ -147,8 +153,10 @@ export class LocalTransport implements Transport {
     this.destroy();
   }
 
-  destroy(): void {
+  destroy(): Frame[] {
     this.#up = false;
+    const unsent = this.#sending === undefined ? [] : [this.#sending];
+    this.#sending = undefined;
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket !== undefined) {
@@ -159,5 +167,6 @@ export class LocalTransport implements Transport {
       }
     }
     this.#wake?.();
+    return unsent;
   }
 }

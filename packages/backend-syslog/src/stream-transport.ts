@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { FrameQueue } from './frame-queue';
+import type { Frame, FrameQueue } from './frame-queue';
 import type { SyslogFraming } from './framing';
-import { systemError, type Transport, type TransportHooks } from './transport';
+import { systemError, type OnDown, type Transport, type TransportHooks } from './transport';
 
 /** Bytes coalesced into one stream write. */
 const MAX_WRITE_BYTES = 64 * 1024;
@@ -15,17 +15,16 @@ export interface StreamTransportOptions {
   framing: SyslogFraming;
   maxMessageBytes: number;
   connectTimeoutMs: number;
-  /** TLS (RFC 5425) rather than plain TCP; the options come later through `useTls()`. */
-  tls: boolean;
+  /** For TLS (RFC 5425) rather than plain TCP: reads the TLS files, at {@link StreamTransport.prepare}. */
+  loadTls?: () => Promise<ConnectionOptions>;
 }
 
 /** One established connection and the writes it has not yet handed to the kernel. */
 interface Connection {
   socket: Socket;
   up: boolean;
-  pendingWrites: number;
-  /** Frames in writes the socket has not yet handed to the kernel. */
-  pendingFrames: number;
+  /** The frames of each socket write whose callback has not come yet, oldest first. */
+  pending: Frame[][];
   drainWaiters: (() => void)[];
   wake: (() => void) | undefined;
 }
@@ -33,12 +32,17 @@ interface Connection {
 /**
  * Syslog over TCP (RFC 6587) or TLS (RFC 5425). Frames are coalesced into writes of up to
  * 64 KiB; a write that fills the socket's buffer waits for 'drain', so at most about
- * 64 KiB + the socket's high-water mark sit in this process at any time.
+ * 64 KiB + the socket's high-water mark sit in this process at any time. A write's frames are
+ * confirmed when its callback says the bytes reached the kernel; when the connection breaks
+ * first, they go back to the backend to be sent again on the next connection (the peer may
+ * then get some of them twice: the kernel may have taken part of that write).
  */
 export class StreamTransport implements Transport {
   readonly peer: string;
   readonly framing: SyslogFraming;
   readonly maxMessageBytes: number;
+  /** A remote peer may be down at start-up: the backend connects in the background. */
+  readonly connectAtOpen = false;
   readonly #options: StreamTransportOptions;
   readonly #hooks: TransportHooks;
   #conn: Connection | undefined;
@@ -50,18 +54,18 @@ export class StreamTransport implements Transport {
     this.framing = options.framing;
     this.maxMessageBytes = options.maxMessageBytes;
     const host = isIP(options.host) === 6 ? `[${options.host}]` : options.host;
-    this.peer = `${options.tls ? 'tls' : 'tcp'}://${host}:${options.port}`;
+    this.peer = `${options.loadTls === undefined ? 'tcp' : 'tls'}://${host}:${options.port}`;
   }
 
-  /** Sets the TLS options (CA, key and certificate already read from their files). */
-  useTls(options: ConnectionOptions): void {
-    this.#tls = options;
+  /** Reads the TLS files, for a TLS transport. */
+  async prepare(): Promise<void> {
+    if (this.#options.loadTls !== undefined) this.#tls = await this.#options.loadTls();
   }
 
-  connect(onDown: (error: Error, unflushed?: number) => void): Promise<void> {
+  connect(onDown: OnDown): Promise<void> {
     this.destroy();
     const { host, port, connectTimeoutMs } = this.#options;
-    const tls = this.#options.tls ? this.#tls : undefined;
+    const tls = this.#options.loadTls === undefined ? undefined : this.#tls;
     return new Promise<void>((resolve, reject) => {
       const socket =
         tls === undefined
@@ -93,12 +97,10 @@ export class StreamTransport implements Transport {
         socket.setKeepAlive(true, 10_000);
         // A syslog receiver sends nothing; read anyway so that a stray byte never blocks the socket.
         socket.on('data', () => {});
-        const conn: Connection = { socket, up: true, pendingWrites: 0, pendingFrames: 0, drainWaiters: [], wake: undefined };
+        const conn: Connection = { socket, up: true, pending: [], drainWaiters: [], wake: undefined };
         const goDown = (error: Error) => {
           if (!conn.up) return;
-          const unflushed = conn.pendingFrames;
-          this.#release(conn);
-          onDown(error, unflushed);
+          onDown(error, this.#release(conn));
         };
         socket.on('error', goDown);
         // The peer closed its side (a restart, an idle timeout): anything we write now is lost.
@@ -115,17 +117,19 @@ export class StreamTransport implements Transport {
     if (conn === undefined) return;
     while (conn.up && queue.length > 0) {
       const frames = queue.take(MAX_WRITE_BYTES);
-      const chunk = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
-      const count = frames.length;
-      conn.pendingWrites++;
-      conn.pendingFrames += count;
+      const chunk = frames.length === 1 ? (frames[0] as Frame).data : Buffer.concat(frames.map((f) => f.data));
+      conn.pending.push(frames);
       const more = conn.socket.write(chunk, (error) => {
-        conn.pendingWrites--;
-        // A write that failed stays counted: its frames die with the connection.
-        if (!error) conn.pendingFrames -= count;
-        if (conn.pendingWrites === 0) wakeAll(conn);
+        // A failed write's frames go back to the backend with the break that follows it; after
+        // a break `pending` is empty (its frames went back already). During close() the
+        // writes still finishing are confirmed.
+        if (error) return;
+        // Write callbacks come in write order.
+        const done = conn.pending.shift();
+        if (done === undefined) return;
+        this.#hooks.onSent(done.length, (done[done.length - 1] as Frame).seq);
+        if (conn.pending.length === 0) wakeAll(conn);
       });
-      this.#hooks.onSent(frames.length);
       if (!more) {
         await new Promise<void>((resolve) => {
           const done = () => {
@@ -142,7 +146,7 @@ export class StreamTransport implements Transport {
 
   async drained(): Promise<void> {
     const conn = this.#conn;
-    if (conn === undefined || !conn.up || conn.pendingWrites === 0) return;
+    if (conn === undefined || !conn.up || conn.pending.length === 0) return;
     await new Promise<void>((resolve) => conn.drainWaiters.push(resolve));
   }
 
@@ -163,16 +167,20 @@ export class StreamTransport implements Transport {
     }
   }
 
-  destroy(): void {
+  destroy(): Frame[] {
     const conn = this.#conn;
-    if (conn !== undefined) this.#release(conn);
+    return conn === undefined ? [] : this.#release(conn);
   }
 
-  #release(conn: Connection): void {
+  /** Ends `conn` at once; returns the frames of its writes that never reached the kernel. */
+  #release(conn: Connection): Frame[] {
     conn.up = false;
     conn.socket.destroy();
     if (this.#conn === conn) this.#conn = undefined;
+    const unsent = conn.pending.flat();
+    conn.pending = [];
     wakeAll(conn);
+    return unsent;
   }
 }
 

@@ -1,114 +1,52 @@
+// Owns the Backend contract: turning batches into frames, the bounded buffer and the waits of
+// write() (room, confirmation, abort), flush and close, the counters, and the stall report.
+// Options, transports and the reconnect loop live in their own modules.
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { hostname as osHostname } from 'node:os';
 import {
-  Backoff,
-  DEFAULT_SYSLOG_FACILITY,
   LogStreamError,
   formatRfc3164,
   formatRfc5424,
-  parseFacility,
   type Backend,
   type BackendEvents,
   type EntryBatch,
+  type LogEntry,
   type SyslogFormat,
   type SyslogFormatOptions,
 } from '@logstream/protocol';
-import { FrameQueue } from './frame-queue';
-import { frameMessage, type SyslogFraming } from './framing';
-import { DEFAULT_SYSLOG_SOCKET_PATH, LocalTransport } from './local-transport';
+import { FrameQueue, type Frame } from './frame-queue';
+import { frameMessage } from './framing';
+import { resolveSyslogOptions, type SyslogBackendOptions } from './options';
 import { RecentCounter } from './recent-counter';
-import { parseSyslogServer, type SyslogServer } from './server-url';
-import { StreamTransport } from './stream-transport';
-import type { Transport, TransportHooks } from './transport';
-import { UdpTransport } from './udp-transport';
+import { ReconnectLoop } from './reconnect-loop';
+import type { SyslogServer } from './server-url';
+import { createTransport } from './transport-factory';
+import { systemError, type Transport, type TransportHooks } from './transport';
 
-/** TLS settings of a `tls://` server: paths of PEM files. */
-export interface SyslogTlsOptions {
-  /** CA bundle that signs the server's certificate; default: Node's bundled CAs. */
-  ca?: string;
-  /** Client certificate, for servers that require mutual TLS. */
-  cert?: string;
-  /** Private key of `cert`. */
-  key?: string;
-  /** Refuse a server whose certificate does not verify; default `true`. */
-  rejectUnauthorized?: boolean;
-  /** Name checked against the certificate; default: the host of `server` (when not an IP). */
-  servername?: string;
+/** How long writes wait on a connected peer that takes nothing before it is reported, in ms. */
+export const STALL_REPORT_MS = 10_000;
+
+/** Options of {@link SyslogBackend.write}. */
+export interface SyslogWriteOptions {
+  /**
+   * Gives up waiting: the write rejects with `signal.reason`, and the batch's messages not yet
+   * handed to the transport are dropped (counted as `dropped_aborted`).
+   */
+  signal?: AbortSignal;
 }
-
-/** Options of {@link SyslogBackend}. Every one is optional. */
-export interface SyslogBackendOptions {
-  /**
-   * Message format. Default: `"rfc5424"` for a remote `server`; `"rfc3164"` for the local
-   * socket, in the syslog(3) form without HOSTNAME (`<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`),
-   * because stock local receivers (rsyslog's imuxsock with its default parser, journald)
-   * misread RFC 5424 there. RFC 3164 to the local socket always leaves HOSTNAME out.
-   */
-  format?: SyslogFormat;
-  /** Facility: a name (`"LOG_DAEMON"`, `"local3"`) or a number 0–23; default `"LOG_USER"` (1). */
-  facility?: string | number;
-  /**
-   * Remote server: `udp://host:514`, `tcp://host:601` or `tls://host:6514` (see
-   * {@link parseSyslogServer}). Absent or `null`: the local socket {@link socketPath}.
-   */
-  server?: string | null;
-  /** Local datagram socket; default `/dev/log`. Ignored when `server` is set. */
-  socketPath?: string;
-  /** Framing on TCP: `"octet-counting"` (default, RFC 6587 §3.4.1) or `"lf"`. TLS always counts octets. */
-  framing?: SyslogFraming;
-  /** TLS files for a `tls://` server. */
-  tls?: SyslogTlsOptions;
-  /** Most messages held while the peer is slow or away; default 10000. Beyond it the oldest are dropped. */
-  maxBufferedEntries?: number;
-  /** Most bytes held while the peer is slow or away; default 8 MiB. Beyond it the oldest are dropped. */
-  maxBufferedBytes?: number;
-  /**
-   * Longest message in bytes, framing excluded; longer ones are cut at a character boundary
-   * and counted as `truncated`. Default 65536; UDP caps it at 65507, the local socket at 200 KiB.
-   */
-  maxMessageBytes?: number;
-  /** APP-NAME / TAG for every message; default: each entry's daemon name. */
-  appName?: string;
-  /** RFC 5424 MSGID for every message; default `-`. */
-  msgId?: string;
-  /** HOSTNAME for entries without one; default: this machine's host name. */
-  hostname?: string;
-  /** SD-ID of the element carrying the fields; default `logstream@32473`. */
-  sdId?: string;
-  /** Prefix RFC 5424 messages with a UTF-8 BOM; default `false`. */
-  utf8Bom?: boolean;
-  /** Give up one TCP/TLS connection attempt after this long, in ms; default 5000. */
-  connectTimeoutMs?: number;
-  /** Longest wait of `flush()` (and of `close()` before it drops what is left), in ms; default 5000. */
-  flushTimeoutMs?: number;
-  /**
-   * Frames written to a TCP/TLS connection (or a local socket) within this many ms before it
-   * broke are counted as `possibly_lost`; default 2000. See the README.
-   */
-  unconfirmedWindowMs?: number;
-  /** Backend name for logs and metric labels; default `"syslog"`. */
-  name?: string;
-}
-
-/** Default of {@link SyslogBackendOptions.maxBufferedEntries}. */
-export const DEFAULT_MAX_BUFFERED_ENTRIES = 10_000;
-/** Default of {@link SyslogBackendOptions.maxBufferedBytes}. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Default of {@link SyslogBackendOptions.maxMessageBytes}. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
-
-type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
 
 /**
  * Counters of a {@link SyslogBackend}; every one only grows.
  *
- * - `sent`: messages that left the process (handed to the kernel or a socket's buffer).
- * - `send_errors`: messages a send failed for (UDP refusals, oversize datagrams); they are lost.
- * - `dropped_overflow`: oldest buffered messages dropped because the buffer was full.
- * - `dropped_on_close`: messages still buffered when `close()` gave up waiting.
- * - `possibly_lost`: messages written within `unconfirmedWindowMs` before a connection broke.
+ * - `sent`: messages handed to the kernel (a stream's socket buffer, or a datagram sent).
+ * - `send_errors`: messages the kernel refused for good (a refused or oversized datagram); lost.
+ * - `dropped_aborted`: messages of writes given up through their `signal`, never handed over.
+ * - `dropped_on_close`: messages of writes still waiting when `close()` gave up (those writes reject).
+ * - `requeued`: messages whose stream write had not reached the kernel when the connection
+ *   broke, sent again on the next connection (the peer may get some of them twice).
+ * - `possibly_lost`: messages handed to the kernel within `unconfirmedWindowMs` before a
+ *   connection broke.
  * - `truncated`: messages cut to `maxMessageBytes`.
+ * - `stalls`: times writes waited {@link STALL_REPORT_MS} on a connected peer that took nothing.
  * - `connect_errors`: failed connection attempts.
  * - `disconnects`: established connections that broke.
  * - `reconnects`: connections established after the first.
@@ -116,25 +54,43 @@ type State = 'new' | 'connecting' | 'up' | 'down' | 'closed';
 export interface SyslogBackendStats {
   sent: number;
   send_errors: number;
-  dropped_overflow: number;
+  dropped_aborted: number;
   dropped_on_close: number;
+  requeued: number;
   possibly_lost: number;
   truncated: number;
+  stalls: number;
   connect_errors: number;
   disconnects: number;
   reconnects: number;
+}
+
+/** A write waiting for room in the buffer or for its last frame to be confirmed. */
+interface Waiter {
+  ready: () => boolean;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** How far an aborted write got, so that a retry of the same batch does not send it twice. */
+interface PartialWrite {
+  /** Leading entries of the batch already with the transport. */
+  taken: number;
+  /** Sequence number of the last of them. */
+  lastSeq: number;
 }
 
 /**
  * Sends entries to a syslog daemon: RFC 5424 (default) or RFC 3164, to the local socket
  * (`/dev/log`), or to a remote server over UDP, TCP or TLS.
  *
- * `write()` formats the batch into a bounded buffer and resolves at once: a slow or dead syslog
- * never holds back the server or other backends. While the peer is away the buffer keeps the
- * newest messages (the oldest are dropped and counted), and the backend reconnects with
+ * `write()` resolves once every message of the batch was handed to the kernel (written to the
+ * stream's socket, or sent as a datagram). While the peer is slow or away it waits (the
+ * server's route then holds its acks back), with at most `maxBufferedEntries` /
+ * `maxBufferedBytes` held in this process; nothing is ever evicted. The backend reconnects with
  * backoff (100 ms, ×2, at most 5 s, with jitter). Emits `'error'` for each failed connection
- * attempt and each broken connection, only when a listener is attached; `stats()` counts them
- * either way.
+ * attempt, each broken connection and each refused datagram, only when a listener is
+ * attached; `stats()` counts them either way.
  */
 export class SyslogBackend extends EventEmitter<BackendEvents> implements Backend {
   readonly name: string;
@@ -144,29 +100,39 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   readonly socketPath: string | undefined;
   readonly format: SyslogFormat;
   readonly facility: number;
-  readonly #options: SyslogBackendOptions;
   readonly #formatOptions: SyslogFormatOptions;
   readonly #queue: FrameQueue;
   readonly #recent: RecentCounter;
-  readonly #backoff = new Backoff();
   readonly #flushTimeoutMs: number;
   readonly #counters: SyslogBackendStats = {
     sent: 0,
     send_errors: 0,
-    dropped_overflow: 0,
+    dropped_aborted: 0,
     dropped_on_close: 0,
+    requeued: 0,
     possibly_lost: 0,
     truncated: 0,
+    stalls: 0,
     connect_errors: 0,
     disconnects: 0,
     reconnects: 0,
   };
   readonly #transport: Transport;
-  #state: State = 'new';
-  #connectedOnce = false;
+  readonly #link: ReconnectLoop;
   #pumping = false;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** When the transport last confirmed a frame, or a write started waiting on a quiet peer. */
+  #lastProgressMs = 0;
+  #stallReported = false;
   #progress: (() => void)[] = [];
+  #waiters = new Set<Waiter>();
+  /** Sequence number of the last frame queued. */
+  #lastSeq = 0;
+  /** Every frame up to this sequence number is done with (sent, refused or dropped). */
+  #doneSeq = 0;
+  /** Frames queued or with the transport, not yet done with. */
+  #outstanding = 0;
+  readonly #partial = new WeakMap<EntryBatch, PartialWrite>();
   #opening: Promise<void> | undefined;
   #flushing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -178,82 +144,39 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
    */
   constructor(options: SyslogBackendOptions = {}) {
     super();
-    this.#options = options;
-    this.name = options.name ?? 'syslog';
-    const local = options.server === undefined || options.server === null || options.server === '';
-    this.format = options.format ?? (local ? 'rfc3164' : 'rfc5424');
-    if (this.format !== 'rfc5424' && this.format !== 'rfc3164') {
-      throw configError(`format ${JSON.stringify(options.format)}: expected "rfc5424" or "rfc3164"`);
-    }
-    const facility = options.facility === undefined ? DEFAULT_SYSLOG_FACILITY : parseFacility(options.facility);
-    if (facility === undefined) {
-      throw configError(
-        `facility ${JSON.stringify(options.facility)}: expected a syslog facility name (LOG_USER, LOG_DAEMON, LOG_LOCAL0..7, ...) or a number 0-23`,
-      );
-    }
-    this.facility = facility;
-    const framing = options.framing ?? 'octet-counting';
-    if (framing !== 'octet-counting' && framing !== 'lf') {
-      throw configError(`framing ${JSON.stringify(options.framing)}: expected "octet-counting" or "lf"`);
-    }
-    const maxEntries = positiveInt(options.maxBufferedEntries, DEFAULT_MAX_BUFFERED_ENTRIES, 'max_buffered_entries');
-    const maxBytes = positiveInt(options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'max_buffered_bytes');
-    const maxMessageBytes = positiveInt(options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'max_message_bytes');
-    if (maxMessageBytes < 480 || maxMessageBytes > maxBytes) {
-      throw configError(`max_message_bytes ${maxMessageBytes}: expected 480 to max_buffered_bytes (${maxBytes})`);
-    }
-    this.#flushTimeoutMs = positiveInt(options.flushTimeoutMs, 5000, 'flush_timeout_ms');
-    this.#recent = new RecentCounter(positiveInt(options.unconfirmedWindowMs, 2000, 'unconfirmed_window_ms'));
-    this.#queue = new FrameQueue(maxEntries, maxBytes);
-    this.#formatOptions = {
-      facility,
-      hostname: options.hostname ?? osHostname(),
-      ...(options.appName !== undefined && { appName: options.appName }),
-      ...(options.msgId !== undefined && { msgId: options.msgId }),
-      ...(options.sdId !== undefined && { sdId: options.sdId }),
-      ...(options.utf8Bom !== undefined && { utf8Bom: options.utf8Bom }),
-      ...(local && { omitHostname: true }),
-    };
-
+    const resolved = resolveSyslogOptions(options);
+    this.name = resolved.name;
+    this.format = resolved.format;
+    this.facility = resolved.facility;
+    const { target } = resolved;
+    this.server = target.kind === 'remote' ? target.server : undefined;
+    this.socketPath = target.kind === 'local' ? target.socketPath : undefined;
+    this.#formatOptions = resolved.formatOptions;
+    this.#flushTimeoutMs = resolved.flushTimeoutMs;
+    this.#recent = new RecentCounter(resolved.unconfirmedWindowMs);
+    this.#queue = new FrameQueue(resolved.maxBufferedEntries, resolved.maxBufferedBytes);
     const hooks: TransportHooks = {
-      onSent: (n) => {
+      onSent: (n, lastSeq) => {
         this.#counters.sent += n;
         this.#recent.add(n);
+        this.#done(n, lastSeq);
       },
-      onSendError: (error, dropped) => {
+      onSendError: (error, dropped, lastSeq) => {
         this.#counters.send_errors += dropped;
         this.#report(error);
+        this.#done(dropped, lastSeq);
       },
     };
-    const connectTimeoutMs = positiveInt(options.connectTimeoutMs, 5000, 'connect_timeout_ms');
-    if (local) {
-      this.server = undefined;
-      this.socketPath = options.socketPath ?? DEFAULT_SYSLOG_SOCKET_PATH;
-      this.#transport = new LocalTransport(this.socketPath, maxMessageBytes, hooks);
-    } else {
-      this.server = parseSyslogServer(options.server as string);
-      this.socketPath = undefined;
-      const { protocol, host, port } = this.server;
-      if (options.tls !== undefined && protocol !== 'tls') {
-        throw configError(`tls options are set but server ${JSON.stringify(options.server)} is not tls://`);
-      }
-      if (protocol === 'udp') {
-        this.#transport = new UdpTransport({ host, port, maxMessageBytes }, hooks);
-      } else {
-        this.#transport = new StreamTransport(
-          {
-            host,
-            port,
-            // RFC 5425 §4.3: TLS uses octet counting only.
-            framing: protocol === 'tls' ? 'octet-counting' : framing,
-            maxMessageBytes,
-            connectTimeoutMs,
-            tls: protocol === 'tls',
-          },
-          hooks,
-        );
-      }
-    }
+    this.#transport = createTransport(resolved, hooks);
+    this.#link = new ReconnectLoop(this.#transport, {
+      onUp: (reconnect) => this.#onUp(reconnect),
+      onDown: (error, unsent) => this.#onDown(error, unsent),
+      onConnectError: (error) => {
+        this.#counters.connect_errors++;
+        this.#report(error);
+        this.#notify();
+      },
+    });
   }
 
   /**
@@ -271,49 +194,83 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   async #open(): Promise<void> {
-    if (this.#state === 'closed') throw closedError(this.name);
-    const transport = this.#transport;
-    if (transport instanceof LocalTransport) {
-      await transport.check();
-      this.#state = 'connecting';
-      try {
-        await transport.connect((error) => this.#onDown(error));
-      } catch (error) {
-        this.#state = 'new';
-        throw error;
-      }
-      this.#onUp();
-      return;
-    }
-    if (transport instanceof StreamTransport && this.server?.protocol === 'tls') {
-      transport.useTls(await loadTls(this.#options.tls ?? {}));
-    }
-    // Not awaited: open() does not wait for a remote peer. #connect() handles its own failure
-    // (counted, reported as 'error', retried with backoff), so nothing is lost here.
-    void this.#connect();
+    if (this.#link.state === 'closed') throw closedError(this.name);
+    await this.#transport.prepare();
+    if (this.#transport.connectAtOpen) await this.#link.connectNow();
+    // Not awaited: open() does not wait for a remote peer. A failed attempt is counted,
+    // reported as 'error' and retried with backoff, so nothing is lost here.
+    else this.#link.start();
   }
 
   /**
-   * Queues the batch's entries, formatted and framed, and resolves: the entries are then
-   * "stored" in this backend's sense (buffered, bounded, sent as soon as the peer takes them).
-   * When the buffer is full, the oldest messages are dropped and counted as `dropped_overflow`.
+   * Formats and frames the batch's entries, queues them (waiting for room when the buffer is
+   * full) and resolves once the transport handed every one of them to the kernel (a stream:
+   * written to the socket; a datagram: sent; a datagram the kernel refuses for good counts in
+   * `send_errors`). While the peer is away it waits; nothing is evicted to make room.
    *
-   * @throws LogStreamError (kind `server`, code `CLOSED`) after {@link close}.
+   * A write may be retried with the same batch after it rejected: the messages an aborted
+   * write had already handed to the transport are not queued again.
+   *
+   * @throws the `signal`'s reason once it aborts (the batch's messages not yet with the
+   *   transport are dropped and counted as `dropped_aborted`)
+   * @throws LogStreamError (kind `server`, code `CLOSED`) after {@link close}, or when `close()`
+   *   gave up on this write's messages
    */
-  async write(batch: EntryBatch): Promise<void> {
-    if (this.#state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
+  async write(batch: EntryBatch, options: SyslogWriteOptions = {}): Promise<void> {
+    if (this.#link.state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
+    const { signal } = options;
+    const previous = this.#partial.get(batch);
+    this.#partial.delete(batch);
+    const skip = previous?.taken ?? 0;
+    const left = batch.length - skip;
+    if (signal?.aborted) {
+      this.#counters.dropped_aborted += left;
+      if (previous !== undefined) this.#partial.set(batch, previous);
+      throw signal.reason;
+    }
     const format = this.format === 'rfc3164' ? formatRfc3164 : formatRfc5424;
-    const options = this.#formatOptions;
+    const formatOptions = this.#formatOptions;
     const framing = this.#transport.framing;
     const maxMessageBytes = this.#transport.maxMessageBytes;
     const queue = this.#queue;
-    const counters = this.#counters;
-    for (const entry of batch.entries()) {
-      const { frame, truncated } = frameMessage(format(entry, options), framing, maxMessageBytes);
-      if (truncated) counters.truncated++;
-      counters.dropped_overflow += queue.push(frame);
+    const owner = {};
+    let lastSeq = previous?.lastSeq ?? 0;
+    let pushed = 0;
+    try {
+      const entries = left > 0 ? batch.entries() : [];
+      for (let i = skip; i < entries.length; i++) {
+        const { frame, truncated } = frameMessage(format(entries[i] as LogEntry, formatOptions), framing, maxMessageBytes);
+        if (!queue.hasRoom(frame.length)) {
+          this.#pump();
+          await this.#until(() => queue.hasRoom(frame.length), signal);
+          if (this.#isClosed()) throw closedError(this.name);
+        }
+        if (truncated) this.#counters.truncated++;
+        lastSeq = ++this.#lastSeq;
+        queue.push({ data: frame, seq: lastSeq, owner });
+        this.#outstanding++;
+        pushed++;
+      }
+      this.#pump();
+      const last = lastSeq;
+      if (this.#doneSeq < last) await this.#until(() => this.#doneSeq >= last, signal);
+    } catch (error) {
+      // Frames still queued are taken back; those with the transport go out anyway.
+      const removed = queue.removeOwned(owner);
+      this.#outstanding -= removed;
+      const lost = removed + (left - pushed);
+      if (signal?.aborted && error === signal.reason) {
+        this.#counters.dropped_aborted += lost;
+        // When some were taken back, a retry queues them again after this seq, so its wait
+        // covers the frames still with the transport.
+        const taken = skip + pushed - removed;
+        if (taken > 0) this.#partial.set(batch, { taken, lastSeq });
+      } else {
+        this.#counters.dropped_on_close += lost;
+      }
+      this.#notify();
+      throw error;
     }
-    this.#pump();
   }
 
   /**
@@ -331,9 +288,10 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   async #flush(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (this.#state === 'closed' || this.#state === 'new') return;
+      const state = this.#link.state;
+      if (state === 'closed' || state === 'new') return;
       if (this.#queue.length === 0) {
-        if (this.#state !== 'up') return;
+        if (state !== 'up') return;
         const left = deadline - performance.now();
         if (left <= 0) return;
         await withTimeout(this.#transport.drained(), left);
@@ -348,8 +306,9 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   /**
-   * Flushes (at most `flushTimeoutMs`), counts what is still buffered as `dropped_on_close`,
-   * and ends the connection. Idempotent: later calls return the first call's promise.
+   * Flushes (at most `flushTimeoutMs`) and ends the connection. Writes still waiting then
+   * reject (`CLOSED`), and their messages that never reached the kernel are counted as
+   * `dropped_on_close`. Idempotent: later calls return the first call's promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -359,12 +318,18 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   async #close(): Promise<void> {
     if (this.#opening !== undefined) await this.#opening.catch(() => undefined);
     await this.flush();
-    const wasUp = this.#state === 'up';
-    this.#state = 'closed';
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    this.#counters.dropped_on_close += this.#queue.clear();
+    const wasUp = this.#link.stop();
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+    this.#queue.clear();
     if (wasUp) await this.#transport.close(1000);
     else this.#transport.destroy();
+    // What is still queued or unconfirmed now never reached the kernel: the writes waiting
+    // for it reject, so none of it was acknowledged.
+    this.#counters.dropped_on_close += this.#outstanding;
+    this.#outstanding = 0;
+    const closed = closedError(this.name);
+    for (const waiter of this.#waiters) waiter.reject(closed);
+    this.#waiters.clear();
     this.#notify();
   }
 
@@ -385,69 +350,36 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
 
   /** True while a connection to the peer is established. */
   get connected(): boolean {
-    return this.#state === 'up';
-  }
-
-  async #connect(): Promise<void> {
-    this.#reconnectTimer = undefined;
-    if (this.#state === 'closed') return;
-    this.#state = 'connecting';
-    try {
-      await this.#transport.connect((error, unflushed) => this.#onDown(error, unflushed));
-    } catch (error) {
-      if (this.#isClosed()) return;
-      this.#counters.connect_errors++;
-      this.#state = 'down';
-      this.#report(asError(error));
-      this.#scheduleReconnect();
-      this.#notify();
-      return;
-    }
-    if (this.#isClosed()) {
-      this.#transport.destroy();
-      return;
-    }
-    this.#onUp();
+    return this.#link.state === 'up';
   }
 
   // A method, not an inline comparison: TypeScript would keep the narrowing across an await.
   #isClosed(): boolean {
-    return this.#state === 'closed';
+    return this.#link.state === 'closed';
   }
 
-  #onUp(): void {
-    if (this.#connectedOnce) this.#counters.reconnects++;
-    this.#connectedOnce = true;
-    this.#backoff.reset();
+  #onUp(reconnect: boolean): void {
+    if (reconnect) this.#counters.reconnects++;
     this.#recent.reset();
-    this.#state = 'up';
     this.#notify();
     this.#pump();
   }
 
-  #onDown(error: Error, unflushed = 0): void {
-    if (this.#state !== 'up') return;
-    this.#state = 'down';
+  #onDown(error: Error, unsent: readonly Frame[]): void {
     this.#counters.disconnects++;
-    // Whatever was written lately may have died in kernel buffers with the connection: no
-    // syslog transport acknowledges, so count it rather than pretend it arrived. Frames that
-    // never left the socket's own buffer are lost for sure, however old.
-    this.#counters.possibly_lost += Math.max(this.#recent.total(), unflushed);
+    // Frames whose write never reached the kernel are sent again on the next connection.
+    this.#queue.unshift(unsent);
+    this.#counters.requeued += unsent.length;
+    // Whatever reached the kernel lately may have died in its buffers with the connection: no
+    // syslog transport acknowledges, so count it rather than pretend it arrived.
+    this.#counters.possibly_lost += this.#recent.total();
     this.#recent.reset();
     this.#report(error);
-    this.#scheduleReconnect();
     this.#notify();
   }
 
-  #scheduleReconnect(): void {
-    if (this.#state === 'closed' || this.#reconnectTimer !== undefined) return;
-    this.#reconnectTimer = setTimeout(() => void this.#connect(), this.#backoff.next());
-    // A reconnect that is pending must not keep the process alive on its own.
-    this.#reconnectTimer.unref();
-  }
-
   #pump(): void {
-    if (this.#pumping || this.#state !== 'up' || this.#queue.length === 0) return;
+    if (this.#pumping || this.#link.state !== 'up' || this.#queue.length === 0) return;
     this.#pumping = true;
     // #runPump() never rejects: a transport failure is handled there as a broken connection.
     void this.#runPump();
@@ -455,24 +387,91 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
 
   async #runPump(): Promise<void> {
     try {
-      while (this.#state === 'up' && this.#queue.length > 0) {
+      while (this.#link.state === 'up' && this.#queue.length > 0) {
         await this.#transport.send(this.#queue);
         this.#notify();
       }
     } catch (error) {
       // A transport bug must not leave the backend wedged: treat it as a broken connection.
-      this.#transport.destroy();
-      this.#onDown(asError(error));
+      this.#link.fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#pumping = false;
       this.#notify();
     }
   }
 
+  #done(n: number, lastSeq: number): void {
+    this.#lastProgressMs = performance.now();
+    this.#stallReported = false;
+    this.#outstanding -= n;
+    if (lastSeq > this.#doneSeq) this.#doneSeq = lastSeq;
+    this.#notify();
+  }
+
+  // A connected peer that takes nothing raises no socket error: say so once per stall, or a
+  // route waiting on it would hold every ack back in silence.
+  #watchStall(): void {
+    if (this.#stallTimer !== undefined) return;
+    const check = (): void => {
+      this.#stallTimer = undefined;
+      if (this.#waiters.size === 0 || this.#isClosed()) return;
+      const quietMs = performance.now() - this.#lastProgressMs;
+      if (quietMs >= STALL_REPORT_MS && !this.#stallReported && this.#link.state === 'up') {
+        this.#stallReported = true;
+        this.#counters.stalls++;
+        this.#report(
+          systemError(
+            'send',
+            'ETIMEDOUT',
+            `${this.#transport.peer} (took nothing for ${Math.round(quietMs)} ms; ${this.#outstanding} messages and their writes are waiting)`,
+          ),
+        );
+      }
+      this.#stallTimer = setTimeout(check, Math.max(100, STALL_REPORT_MS - quietMs));
+      this.#stallTimer.unref();
+    };
+    this.#stallTimer = setTimeout(check, STALL_REPORT_MS);
+    this.#stallTimer.unref();
+  }
+
   #notify(): void {
-    const waiters = this.#progress;
+    for (const waiter of this.#waiters) {
+      if (waiter.ready()) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+    const progress = this.#progress;
+    if (progress.length === 0) return;
     this.#progress = [];
-    for (const wake of waiters) wake();
+    for (const wake of progress) wake();
+  }
+
+  /** Resolves once `ready()` holds (checked at each progress); rejects when `signal` aborts. */
+  #until(ready: () => boolean, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter);
+        // The caller's own reason, whatever it is (a DOMException by default): it recognises it.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        ready,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      if (this.#waiters.size === 0) this.#lastProgressMs = performance.now();
+      this.#waiters.add(waiter);
+      this.#watchStall();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   #report(error: Error): void {
@@ -480,48 +479,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 }
 
-function configError(message: string): LogStreamError {
-  return new LogStreamError('config', `backends.syslog: ${message}`, { code: 'CONFIG' });
-}
-
 function closedError(name: string): LogStreamError {
   return new LogStreamError('server', `${name} backend is closed`, { code: 'CLOSED' });
-}
-
-function positiveInt(value: number | undefined, fallback: number, key: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw configError(`${key} ${value}: expected a positive integer`);
-  return value;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-async function loadTls(tls: SyslogTlsOptions) {
-  const read = async (path: string | undefined, key: string) => {
-    if (path === undefined) return undefined;
-    try {
-      return await readFile(path);
-    } catch (error) {
-      throw new LogStreamError(
-        'config',
-        `backends.syslog.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-        { code: 'CONFIG', cause: error },
-      );
-    }
-  };
-  const [ca, cert, key] = await Promise.all([read(tls.ca, 'tls_ca'), read(tls.cert, 'tls_cert'), read(tls.key, 'tls_key')]);
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new LogStreamError('config', 'backends.syslog: tls_cert and tls_key must be set together', { code: 'CONFIG' });
-  }
-  return {
-    ...(ca !== undefined && { ca }),
-    ...(cert !== undefined && { cert }),
-    ...(key !== undefined && { key }),
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
-    ...(tls.servername !== undefined && { servername: tls.servername }),
-  };
 }
 
 async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

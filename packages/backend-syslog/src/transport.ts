@@ -1,20 +1,33 @@
 import { getSystemErrorName } from 'node:util';
-import type { FrameQueue } from './frame-queue';
+import type { Frame, FrameQueue } from './frame-queue';
 import type { SyslogFraming } from './framing';
 
-/** What a transport reports to its backend. */
+/**
+ * What a transport reports to its backend. Frames are confirmed in `seq` order: once a hook
+ * names `lastSeq`, every frame the transport took up to it is done with.
+ */
 export interface TransportHooks {
-  /** `n` frames left this process (handed to the kernel or to a stream's buffer). */
-  onSent(n: number): void;
-  /** A send failed and `dropped` frames were given up (the connection itself is fine). */
-  onSendError(error: Error, dropped: number): void;
+  /** `n` frames, the last of them `lastSeq`, were handed to the kernel. */
+  onSent(n: number, lastSeq: number): void;
+  /**
+   * Sending frame `lastSeq` failed for good (a refused or oversized datagram) and it was given
+   * up; the connection itself is fine.
+   */
+  onSendError(error: Error, dropped: number, lastSeq: number): void;
 }
+
+/**
+ * Called once when an established connection breaks, with the frames the transport had taken
+ * from the queue but not handed to the kernel (in order): the backend puts them back.
+ */
+export type OnDown = (error: Error, unsent: readonly Frame[]) => void;
 
 /**
  * One way of reaching a syslog daemon. A transport holds at most one connection. The backend
  * calls `connect`, then `send` whenever frames are queued; when an established connection
  * breaks, the transport calls the `onDown` given to `connect` (once per connection), and the
- * backend reconnects later.
+ * backend reconnects later. A frame is the transport's from the moment it takes it from the
+ * queue until a hook confirms it or `onDown`/`destroy` hands it back.
  */
 export interface Transport {
   /** Human-readable peer, for messages: `/dev/log`, `tcp://host:601`. */
@@ -24,21 +37,28 @@ export interface Transport {
   /** The largest message this transport can carry, in bytes (frames are cut to it). */
   readonly maxMessageBytes: number;
   /**
-   * Connects; rejects with an error that names the peer. `onDown` gets the error and the number
-   * of frames that were handed over but had provably not reached the kernel yet.
+   * True when `open()` must connect and fail if it cannot (the local socket); false when a
+   * peer that is down at start-up is retried in the background like one that went away.
    */
-  connect(onDown: (error: Error, unflushed?: number) => void): Promise<void>;
+  readonly connectAtOpen: boolean;
+  /** Checks what can be checked before connecting (the socket path; the TLS files). */
+  prepare(): Promise<void>;
+  /** Connects; rejects with an error that names the peer. */
+  connect(onDown: OnDown): Promise<void>;
   /**
    * Sends frames from the head of `queue` until it is empty or the connection is down.
-   * Frames not sent stay in the queue.
+   * Frames not taken stay in the queue.
    */
   send(queue: FrameQueue): Promise<void>;
   /** Resolves once nothing handed to `send` is still held in this process. */
   drained(): Promise<void>;
-  /** Ends the connection gracefully (streams: FIN after the buffered bytes), at most `timeoutMs`. */
+  /**
+   * Ends the connection gracefully (streams: FIN after the buffered bytes), at most `timeoutMs`.
+   * Frames still unconfirmed then are not reported: the backend counts them as dropped.
+   */
   close(timeoutMs: number): Promise<void>;
-  /** Drops the connection at once. */
-  destroy(): void;
+  /** Drops the connection at once; returns the frames it had taken but not handed to the kernel. */
+  destroy(): Frame[];
 }
 
 /**

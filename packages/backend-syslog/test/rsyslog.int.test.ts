@@ -108,7 +108,7 @@ describe('SyslogBackend against a real rsyslogd', () => {
       [peer.ptcpPort, 'imptcp'],
     ] as const) {
       const backend = await sendAndCheck({ server: `tcp://127.0.0.1:${port}`, facility: 'local3', msgId: 'REQ' }, 40, 19, inputname);
-      expect(backend.stats()).toMatchObject({ sent: 40, dropped_overflow: 0, send_errors: 0, possibly_lost: 0 });
+      expect(backend.stats()).toMatchObject({ sent: 40, dropped_aborted: 0, dropped_on_close: 0, send_errors: 0, possibly_lost: 0 });
     }
   });
 
