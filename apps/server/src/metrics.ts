@@ -30,7 +30,7 @@ const BACKEND_GAUGES: Readonly<Record<string, { name: string; help: string }>> =
 
 /** Backend `stats()` keys that count entries a backend dropped, with their `reason` label. */
 const BACKEND_DROPS: Readonly<Record<string, string>> = {
-  dropped_overflow: 'buffer_overflow',
+  dropped_aborted: 'aborted',
   dropped_on_close: 'closed',
 };
 
@@ -119,7 +119,7 @@ export function createMetricsRegistry(server: LogServer): Registry {
   );
   counter(
     'logstream_dropped_entries_total',
-    'Entries dropped, by backend and reason (queue_full: a drop_newest queue was full; stalled: a drop_newest backend stored nothing within max_wait_ms; shutdown: not stored by the drain deadline; buffer_overflow, closed: dropped inside the syslog backend).',
+    'Entries dropped, by backend and reason (queue_full: a drop_newest queue was full; stalled: a drop_newest backend stored nothing within max_wait_ms; shutdown: not stored by the drain deadline; aborted, closed: unsent messages of an aborted write or at close, inside the syslog backend).',
     ['backend', 'reason'],
     function* () {
       for (const { route, backend, stats: s } of stats()) {

@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseServerFrame } from '@logstream/protocol';
-import { readEntries, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { readEntries, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { freePort } from './fixtures/fault-helpers';
 
 // A journald that never reads (or goes away) must not hold the acks of the other backends under
 // `drop_newest`, nor hang the server's shutdown under `block` (issue: acknowledged means stored,
@@ -18,10 +19,12 @@ let sock: string;
 let out: string;
 const peers: ChildProcess[] = [];
 const sockets: Socket[] = [];
+const listeners: Server[] = [];
 
 useServerDir((paths) => ({ dir, sock, out } = paths));
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
+  for (const l of listeners.splice(0)) l.close();
   await Promise.all(peers.splice(0).map(stopPeer));
 });
 
@@ -146,5 +149,42 @@ describe('a stalled or vanished backend', () => {
     expect(Date.now() - stopping).toBeLessThan(5_000);
     expect(existsSync(sock)).toBe(false);
     expect(server.stderr()).toMatch(/journald.*not stored/);
+  });
+
+  it('block: a syslog peer over TCP that accepts and never reads makes the acks stop, and nothing acked is dropped', async () => {
+    // The stalled peer: accepts and never reads, so the kernel's buffers fill and stay full.
+    const peer = createServer((c) => {
+      c.pause();
+      sockets.push(c);
+    });
+    listeners.push(peer);
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    const port = (peer.address() as { port: number }).port;
+    const metricsPort = await freePort();
+    await writeFile(
+      join(dir, 'c.toml'),
+      `[backends.syslog]\nenabled = true\nserver = "tcp://127.0.0.1:${port}"\nwhen_full = "block"\n[metrics]\nenabled = true\nport = ${metricsPort}\n`,
+    );
+    await startServer(['-c', join(dir, 'c.toml'), '-s', sock, '-o', out]);
+    const client = rawSender('stalled-syslog');
+    void client.send(0, 400_000);
+    // Acks stop once the peer's and our buffers are full: no progress for 2 s.
+    let last = -1;
+    await until(
+      async () => {
+        const now = client.acked();
+        const stuck = now === last;
+        last = now;
+        if (!stuck) await new Promise((r) => setTimeout(r, 2_000));
+        return stuck;
+      },
+      60_000,
+      'the acks to stop',
+    );
+    expect(client.acked()).toBeLessThan(400_000);
+    const samples = await scrapeMetrics(metricsPort);
+    const drops = samples.filter((m) => m.name === 'logstream_dropped_entries_total' && m.labels.backend === 'syslog');
+    expect(drops.length).toBeGreaterThan(0);
+    expect(drops.filter((m) => m.value !== 0)).toEqual([]);
   });
 });
