@@ -36,13 +36,53 @@ cli
   .usage('[options]')
   .version(version, '-V, --version');
 
+/** A mistake on the command line: exit 2, nothing started. */
+class UsageError extends Error {}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const flag = (name: string) => (name.length === 1 ? `-${name}` : `--${kebab(name)}`);
+
+/**
+ * Rejects what cac would silently ignore: unknown options (`--socket-path`), stray arguments (a
+ * config file without `-c`, anything after `--`), an option that needs a value given none
+ * (`-c` last) and an option given twice.
+ * @throws UsageError naming the first offender
+ */
+function checkUsage(args: readonly string[], options: Record<string, unknown>): void {
+  const known = cli.globalCommand.options;
+  for (const [name, value] of Object.entries(options)) {
+    if (name === '--') continue;
+    const option = known.find((o) => o.names.includes(name));
+    if (option === undefined) throw new UsageError(`unknown option ${flag(name)}`);
+    if (Array.isArray(value)) throw new UsageError(`option ${option.rawName.replace(/ <.*/, '')} given more than once`);
+    if (option.required && typeof value !== 'string' && typeof value !== 'number') {
+      throw new UsageError(`option ${option.rawName.replace(/ <.*/, '')} needs a value: ${option.rawName.replace(/^-\w, /, '')}`);
+    }
+  }
+  const stray = [...args, ...((options['--'] as string[] | undefined) ?? [])];
+  if (stray.length > 0) {
+    const hint = /\.toml$/.test(stray[0] as string) ? ` (a config file goes after -c: -c ${stray[0]})` : '';
+    throw new UsageError(`unexpected argument ${JSON.stringify(stray[0])}${hint}`);
+  }
+}
+
 /** JSON replacer for the effective config: modes are shown in octal, as they are written. */
 function showModes(key: string, value: unknown): unknown {
   return key === 'socket_mode' && typeof value === 'number' ? `0${value.toString(8)}` : value;
 }
 
 async function main(): Promise<number> {
-  const { options } = cli.parse() as unknown as { options: Flags & { help?: boolean; version?: boolean } };
+  let parsed;
+  try {
+    // Checked before help and version, so `--halp` is an error rather than a start.
+    parsed = cli.parse(process.argv, { run: false });
+    checkUsage(parsed.args, parsed.options);
+  } catch (error) {
+    const message = (error as Error).message;
+    process.stderr.write(`logstream-server: ${message}${message.endsWith(')') ? '' : ' (see logstream-server --help)'}\n`);
+    return 2;
+  }
+  const options = parsed.options as Flags & { help?: boolean; version?: boolean };
   if (options.help || options.version) return 0;
   const log = createLogger(Boolean(options.verbose) || process.env.LOGSTREAM_LOG === 'debug');
   const explicit = options.config !== undefined;
