@@ -5,7 +5,7 @@ import { cac } from 'cac';
 import { LogStreamError } from '@logstream/protocol';
 import { applyOverrides, loadConfig, type Config } from './config';
 import { createLogger } from './logger';
-import { describeBackends, startServer } from './server';
+import { checkConfig, describeBackends, startServer } from './server';
 import { version } from '../package.json';
 
 /** The spec's default config path; used only when it exists. */
@@ -107,6 +107,11 @@ async function main(): Promise<number> {
     return 1;
   }
   if (options.validate) {
+    const problems = await checkConfig(config);
+    if (problems.length > 0) {
+      process.stderr.write(`logstream-server: ${path ?? 'built-in defaults'}: ${problems.length} error(s)\n${problems.join('\n')}\n`);
+      return 1;
+    }
     process.stdout.write(`# ${path ?? 'built-in defaults'}: valid\n${JSON.stringify(config, showModes, 2)}\n`);
     return 0;
   }

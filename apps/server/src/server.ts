@@ -1,4 +1,5 @@
-import { chown } from 'node:fs/promises';
+import { access, chown, chmod, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { LogStreamError, type Backend } from '@logstream/protocol';
@@ -110,29 +111,89 @@ export function describeBackends(config: Config): string {
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
-/**
- * The gid of `server.socket_group` (a name or a number).
- * @throws LogStreamError (kind `config`) when no such group exists
- */
-function groupId(group: string): number {
+/** The longest Unix socket path the kernel takes: sun_path holds 108 bytes with the closing NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** The gid of `server.socket_group` (a name or a number), or undefined when no such group exists. */
+function groupId(group: string): number | undefined {
   if (/^\d+$/.test(group)) return Number(group);
   let line = '';
   try {
     line = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
-    // getent exits 2 for an unknown group; the check below reports it.
+    // getent exits 2 for an unknown group.
   }
   const gid = Number(line.split(':')[2]);
-  if (line === '' || !Number.isInteger(gid)) {
-    throw new LogStreamError('config', `server.socket_group: no such group ${JSON.stringify(group)}`, { code: 'CONFIG' });
+  return line !== '' && Number.isInteger(gid) ? gid : undefined;
+}
+
+/** Whether `path` exists (any kind of file). */
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * What can be checked without opening or binding anything, one line per problem (none: empty):
+ * the socket path's length and directory, the socket group, the syslog TLS files. `--validate`
+ * prints these; a start stops on them before anything is made.
+ */
+export async function checkConfig(config: Config): Promise<string[]> {
+  const problems: string[] = [];
+  const socketPath = config.server.socket_path;
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    problems.push(
+      `server.socket_path: ${JSON.stringify(socketPath)} is ${bytes} bytes, longer than the ${MAX_SOCKET_PATH_BYTES} a Unix socket path may have: choose a shorter path`,
+    );
   }
-  return gid;
+  const directory = dirname(socketPath);
+  const info = await stat(directory).catch(() => undefined);
+  if (info !== undefined && !info.isDirectory()) {
+    problems.push(`server.socket_path: ${directory} is not a directory`);
+  } else if (info === undefined && !(await exists(dirname(directory)))) {
+    // A missing last directory is created at start (see prepareSocketDirectory); a deeper gap is a mistake.
+    problems.push(`server.socket_path: the directory ${directory} does not exist, nor its parent ${dirname(directory)}`);
+  }
+  const group = config.server.socket_group;
+  if (group !== undefined && groupId(group) === undefined) problems.push(`server.socket_group: no such group ${JSON.stringify(group)}`);
+  const { syslog } = config.backends;
+  if (syslog.enabled) {
+    for (const key of ['tls_ca', 'tls_cert', 'tls_key'] as const) {
+      const file = syslog[key];
+      if (file === undefined) continue;
+      await access(file, constants.R_OK).catch((error: Error) =>
+        problems.push(`backends.syslog.${key}: cannot read ${file}: ${error.message}`),
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * Creates the socket's directory when it is missing but its parent exists, mode 0755, as
+ * systemd's `RuntimeDirectory=` does for the unit (so deploy/server.toml's /run/logstream works
+ * outside systemd too). Returns the directory when it made it.
+ */
+async function prepareSocketDirectory(socketPath: string): Promise<string | undefined> {
+  const directory = dirname(socketPath);
+  if (await exists(directory)) return undefined;
+  await mkdir(directory, { mode: 0o755 });
+  // The umask may have narrowed it; clients must be able to reach the socket through it.
+  await chmod(directory, 0o755);
+  return directory;
 }
 
 /** Starts a LogServer as a config describes, with metrics when enabled. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  // Resolved before anything opens, so a bad group leaves no socket behind.
+  // Checked before anything opens, so a bad group or path leaves nothing behind.
+  const problems = await checkConfig(config);
+  if (problems.length > 0) throw new LogStreamError('config', problems.join('; '), { code: 'CONFIG' });
   const gid = config.server.socket_group === undefined ? undefined : groupId(config.server.socket_group);
+  const made = await prepareSocketDirectory(config.server.socket_path);
+  if (made !== undefined) log.info(`created the socket directory ${made} (mode 0755), as systemd's RuntimeDirectory= would`);
   const routes = await createBackends(config);
   const server = new LogServer({
     socketPath: config.server.socket_path,

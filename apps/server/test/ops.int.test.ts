@@ -196,6 +196,8 @@ describe('start-up and debug output', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(LINE);
-    expect(lines[0]).toContain(`ERROR logstream-server: cannot start: cannot listen on ${join(dir, 'missing', 'dir', 's.sock')}`);
+    expect(lines[0]).toContain(
+      `ERROR logstream-server: cannot start: server.socket_path: the directory ${join(dir, 'missing', 'dir')} does not exist`,
+    );
   });
 });
