@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { LogStreamError, type Backend } from '@logstream/protocol';
 import { LogServer, type BackendRouteOptions } from '@logstream/core';
 import { FileBackend } from '@logstream/backend-file';
+import { loadUnixDgram } from '@logstream/unix-dgram';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { createMetricsRegistry, serveMetrics } from './metrics';
@@ -135,9 +136,18 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** What the config enables that needs the optional unix-dgram addon, for messages; undefined: nothing. */
+function nativeUser(config: Config): string | undefined {
+  const { journald, syslog } = config.backends;
+  if (journald.enabled) return 'the journald backend (backends.journald, --journald)';
+  if (syslog.enabled && !syslog.server) return `the syslog backend's local socket (backends.syslog.socket_path ${syslog.socket_path})`;
+  return undefined;
+}
+
 /**
  * What can be checked without opening or binding anything, one line per problem (none: empty):
- * the socket path's length and directory, the socket group, the syslog TLS files. `--validate`
+ * the socket path's length and directory, the native addon of journald and the local syslog
+ * socket, the socket group, the syslog TLS files. `--validate`
  * prints these; a start stops on them before anything is made.
  */
 export async function checkConfig(config: Config): Promise<string[]> {
@@ -157,6 +167,8 @@ export async function checkConfig(config: Config): Promise<string[]> {
     // A missing last directory is created at start (see prepareSocketDirectory); a deeper gap is a mistake.
     problems.push(`server.socket_path: the directory ${directory} does not exist, nor its parent ${dirname(directory)}`);
   }
+  const native = nativeUser(config);
+  if (native !== undefined) await loadUnixDgram(native).catch((error: Error) => problems.push(error.message));
   const group = config.server.socket_group;
   if (group !== undefined && groupId(group) === undefined) problems.push(`server.socket_group: no such group ${JSON.stringify(group)}`);
   const { syslog } = config.backends;
