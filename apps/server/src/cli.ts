@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { cac } from 'cac';
 import { LogStreamError } from '@logstream/protocol';
-import { applyOverrides, loadConfig, type Config } from './config';
+import { applyOverrides, loadConfig, type Config, type ConfigOverrides } from './config';
 import { createLogger } from './logger';
 import { checkConfig, describeBackends, startServer } from './server';
 import { version } from '../package.json';
@@ -88,6 +88,14 @@ async function main(): Promise<number> {
   const explicit = options.config !== undefined;
   const path = options.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
   let config: Config;
+  // Applied again to the file on each reload: flags keep winning over it.
+  const overrides: ConfigOverrides = {
+    ...(options.socket === undefined ? {} : { socket: String(options.socket) }),
+    ...(options.output === undefined ? {} : { output: String(options.output) }),
+    journald: Boolean(options.journald),
+    metrics: Boolean(options.metrics),
+    ...(options.metricsPort === undefined ? {} : { metricsPort: Number(options.metricsPort) }),
+  };
   try {
     if (
       options.metricsPort !== undefined &&
@@ -95,13 +103,7 @@ async function main(): Promise<number> {
     ) {
       throw new LogStreamError('config', `--metrics-port: expected a port 0-65535, got ${JSON.stringify(options.metricsPort)}`);
     }
-    config = applyOverrides(await loadConfig(path, explicit), {
-      ...(options.socket === undefined ? {} : { socket: String(options.socket) }),
-      ...(options.output === undefined ? {} : { output: String(options.output) }),
-      journald: Boolean(options.journald),
-      metrics: Boolean(options.metrics),
-      ...(options.metricsPort === undefined ? {} : { metricsPort: Number(options.metricsPort) }),
-    });
+    config = applyOverrides(await loadConfig(path, explicit), overrides);
   } catch (error) {
     process.stderr.write(`logstream-server: ${(error as Error).message}\n`);
     return 1;
@@ -127,30 +129,49 @@ async function main(): Promise<number> {
           : ''
       }`,
     );
+    let reloading = Promise.resolve();
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info(`${signal}: shutting down`);
-      running.close().then(
-        () => {
-          log.info('stopped');
-          process.exit(0);
-        },
-        (error: Error) => {
-          log.error(`shutdown failed: ${error.message}`);
-          process.exit(1);
-        },
-      );
+      // A reload under way finishes first: its new backends are then closed like the others.
+      void reloading
+        .then(() => running.close())
+        .then(
+          () => {
+            log.info('stopped');
+            process.exit(0);
+          },
+          (error: Error) => {
+            log.error(`shutdown failed: ${error.message}`);
+            process.exit(1);
+          },
+        );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    onHup = () => {
-      log.info('SIGHUP: reopening output files');
+    const reopen = () =>
       running.server.reopen().then(
         () => log.info('SIGHUP: output files reopened'),
         (error: Error) => log.error(`reopen failed: ${error.message}`),
       );
+    // SIGHUP re-reads the config file (and reopens the output files); one reload at a time.
+    const reload = async () => {
+      if (path === undefined) {
+        log.info('SIGHUP: reopening output files (no config file to reload)');
+        return reopen();
+      }
+      log.info(`SIGHUP: reloading ${path}`);
+      try {
+        await running.reload(applyOverrides(await loadConfig(path, explicit), overrides));
+      } catch (error) {
+        log.error(`SIGHUP: ${path} not applied, the running config stays: ${(error as Error).message}`);
+        return reopen();
+      }
+    };
+    onHup = () => {
+      reloading = reloading.then(reload);
     };
     return -1;
   } catch (error) {

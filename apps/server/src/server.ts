@@ -14,8 +14,73 @@ import { createMetricsRegistry, serveMetrics } from './metrics';
 export interface RunningServer {
   server: LogServer;
   metrics: HttpServer | undefined;
+  /** The configuration in effect (a reload changes its backends and storage). */
+  readonly config: Config;
+  /**
+   * Applies a new configuration (SIGHUP): see {@link reloadServer}.
+   * @throws LogStreamError when it cannot be applied; the running configuration then stays
+   */
+  reload(next: Config): Promise<void>;
   /** Stops everything (graceful). */
   close(): Promise<void>;
+}
+
+/**
+ * Tables whose settings take effect only at start (the socket, the limits, the metrics listener):
+ * a reload names what changed in them and keeps the running values.
+ */
+const RESTART_ONLY_TABLES = ['server', 'metrics'] as const;
+
+/** Each restart-only setting that differs: `server.socket_path ("/a.sock" → "/b.sock")`. */
+export function restartOnlyChanges(running: Config, next: Config): string[] {
+  const changes: string[] = [];
+  for (const table of RESTART_ONLY_TABLES) {
+    const before = running[table] as Record<string, unknown>;
+    const after = next[table] as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      const [a, b] = [JSON.stringify(before[key]), JSON.stringify(after[key])];
+      if (a !== b) changes.push(`${table}.${key} (${a ?? 'unset'} → ${b ?? 'unset'})`);
+    }
+  }
+  return changes;
+}
+
+/** Logs the errors a backend emits on its own (outside a write), e.g. the syslog reconnect loop. */
+function logBackendErrors(routes: readonly BackendRouteOptions[], log: Logger): void {
+  for (const route of routes) {
+    const events = route.backend as unknown as { on?: (event: string, fn: (e: Error) => void) => void };
+    if (typeof events.on === 'function') {
+      events.on('error', (error: Error) => log.error(`backend ${route.backend.name}: ${error.message}`));
+    }
+  }
+}
+
+/**
+ * Applies `next` to a running server, as SIGHUP does: restart-only settings that changed are
+ * logged and kept; when backends or storage changed, new backends are built and swapped in
+ * between batches ({@link LogServer.replaceRoutes}: connections stay open, each entry is stored
+ * by the old backends or by the new ones, once) and the old ones closed once drained; otherwise
+ * the output files are reopened (logrotate). Returns the configuration now in effect.
+ * @throws LogStreamError when the new backends cannot be built or opened; the old ones stay
+ */
+export async function reloadServer(server: LogServer, running: Config, next: Config, log: Logger): Promise<Config> {
+  for (const change of restartOnlyChanges(running, next)) {
+    log.warn(`SIGHUP: ${change} needs a restart to take effect; keeping the running value`);
+  }
+  const effective: Config = { ...next, server: running.server, metrics: running.metrics };
+  if (JSON.stringify([effective.backends, effective.storage]) === JSON.stringify([running.backends, running.storage])) {
+    log.info('SIGHUP: backends unchanged; reopening output files');
+    await server.reopen();
+    log.info('SIGHUP: output files reopened');
+    return running;
+  }
+  const problems = await checkConfig(effective);
+  if (problems.length > 0) throw new LogStreamError('config', problems.join('; '), { code: 'CONFIG' });
+  const routes = await createBackends(effective);
+  logBackendErrors(routes, log);
+  await server.replaceRoutes(routes);
+  log.info(`SIGHUP: config reloaded; backends: ${describeBackends(effective)}`);
+  return effective;
 }
 
 /**
@@ -220,12 +285,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   server.on('error', (error: Error) => log.error(error.message));
   server.on('client-error', (e: { code: string; message: string }) => log.debug(`client: ${e.code}: ${e.message}`));
-  for (const route of routes) {
-    const events = route.backend as unknown as { on?: (event: string, fn: (e: Error) => void) => void };
-    if (typeof events.on === 'function') {
-      events.on('error', (error: Error) => log.error(`backend ${route.backend.name}: ${error.message}`));
-    }
-  }
+  logBackendErrors(routes, log);
   await server.listen();
   if (gid !== undefined) {
     try {
@@ -253,9 +313,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     metrics.on('error', (error: Error) => log.error(`metrics: ${error.message}`));
   }
+  let current = config;
   return {
     server,
     metrics,
+    get config() {
+      return current;
+    },
+    async reload(next) {
+      current = await reloadServer(server, current, next, log);
+    },
     async close() {
       await server.close();
       await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));

@@ -183,6 +183,8 @@ export class LogServer extends EventEmitter {
   #inflightBytes = 0;
   #paused = false;
   #closing: Promise<void> | undefined;
+  // While replaceRoutes() switches backends, gathered entries wait here instead of being routed.
+  #routesHeld = false;
   #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
 
   constructor(options: LogServerOptions) {
@@ -277,6 +279,82 @@ export class LogServer extends EventEmitter {
     for (const route of this.routes) {
       await route.backend.reopen?.();
       route.retryNow();
+    }
+  }
+
+  /**
+   * Replaces the backends between two batches (a config reload), connections staying open.
+   * Batches already routed finish on the old routes and are acknowledged as usual; entries read
+   * from now on are held (read, not routed) until the old routes have stored everything they
+   * hold and the new backends are open, then go to the new routes only. Each entry is so stored
+   * by exactly one set of backends, and an old and a new backend writing the same file never
+   * write at once. The old backends are closed afterwards.
+   *
+   * If a new backend fails to open, those opened are closed, the old routes stay and this
+   * rejects. If the old routes have not drained after `drainTimeoutMs` (default: the shutdown
+   * timeout; a backend whose peer is down keeps retrying), the switch happens anyway and the old
+   * backends are closed in the background once they drain.
+   * @returns the old routes, once their backends are closed (or left to drain after the timeout)
+   * @throws LogStreamError (kind `server`) when not listening or a replacement is under way;
+   *   (kind `io`) when a new backend fails to open
+   */
+  async replaceRoutes(
+    backends: readonly (BackendRouteOptions | BackendRoute)[],
+    options: { drainTimeoutMs?: number } = {},
+  ): Promise<readonly BackendRoute[]> {
+    if (this.#state !== 'listening') throw new LogStreamError('server', `replaceRoutes() while ${this.#state}`);
+    if (this.#routesHeld) throw new LogStreamError('server', 'replaceRoutes() while another replacement is under way');
+    const next = backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
+    const old = this.routes;
+    this.#flush();
+    this.#routesHeld = true;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        Promise.all(old.map((r) => r.idle())).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs ?? this.#shutdownTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      const opened: BackendRoute[] = [];
+      try {
+        for (const route of next) {
+          await route.backend.open();
+          opened.push(route);
+        }
+      } catch (error) {
+        for (const route of opened) await route.backend.close().catch(() => undefined);
+        throw new LogStreamError('io', `backend ${next[opened.length]?.backend.name} failed to open: ${(error as Error).message}`, {
+          cause: error,
+          code: 'BACKEND',
+        });
+      }
+      for (const route of next) {
+        route.on('error', (error: Error) => {
+          this.counters.errors.io++;
+          this.emit(
+            'error',
+            new LogStreamError('io', `backend ${route.backend.name}: ${error.message}`, { cause: error, code: 'BACKEND' }),
+          );
+        });
+      }
+      // `routes` is readonly to users; this method is the one place that replaces it.
+      (this as { routes: readonly BackendRoute[] }).routes = next;
+      this.#routesHeld = false;
+      this.#flush();
+      const closeOld = async () => {
+        for (const route of old) {
+          await route.idle();
+          await route.backend.close().catch((error: unknown) => this.emit('error', error));
+        }
+      };
+      if (drained) await closeOld();
+      else void closeOld();
+      return old;
+    } finally {
+      if (this.#routesHeld) {
+        this.#routesHeld = false;
+        this.#flush();
+      }
     }
   }
 
@@ -563,6 +641,7 @@ export class LogServer extends EventEmitter {
   }
 
   #flush(): void {
+    if (this.#routesHeld) return;
     this.#batchStartedAt = 0;
     if (this.#pendingAcks.size === 0 && this.#lines.length === 0) return;
     const batch = new EntryBatch(this.#lines, this.#levels);
