@@ -1,4 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -255,7 +257,10 @@ export class LogServer extends EventEmitter {
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
-        reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${error.message}`, { cause: error, code: 'IO' }));
+        // bind() reports a missing directory as EACCES (or ENOENT), which misleads even root.
+        const missing = (error.code === 'EACCES' || error.code === 'ENOENT') && !existsSync(dirname(this.socketPath));
+        const why = missing ? `the directory ${dirname(this.socketPath)} does not exist` : error.message;
+        reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${why}`, { cause: error, code: 'IO' }));
       });
       // Connections the server has not accepted yet wait in the kernel's backlog; Node's default
       // (511) is below max_connections, so a burst of connects (every daemon at boot) would fail
