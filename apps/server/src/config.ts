@@ -164,17 +164,97 @@ export function formatConfigIssues(issues: readonly v.BaseIssue<unknown>[]): str
   });
 }
 
+/** The keys of a table of the schema (through `v.optional`), or undefined for a value. */
+function tableEntries(schema: v.GenericSchema): Record<string, v.GenericSchema> | undefined {
+  let s = schema as v.GenericSchema & { wrapped?: v.GenericSchema; entries?: Record<string, v.GenericSchema> };
+  while (s.type === 'optional' && s.wrapped !== undefined) s = s.wrapped as typeof s;
+  return s.type === 'strict_object' ? s.entries : undefined;
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length] as number;
+}
+
+/** The known key closest to `key`, when it is close enough to be a typo. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = distance(key.toLowerCase(), candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/**
+ * Every key of `document` that the schema does not know, at every depth, one line each:
+ * `server.max_conections: unknown key (did you mean max_connections?)`. valibot's strictObject
+ * stops at the first unknown key of a table; an operator wants them all at once.
+ */
+function unknownKeys(entries: Record<string, v.GenericSchema>, document: unknown, path: string): string[] {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return [];
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(document)) {
+    const where = path === '' ? key : `${path}.${key}`;
+    const schema = entries[key];
+    if (schema === undefined) {
+      const what = typeof value === 'object' && value !== null && !Array.isArray(value) ? 'table' : 'key';
+      const near = closest(key, Object.keys(entries));
+      lines.push(`${where}: unknown ${what}${near === undefined ? '' : ` (did you mean ${near}?)`}`);
+      continue;
+    }
+    const inner = tableEntries(schema);
+    if (inner !== undefined) lines.push(...unknownKeys(inner, value, where));
+  }
+  return lines;
+}
+
 /**
  * Checks a parsed TOML document and fills in defaults.
  * @throws LogStreamError (kind `config`) listing every problem with its key path
  */
 export function parseConfig(document: unknown, source = 'config'): Config {
+  const lines = unknownKeys(ConfigSchema.entries, document, '');
   const result = v.safeParse(ConfigSchema, document);
   if (!result.success) {
-    const lines = formatConfigIssues(result.issues);
+    // Unknown keys are listed above, all of them; valibot reports only the first of a table.
+    const unknown = (issue: v.BaseIssue<unknown>) => issue.type === 'strict_object' && issue.expected === 'never';
+    lines.push(...formatConfigIssues(result.issues.filter((issue) => !unknown(issue))));
+  }
+  if (lines.length > 0 || !result.success) {
     throw new LogStreamError('config', `${source}: ${lines.length} error(s)\n${lines.join('\n')}`, { code: 'CONFIG' });
   }
   return result.output;
+}
+
+/**
+ * The first line of a TOML syntax error, naming the problem and where it is:
+ * `server.toml:3:12: invalid TOML: unterminated string …`, then smol-toml's excerpt.
+ */
+function tomlSyntaxError(path: string, text: string, error: Error & { line?: number; column?: number }): string {
+  const [first = '', ...rest] = error.message.split('\n');
+  let problem = first.replace(/^Invalid TOML document: /, '');
+  const line = error.line ?? 0;
+  const column = error.column ?? 0;
+  const lineText = text.split(/\r?\n/)[line - 1] ?? '';
+  // smol-toml reports the line's end inside a string as a control character in it.
+  const atEnd = column > lineText.length;
+  if (problem.startsWith('control characters are not allowed in strings') && atEnd) {
+    problem = 'unterminated string: a string must end on the line it starts (use """ or \'\'\' for a multi-line string)';
+  } else if (problem.startsWith('illegal character in key') && atEnd && /^\s*\[/.test(lineText)) {
+    problem = 'unterminated table header: missing "]"';
+  }
+  const where = line > 0 ? `${path}:${line}:${column}` : path;
+  return [`${where}: invalid TOML: ${problem}`, ...rest.filter((l, i) => i > 0 || l !== '')].join('\n').trimEnd();
 }
 
 /**
@@ -194,7 +274,7 @@ export async function loadConfig(path: string | undefined, required: boolean): P
   try {
     document = parseToml(text);
   } catch (error) {
-    throw new LogStreamError('config', `${path}: invalid TOML: ${(error as Error).message}`, { cause: error, code: 'CONFIG' });
+    throw new LogStreamError('config', tomlSyntaxError(path, text, error as Error), { cause: error, code: 'CONFIG' });
   }
   return parseConfig(document, path);
 }

@@ -1,6 +1,14 @@
 export { ConfigSchema, parseConfig, loadConfig, applyOverrides, formatConfigIssues } from './config';
 export type { Config, ConfigOverrides } from './config';
-export { startServer, createBackends, describeBackends } from './server';
+export {
+  startServer,
+  createBackends,
+  describeBackends,
+  checkConfig,
+  reloadServer,
+  restartOnlyChanges,
+  MAX_SOCKET_PATH_BYTES,
+} from './server';
 export type { RunningServer } from './server';
 export { createMetricsRegistry, serveMetrics } from './metrics';
 export { createLogger } from './logger';

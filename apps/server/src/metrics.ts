@@ -162,19 +162,27 @@ export function createMetricsRegistry(server: LogServer): Registry {
     },
   );
 
+  const hooked = new WeakSet<BackendRoute>();
+  // Routes replaced by a config reload (SIGHUP) are hooked at the next scrape.
+  const hook = () => {
+    for (const route of server.routes) {
+      if (hooked.has(route)) continue;
+      hooked.add(route);
+      // Zeroed so the series exist (and rate() works) before the first write.
+      latency.zero({ backend: route.backend.name });
+      const child = latency.labels({ backend: route.backend.name });
+      route.onWriteLatency = (ms) => child.observe(ms / 1000);
+    }
+  };
   const latency = new Histogram({
     name: 'logstream_backend_write_seconds',
     help: 'Time each backend took to store one batch.',
     labelNames: ['backend'],
     buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [registry],
+    collect: hook,
   });
-  for (const route of server.routes) {
-    // Zeroed so the series exist (and rate() works) before the first write.
-    latency.zero({ backend: route.backend.name });
-    const child = latency.labels({ backend: route.backend.name });
-    route.onWriteLatency = (ms) => child.observe(ms / 1000);
-  }
+  hook();
   return registry;
 }
 

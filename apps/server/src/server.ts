@@ -1,9 +1,11 @@
-import { chown } from 'node:fs/promises';
+import { access, chown, chmod, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { LogStreamError, type Backend } from '@logstream/protocol';
 import { LogServer, type BackendRouteOptions } from '@logstream/core';
 import { FileBackend } from '@logstream/backend-file';
+import { loadUnixDgram } from '@logstream/unix-dgram';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { createMetricsRegistry, serveMetrics } from './metrics';
@@ -12,8 +14,62 @@ import { createMetricsRegistry, serveMetrics } from './metrics';
 export interface RunningServer {
   server: LogServer;
   metrics: HttpServer | undefined;
+  /** The configuration in effect (a reload changes its backends and storage). */
+  readonly config: Config;
+  /**
+   * Applies a new configuration (SIGHUP): see {@link reloadServer}.
+   * @throws LogStreamError when it cannot be applied; the running configuration then stays
+   */
+  reload(next: Config): Promise<void>;
   /** Stops everything (graceful). */
   close(): Promise<void>;
+}
+
+/**
+ * Tables whose settings take effect only at start (the socket, the limits, the metrics listener):
+ * a reload names what changed in them and keeps the running values.
+ */
+const RESTART_ONLY_TABLES = ['server', 'metrics'] as const;
+
+/** Each restart-only setting that differs: `server.socket_path ("/a.sock" → "/b.sock")`. */
+export function restartOnlyChanges(running: Config, next: Config): string[] {
+  const changes: string[] = [];
+  for (const table of RESTART_ONLY_TABLES) {
+    const before = running[table] as Record<string, unknown>;
+    const after = next[table] as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      const [a, b] = [JSON.stringify(before[key]), JSON.stringify(after[key])];
+      if (a !== b) changes.push(`${table}.${key} (${a ?? 'unset'} → ${b ?? 'unset'})`);
+    }
+  }
+  return changes;
+}
+
+/**
+ * Applies `next` to a running server, as SIGHUP does: restart-only settings that changed are
+ * logged and kept; when backends or storage changed, new backends are built and swapped in
+ * between batches ({@link LogServer.replaceRoutes}: connections stay open, each entry is stored
+ * by the old backends or by the new ones, once) and the old ones closed once drained; otherwise
+ * the output files are reopened (logrotate). Returns the configuration now in effect.
+ * @throws LogStreamError when the new backends cannot be built or opened; the old ones stay
+ */
+export async function reloadServer(server: LogServer, running: Config, next: Config, log: Logger): Promise<Config> {
+  for (const change of restartOnlyChanges(running, next)) {
+    log.warn(`SIGHUP: ${change} needs a restart to take effect; keeping the running value`);
+  }
+  const effective: Config = { ...next, server: running.server, metrics: running.metrics };
+  if (JSON.stringify([effective.backends, effective.storage]) === JSON.stringify([running.backends, running.storage])) {
+    log.info('SIGHUP: backends unchanged; reopening output files');
+    await server.reopen();
+    log.info('SIGHUP: output files reopened');
+    return running;
+  }
+  const problems = await checkConfig(effective);
+  if (problems.length > 0) throw new LogStreamError('config', problems.join('; '), { code: 'CONFIG' });
+  const routes = await createBackends(effective);
+  await server.replaceRoutes(routes);
+  log.info(`SIGHUP: config reloaded; backends: ${describeBackends(effective)}`);
+  return effective;
 }
 
 /**
@@ -110,29 +166,100 @@ export function describeBackends(config: Config): string {
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
-/**
- * The gid of `server.socket_group` (a name or a number).
- * @throws LogStreamError (kind `config`) when no such group exists
- */
-function groupId(group: string): number {
+/** The longest Unix socket path the kernel takes: sun_path holds 108 bytes with the closing NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** The gid of `server.socket_group` (a name or a number), or undefined when no such group exists. */
+function groupId(group: string): number | undefined {
   if (/^\d+$/.test(group)) return Number(group);
   let line = '';
   try {
     line = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
-    // getent exits 2 for an unknown group; the check below reports it.
+    // getent exits 2 for an unknown group.
   }
   const gid = Number(line.split(':')[2]);
-  if (line === '' || !Number.isInteger(gid)) {
-    throw new LogStreamError('config', `server.socket_group: no such group ${JSON.stringify(group)}`, { code: 'CONFIG' });
+  return line !== '' && Number.isInteger(gid) ? gid : undefined;
+}
+
+/** Whether `path` exists (any kind of file). */
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** What the config enables that needs the optional unix-dgram addon, for messages; undefined: nothing. */
+function nativeUser(config: Config): string | undefined {
+  const { journald, syslog } = config.backends;
+  if (journald.enabled) return 'the journald backend (backends.journald, --journald)';
+  if (syslog.enabled && !syslog.server) return `the syslog backend's local socket (backends.syslog.socket_path ${syslog.socket_path})`;
+  return undefined;
+}
+
+/**
+ * What can be checked without opening or binding anything, one line per problem (none: empty):
+ * the socket path's length and directory, the native addon of journald and the local syslog
+ * socket, the socket group, the syslog TLS files. `--validate`
+ * prints these; a start stops on them before anything is made.
+ */
+export async function checkConfig(config: Config): Promise<string[]> {
+  const problems: string[] = [];
+  const socketPath = config.server.socket_path;
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    problems.push(
+      `server.socket_path: ${JSON.stringify(socketPath)} is ${bytes} bytes, longer than the ${MAX_SOCKET_PATH_BYTES} a Unix socket path may have: choose a shorter path`,
+    );
   }
-  return gid;
+  const directory = dirname(socketPath);
+  const info = await stat(directory).catch(() => undefined);
+  if (info !== undefined && !info.isDirectory()) {
+    problems.push(`server.socket_path: ${directory} is not a directory`);
+  } else if (info === undefined && !(await exists(dirname(directory)))) {
+    // A missing last directory is created at start (see prepareSocketDirectory); a deeper gap is a mistake.
+    problems.push(`server.socket_path: the directory ${directory} does not exist, nor its parent ${dirname(directory)}`);
+  }
+  const native = nativeUser(config);
+  if (native !== undefined) await loadUnixDgram(native).catch((error: Error) => problems.push(error.message));
+  const group = config.server.socket_group;
+  if (group !== undefined && groupId(group) === undefined) problems.push(`server.socket_group: no such group ${JSON.stringify(group)}`);
+  const { syslog } = config.backends;
+  if (syslog.enabled) {
+    for (const key of ['tls_ca', 'tls_cert', 'tls_key'] as const) {
+      const file = syslog[key];
+      if (file === undefined) continue;
+      await access(file, constants.R_OK).catch((error: Error) =>
+        problems.push(`backends.syslog.${key}: cannot read ${file}: ${error.message}`),
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * Creates the socket's directory when it is missing but its parent exists, mode 0755, as
+ * systemd's `RuntimeDirectory=` does for the unit (so deploy/server.toml's /run/logstream works
+ * outside systemd too). Returns the directory when it made it.
+ */
+async function prepareSocketDirectory(socketPath: string): Promise<string | undefined> {
+  const directory = dirname(socketPath);
+  if (await exists(directory)) return undefined;
+  await mkdir(directory, { mode: 0o755 });
+  // The umask may have narrowed it; clients must be able to reach the socket through it.
+  await chmod(directory, 0o755);
+  return directory;
 }
 
 /** Starts a LogServer as a config describes, with metrics when enabled. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  // Resolved before anything opens, so a bad group leaves no socket behind.
+  // Checked before anything opens, so a bad group or path leaves nothing behind.
+  const problems = await checkConfig(config);
+  if (problems.length > 0) throw new LogStreamError('config', problems.join('; '), { code: 'CONFIG' });
   const gid = config.server.socket_group === undefined ? undefined : groupId(config.server.socket_group);
+  const made = await prepareSocketDirectory(config.server.socket_path);
+  if (made !== undefined) log.info(`created the socket directory ${made} (mode 0755), as systemd's RuntimeDirectory= would`);
   const routes = await createBackends(config);
   const server = new LogServer({
     socketPath: config.server.socket_path,
@@ -174,9 +301,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     metrics.on('error', (error: Error) => log.error(`metrics: ${error.message}`));
   }
+  let current = config;
   return {
     server,
     metrics,
+    get config() {
+      return current;
+    },
+    async reload(next) {
+      current = await reloadServer(server, current, next, log);
+    },
     async close() {
       await server.close();
       await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));

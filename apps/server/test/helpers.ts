@@ -87,16 +87,26 @@ export async function startServer(args: string[], options: { cli?: string; env?:
   return server;
 }
 
-/** Runs the CLI to completion. */
-export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the CLI to completion. A run still going after `timeoutMs` (a server that started when it
+ * should have refused) is SIGKILLed and reported with code null.
+ */
+export function runCli(
+  args: string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     let stdout = '';
     let stderr = '';
     // Decoded as UTF-8 by the streams, so a character split across chunks stays whole.
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

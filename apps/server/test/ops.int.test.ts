@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { LogClient } from '@logstream/client';
-import { readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { CLI, readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
 
 const DEPLOY = join(dirname(fileURLToPath(import.meta.url)), '..', 'deploy');
 
@@ -119,6 +120,58 @@ describe('deployment files', () => {
   });
 });
 
+/** systemd-analyze, when this machine has it (scripts/ensure-system-deps.mjs installs systemd). */
+const SYSTEMD_ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
+
+/**
+ * `systemd-analyze verify` of deploy/logstream.service in a root directory where
+ * logstream-server is where `npm install -g` with this prefix puts it: $PREFIX/bin, a link to
+ * the package's cli.js. Returns its exit code and output.
+ */
+async function verifyUnit(root: string, prefix: string): Promise<{ code: number; output: string }> {
+  await mkdir(join(root, 'etc', 'systemd', 'system'), { recursive: true });
+  await mkdir(join(root, 'usr', 'lib', 'systemd'), { recursive: true });
+  await mkdir(join(root, 'usr', 'bin'), { recursive: true });
+  // The targets a service depends on by default, and /bin/kill for ExecReload.
+  await cp('/usr/lib/systemd/system', join(root, 'usr', 'lib', 'systemd', 'system'), { recursive: true });
+  await symlink('usr/bin', join(root, 'bin'));
+  await copyFile('/bin/kill', join(root, 'usr', 'bin', 'kill'));
+  const lib = join(root, prefix, 'lib', 'node_modules', '@logstream', 'server');
+  await mkdir(join(lib, 'dist'), { recursive: true });
+  await copyFile(CLI, join(lib, 'dist', 'cli.js'));
+  await chmod(join(lib, 'dist', 'cli.js'), 0o755);
+  await mkdir(join(root, prefix, 'bin'), { recursive: true });
+  await symlink(
+    join(prefix, 'lib', 'node_modules', '@logstream', 'server', 'dist', 'cli.js'),
+    join(root, prefix, 'bin', 'logstream-server'),
+  );
+  const unit = join(root, 'etc', 'systemd', 'system', 'logstream.service');
+  await copyFile(join(DEPLOY, 'logstream.service'), unit);
+  try {
+    const output = execFileSync(SYSTEMD_ANALYZE as string, ['verify', `--root=${root}`, unit], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, output };
+  } catch (error) {
+    const e = error as { status: number; stdout: string; stderr: string };
+    return { code: e.status, output: `${e.stdout}${e.stderr}` };
+  }
+}
+
+describe('the systemd unit', () => {
+  it.skipIf(SYSTEMD_ANALYZE === undefined && !process.env.CI)(
+    'passes systemd-analyze verify where a global npm install puts logstream-server: /usr/bin (Debian) and /usr/local/bin',
+    async () => {
+      expect(SYSTEMD_ANALYZE, 'systemd-analyze (Debian package systemd) is needed in CI').toBeDefined();
+      for (const prefix of ['/usr', '/usr/local']) {
+        const r = await verifyUnit(join(dir, `root${prefix.replaceAll('/', '-')}`), prefix);
+        expect(r, prefix).toEqual({ code: 0, output: '' });
+      }
+    },
+  );
+});
+
 describe('SIGHUP', () => {
   it('reopens current.log after a rename: later entries land in a new current.log, none lost or doubled', async () => {
     const server = await serve(['-s', sock, '-o', out]);
@@ -196,6 +249,8 @@ describe('start-up and debug output', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(LINE);
-    expect(lines[0]).toContain(`ERROR logstream-server: cannot start: cannot listen on ${join(dir, 'missing', 'dir', 's.sock')}`);
+    expect(lines[0]).toContain(
+      `ERROR logstream-server: cannot start: server.socket_path: the directory ${join(dir, 'missing', 'dir')} does not exist`,
+    );
   });
 });

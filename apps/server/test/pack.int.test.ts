@@ -8,7 +8,9 @@ import { readEntries, startServer, tempDir, type ServerProcess } from './helpers
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const PACKAGES = ['protocol', 'client', 'core', 'rotator', 'backend-file', 'backend-journald', 'backend-syslog'];
+const PACKAGES = ['protocol', 'client', 'core', 'rotator', 'unix-dgram', 'backend-file', 'backend-journald', 'backend-syslog'];
+// Everything the server installs: the packed server and the packages it depends on.
+const SERVER_PACKAGES = [...PACKAGES.filter((p) => p !== 'client'), 'server'];
 
 // pnpm is the one running the tests (npm_execpath) or, when run directly, the pinned version.
 function pnpm(args: string[], cwd: string) {
@@ -22,12 +24,13 @@ let cleanup: () => Promise<void>;
 const tarballs: Record<string, string> = {};
 let server: ServerProcess | undefined;
 
-async function npmInstall(folder: string, names: string[]) {
+async function npmInstall(folder: string, names: string[], env: NodeJS.ProcessEnv = {}) {
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'package.json'), '{ "name": "user-project", "private": true }\n');
-  await run('npm', ['install', '--no-audit', '--no-fund', ...names.map((n) => tarballs[n] as string)], {
+  return run('npm', ['install', '--no-audit', '--no-fund', ...names.map((n) => tarballs[n] as string)], {
     cwd: folder,
     timeout: 240_000,
+    env: { ...process.env, ...env },
   });
 }
 
@@ -102,6 +105,51 @@ describe('the published packages, installed from their tarballs', () => {
     ]);
     await server.stop();
     server = undefined;
+  }, 300_000);
+
+  it('installs with plain npm where no C++ compiler exists, serves the file backend, and names what journald lacks', async () => {
+    const slim = join(dir, 'slim');
+    // node-gyp compiles unix-dgram with $CXX: a compiler that does not exist fails the build.
+    const install = await npmInstall(slim, SERVER_PACKAGES, { CXX: '/nonexistent-g++', CC: '/nonexistent-gcc' });
+    expect(install.stderr).not.toMatch(/ERR!/);
+    // npm dropped the optional addon whose build failed, and kept everything else.
+    await expect(readdir(join(slim, 'node_modules', 'unix-dgram'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const cli = join(slim, 'node_modules', '.bin', 'logstream-server');
+    const sock = join(dir, 's.sock');
+    const out = join(dir, 'slim-out');
+    server = await startServer(['-s', sock, '-o', out], { cli });
+    const { LogClient } = await import('@logstream/client');
+    const client = await LogClient.connect(sock, 'slim');
+    await client.info('no compiler needed');
+    await client.close();
+    expect((await readEntries(join(out, 'current.log'))).map((e) => e.message)).toEqual(['no compiler needed']);
+    await server.stop();
+    server = undefined;
+
+    for (const [args, what] of [
+      [['--journald'], 'the journald backend (backends.journald, --journald)'],
+      [['-c', join(dir, 'local-syslog.toml')], "the syslog backend's local socket (backends.syslog.socket_path /dev/log)"],
+    ] as const) {
+      await writeFile(join(dir, 'local-syslog.toml'), '[backends.syslog]\nenabled = true\n');
+      const start = await run(process.execPath, [cli, ...args, '-s', sock, '-o', out]).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(start.code).toBe(1);
+      const lines = start.stderr.trim().split('\n');
+      // One line, one sentence: what is missing and how to get it (it was 1,500 characters of paths).
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(
+        `cannot start: ${what} needs the optional native module unix-dgram, which is not installed: install a C++ compiler`,
+      );
+      expect(lines[0]).toContain('npm rebuild unix-dgram');
+      expect((lines[0] as string).length).toBeLessThan(500);
+      const validate = await run(process.execPath, [cli, '--validate', ...args, '-s', sock]).catch(
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect((validate as { code: number }).code).toBe(1);
+      expect((validate as { stderr: string }).stderr).toContain('needs the optional native module unix-dgram, which is not installed');
+    }
   }, 300_000);
 
   it('a platform engineer composes a custom server from the packed core and file backend', async () => {

@@ -1,9 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { getSystemErrorName } from 'node:util';
 import { Backoff, LogStreamError, type Backend, type BackendWriteOptions, type EntryBatch, type LogEntry } from '@logstream/protocol';
-import type * as UnixDgram from 'unix-dgram';
-import type { UnixDgramError, UnixDgramSocket } from 'unix-dgram';
+import {
+  loadUnixDgram as loadAddon,
+  unixDgramSystemError,
+  type UnixDgramError,
+  type UnixDgramModule,
+  type UnixDgramSocket,
+} from '@logstream/unix-dgram';
 import { DEFAULT_MAX_ENTRY_BYTES, MIN_MAX_ENTRY_BYTES, encodeJournalEntry, type EncodedJournalEntry } from './encode-journal-entry';
 
 /** journald's native-protocol socket (SOCK_DGRAM) of the main instance. */
@@ -54,8 +58,6 @@ export type JournaldBackendStats = {
   congestion_waits: number;
 };
 
-type UnixDgramModule = typeof UnixDgram;
-
 // unix-dgram reports 'writable' once the queue has room; this is only a safety net, in case the
 // event never comes (the peer gone while we wait): the send is tried again and fails or succeeds.
 const CONGESTION_RECHECK_MS = 1000;
@@ -71,20 +73,8 @@ interface Delivery {
   failures: number;
 }
 
-let unixDgram: Promise<UnixDgramModule> | undefined;
-
-function loadUnixDgram(): Promise<UnixDgramModule> {
-  unixDgram ??= import('unix-dgram').catch((error: unknown) => {
-    unixDgram = undefined;
-    throw new LogStreamError(
-      'io',
-      `journald backend: the unix-dgram native addon cannot be loaded (${(error as Error).message}); ` +
-        'build it (pnpm 10: list unix-dgram in onlyBuiltDependencies, then run pnpm rebuild unix-dgram)',
-      { code: 'BACKEND', cause: error },
-    );
-  });
-  return unixDgram;
-}
+// The native addon is optional (see @logstream/unix-dgram): loaded when the backend opens.
+const loadUnixDgram = () => loadAddon('the journald backend (backends.journald, --journald)');
 
 async function readDefaultMaxEntryBytes(): Promise<number> {
   try {
@@ -97,23 +87,8 @@ async function readDefaultMaxEntryBytes(): Promise<number> {
 }
 
 /** A Node-style system error (`code` `ECONNREFUSED`, `errno`, `syscall`, `address`) from a unix-dgram error. */
-function systemError(raw: UnixDgramError | undefined, syscall: string, address: string): NodeJS.ErrnoException {
-  const n = typeof raw?.errno === 'number' ? raw.errno : typeof raw?.code === 'number' ? raw.code : undefined;
-  let code = 'EIO';
-  if (n !== undefined && n < 0) {
-    try {
-      code = getSystemErrorName(n);
-    } catch {
-      code = `errno ${n}`;
-    }
-  }
-  const error: NodeJS.ErrnoException & { address?: string } = new Error(`${syscall} ${code} ${address}`);
-  error.code = code;
-  if (n !== undefined) error.errno = n;
-  error.syscall = syscall;
-  error.address = address;
-  return error;
-}
+const systemError = (raw: UnixDgramError | undefined, syscall: string, address: string): NodeJS.ErrnoException =>
+  unixDgramSystemError(raw, syscall, address);
 
 function hint(code: string | undefined): string {
   switch (code) {

@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type * as UnixDgramModule from 'unix-dgram';
-import type { UnixDgramSocket } from 'unix-dgram';
+import { loadUnixDgram as loadAddon, type UnixDgramSocket } from '@logstream/unix-dgram';
 import type { Frame, FrameQueue } from './frame-queue';
 import { errnoName, systemError, type OnDown, type Transport, type TransportHooks } from './transport';
 
@@ -17,14 +16,8 @@ const CONGESTION_RETRY_MS = 1000;
 /** Datagrams sent between two turns of the event loop. */
 const SENDS_PER_TURN = 512;
 
-type UnixDgram = typeof UnixDgramModule;
-let unixDgram: Promise<UnixDgram> | undefined;
-
-// Loaded on first use, so that a package without the native addon still serves UDP/TCP/TLS.
-function loadUnixDgram(): Promise<UnixDgram> {
-  unixDgram ??= import('unix-dgram');
-  return unixDgram;
-}
+// Loaded on first use (see @logstream/unix-dgram), so a package without the native addon still serves UDP/TCP/TLS.
+const loadUnixDgram = () => loadAddon("the syslog backend's local socket (backends.syslog without server)");
 
 /**
  * Syslog to a local AF_UNIX datagram socket such as /dev/log, through `unix-dgram`: connect

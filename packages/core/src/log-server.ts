@@ -1,4 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { chmod, lstat, readFile, readdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -209,6 +211,8 @@ export class LogServer extends EventEmitter {
   #inflightBytes = 0;
   #paused = false;
   #closing: Promise<void> | undefined;
+  // While replaceRoutes() switches backends, gathered entries wait here instead of being routed.
+  #routesHeld = false;
   #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
 
   constructor(options: LogServerOptions) {
@@ -229,24 +233,44 @@ export class LogServer extends EventEmitter {
     this.#reports = new ReportLimiter(options.reportIntervalMs ?? 10_000, (text) =>
       this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),
     );
-    this.routes = options.backends.map((r) => (r instanceof BackendRoute ? r : new BackendRoute(r)));
-    for (const route of this.routes) {
-      const name = route.backend.name;
-      route.on('error', (error: Error) => {
-        this.counters.errors.io++;
-        this.#report(`backend ${name}`, error);
-      });
-      route.on('drop', ({ entries, reason }: RouteDrop) => {
-        if (reason === 'shutdown') return; // told once, by #close
-        const why =
-          reason === 'queue_full'
-            ? `its queue is over ${route.maxQueuedBytes} bytes`
-            : `not stored within ${route.maxWaitMs} ms: the backend is stalled or failing`;
-        this.#reports.note(
-          `drop ${name} ${reason}`,
-          entries,
-          (n) => `backend ${name}: dropped ${n} entries (when_full drop_newest: ${why})`,
-        );
+    this.routes = options.backends.map((r) => this.#route(r));
+  }
+
+  /** A route for `options`, its failures and drops told through the report limiter. */
+  #route(options: BackendRouteOptions | BackendRoute): BackendRoute {
+    const route = options instanceof BackendRoute ? options : new BackendRoute(options);
+    const name = route.backend.name;
+    route.on('error', (error: Error) => {
+      this.counters.errors.io++;
+      this.#report(`backend ${name}`, error);
+    });
+    route.on('drop', ({ entries, reason }: RouteDrop) => {
+      if (reason === 'shutdown') return; // told once, by #close
+      const why =
+        reason === 'queue_full'
+          ? `its queue is over ${route.maxQueuedBytes} bytes`
+          : `not stored within ${route.maxWaitMs} ms: the backend is stalled or failing`;
+      this.#reports.note(`drop ${name} ${reason}`, entries, (n) => `backend ${name}: dropped ${n} entries (when_full drop_newest: ${why})`);
+    });
+    return route;
+  }
+
+  /**
+   * Opens a route's backend with its context (errors it reports, the server's lifetime).
+   * @throws LogStreamError (kind `io`) naming the backend that failed to open
+   */
+  async #openBackend(route: BackendRoute): Promise<void> {
+    const backend = route.backend;
+    // Backends that still report trouble as 'error' events (the BackendEvents of older
+    // backends) are heard too: an unheard 'error' would crash the process.
+    const events = backend as Partial<Pick<EventEmitter, 'on'>>;
+    if (typeof events.on === 'function') events.on('error', (error: Error) => this.#report(`backend ${backend.name}`, error));
+    try {
+      await backend.open({ reportError: (error) => this.#report(`backend ${backend.name}`, error), signal: this.#lifetime.signal });
+    } catch (error) {
+      throw new LogStreamError('io', `backend ${backend.name} failed to open: ${(error as Error).message}`, {
+        cause: error,
+        code: 'BACKEND',
       });
     }
   }
@@ -288,24 +312,7 @@ export class LogServer extends EventEmitter {
    */
   async listen(): Promise<void> {
     if (this.#state !== 'new') throw new LogStreamError('server', 'listen() called twice');
-    for (const route of this.routes) {
-      const name = route.backend.name;
-      // Backends that still report trouble as 'error' events (the BackendEvents of older
-      // backends) are heard too: an unheard 'error' would crash the process.
-      const events = route.backend as Partial<Pick<EventEmitter, 'on' | 'listenerCount'>>;
-      if (typeof events.on === 'function') events.on('error', (error: Error) => this.#report(`backend ${name}`, error));
-      try {
-        await route.backend.open({
-          reportError: (error) => this.#report(`backend ${name}`, error),
-          signal: this.#lifetime.signal,
-        });
-      } catch (error) {
-        throw new LogStreamError('io', `backend ${route.backend.name} failed to open: ${(error as Error).message}`, {
-          cause: error,
-          code: 'BACKEND',
-        });
-      }
-    }
+    for (const route of this.routes) await this.#openBackend(route);
     for (const route of this.routes) {
       const ids = await route.backend.recentIds?.();
       if (ids !== undefined) this.rememberIds(ids);
@@ -316,7 +323,10 @@ export class LogServer extends EventEmitter {
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
-        reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${error.message}`, { cause: error, code: 'IO' }));
+        // bind() reports a missing directory as EACCES (or ENOENT), which misleads even root.
+        const missing = (error.code === 'EACCES' || error.code === 'ENOENT') && !existsSync(dirname(this.socketPath));
+        const why = missing ? `the directory ${dirname(this.socketPath)} does not exist` : error.message;
+        reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${why}`, { cause: error, code: 'IO' }));
       });
       // Connections the server has not accepted yet wait in the kernel's backlog; Node's default
       // (511) is below max_connections, so a burst of connects (every daemon at boot) would fail
@@ -356,6 +366,73 @@ export class LogServer extends EventEmitter {
     for (const route of this.routes) {
       await route.backend.reopen?.();
       route.retryNow();
+    }
+  }
+
+  /**
+   * Replaces the backends between two batches (a config reload), connections staying open.
+   * Batches already routed finish on the old routes and are acknowledged as usual; entries read
+   * from now on are held (read, not routed) until the old routes have stored everything they
+   * hold and the new backends are open, then go to the new routes only. Each entry is so stored
+   * by exactly one set of backends, and an old and a new backend writing the same file never
+   * write at once. The old backends are closed afterwards.
+   *
+   * If a new backend fails to open, those opened are closed, the old routes stay and this
+   * rejects. If the old routes have not drained after `drainTimeoutMs` (default: the shutdown
+   * timeout; a backend whose peer is down keeps retrying), the switch happens anyway and the old
+   * backends are closed in the background once they drain.
+   * @returns the old routes, once their backends are closed (or left to drain after the timeout)
+   * @throws LogStreamError (kind `server`) when not listening or a replacement is under way;
+   *   (kind `io`) when a new backend fails to open
+   */
+  async replaceRoutes(
+    backends: readonly (BackendRouteOptions | BackendRoute)[],
+    options: { drainTimeoutMs?: number } = {},
+  ): Promise<readonly BackendRoute[]> {
+    if (this.#state !== 'listening') throw new LogStreamError('server', `replaceRoutes() while ${this.#state}`);
+    if (this.#routesHeld) throw new LogStreamError('server', 'replaceRoutes() while another replacement is under way');
+    const next = backends.map((r) => this.#route(r));
+    const old = this.routes;
+    this.#flush();
+    this.#routesHeld = true;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        Promise.all(old.map((r) => r.idle())).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs ?? this.#shutdownTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      const opened: BackendRoute[] = [];
+      try {
+        for (const route of next) {
+          await this.#openBackend(route);
+          opened.push(route);
+        }
+      } catch (error) {
+        for (const route of opened) await route.backend.close().catch(() => undefined);
+        throw error;
+      }
+      // `routes` is readonly to users; this method is the one place that replaces it.
+      (this as { routes: readonly BackendRoute[] }).routes = next;
+      this.#routesHeld = false;
+      this.#flush();
+      const closeOld = async () => {
+        for (const route of old) {
+          await route.idle();
+          await route.backend
+            .flush()
+            .then(() => route.backend.close())
+            .catch((error: unknown) => this.emit('error', error));
+        }
+      };
+      if (drained) await closeOld();
+      else void closeOld();
+      return old;
+    } finally {
+      if (this.#routesHeld) {
+        this.#routesHeld = false;
+        this.#flush();
+      }
     }
   }
 
@@ -707,6 +784,7 @@ export class LogServer extends EventEmitter {
   }
 
   #flush(): void {
+    if (this.#routesHeld) return;
     this.#batchStartedAt = 0;
     if (this.#pendingAcks.size === 0 && this.#lines.length === 0) return;
     const batch = new EntryBatch(this.#lines, this.#levels);

@@ -1,5 +1,7 @@
 import { rmSync } from 'node:fs';
-import { createSocket, type UnixDgramSocket } from 'unix-dgram';
+import { loadUnixDgram, type UnixDgramSocket } from '@logstream/unix-dgram';
+
+const { createSocket } = await loadUnixDgram('the journald tests');
 
 /**
  * A real AF_UNIX datagram socket bound at `path`, standing in for journald where a test needs to
