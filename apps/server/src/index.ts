@@ -2,6 +2,6 @@ export { ConfigSchema, parseConfig, loadConfig, applyOverrides, formatConfigIssu
 export type { Config, ConfigOverrides } from './config';
 export { startServer, createBackends, describeBackends } from './server';
 export type { RunningServer } from './server';
-export { createMetricsRegistry, serveMetrics } from './metrics';
+export { createMetricsRegistry, serveMetrics } from '@logstream/metrics';
 export { createLogger } from './logger';
 export type { Logger } from './logger';
