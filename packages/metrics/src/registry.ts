@@ -100,7 +100,8 @@ class BackendFamilies {
     const { name, help, type } = first;
     this.#families.set(name, { type, labels: labelKey(first) });
     const labelNames = ['backend', ...Object.keys(first.labels ?? {}).sort()];
-    const samples = () => this.read().flatMap(({ backend, samples: all }) => all.filter((s) => s.name === name && this.fits(s)).map((s) => ({ backend, s })));
+    const samples = () =>
+      this.read().flatMap(({ backend, samples: all }) => all.filter((s) => s.name === name && this.fits(s)).map((s) => ({ backend, s })));
     // Read, not accumulated: start from zero at every scrape, which also keeps label sets exact.
     if (type === 'counter') {
       new Counter({
