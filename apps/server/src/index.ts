@@ -10,6 +10,6 @@ export {
   MAX_SOCKET_PATH_BYTES,
 } from './server';
 export type { RunningServer } from './server';
-export { createMetricsRegistry, serveMetrics } from './metrics';
+export { createMetricsRegistry, serveMetrics } from '@logstream/metrics';
 export { createLogger } from './logger';
 export type { Logger } from './logger';

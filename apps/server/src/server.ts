@@ -6,9 +6,9 @@ import { LogStreamError, type Backend } from '@logstream/protocol';
 import { LogServer, type BackendRouteOptions } from '@logstream/core';
 import { FileBackend } from '@logstream/backend-file';
 import { loadUnixDgram } from '@logstream/unix-dgram';
+import { createMetricsRegistry, serveMetrics } from '@logstream/metrics';
 import type { Config } from './config';
 import type { Logger } from './logger';
-import { createMetricsRegistry, serveMetrics } from './metrics';
 
 /** A running server made from a config. */
 export interface RunningServer {
@@ -290,14 +290,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   let metrics: HttpServer | undefined;
   if (config.metrics.enabled) {
     try {
-      metrics = await serveMetrics(createMetricsRegistry(server), config.metrics.host, config.metrics.port, config.metrics.path);
+      const { host, port, path } = config.metrics;
+      metrics = await serveMetrics(createMetricsRegistry(server), { host, port, path });
     } catch (error) {
       await server.close();
-      throw new LogStreamError(
-        'io',
-        `metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(error as Error).message}`,
-        { cause: error, code: 'IO' },
-      );
+      throw error;
     }
     metrics.on('error', (error: Error) => log.error(`metrics: ${error.message}`));
   }

@@ -72,10 +72,34 @@ export interface Backend {
    */
   recentIds?(): Promise<Iterable<string>>;
   /**
-   * Counters for metrics, read at scrape time (e.g. `{ dropped_disconnected: 3 }`); optional.
-   * Names are snake_case; values only grow.
+   * This backend's own metrics, read at scrape time (never per entry); optional. Each sample is
+   * typed (counter or gauge) and named as Prometheus shows it; the server adds the `backend`
+   * label (this backend's {@link name}). Report every metric from construction on (zero until
+   * it happens), with the same name, type, help and label names on every call. Entries the
+   * backend itself dropped go in the server's `logstream_dropped_entries_total` (a counter with
+   * exactly one label, `reason`). When present, {@link stats} is not read for metrics.
+   */
+  metrics?(): readonly BackendMetric[];
+  /**
+   * Untyped counters (e.g. `{ dropped_disconnected: 3 }`); optional. Names are snake_case; values
+   * only grow. `@logstream/metrics` still exports them (`logstream_backend_events_total`, plus the
+   * keys it knows from the built-in backends); a new backend implements {@link metrics} instead.
    */
   stats?(): Readonly<Record<string, number>>;
+}
+
+/** One sample of {@link Backend.metrics}. */
+export interface BackendMetric {
+  /** The Prometheus name, e.g. `logstream_nats_publish_retries_total` (a counter ends in `_total`). */
+  readonly name: string;
+  /** What it measures, one line (Prometheus HELP); the same for every sample of a name. */
+  readonly help: string;
+  /** `counter`: a total that only grows while the backend lives; `gauge`: a level now. */
+  readonly type: 'counter' | 'gauge';
+  /** Labels besides `backend`, which the server adds (and which a backend may not set). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** A finite number; a counter's is never negative. */
+  readonly value: number;
 }
 
 /** Reports a backend's trouble that is not the failure of one write (a lost peer, a retry). */

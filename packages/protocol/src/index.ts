@@ -36,7 +36,7 @@ export { decodeEntryLine } from './ndjson';
 export { jsonSyntaxError } from './json-syntax';
 export type { DecodeResult } from './ndjson';
 export { EntryBatch } from './batch';
-export type { Backend, BackendContext, BackendEvents, BackendWriteOptions } from './backend';
+export type { Backend, BackendContext, BackendEvents, BackendMetric, BackendWriteOptions } from './backend';
 export {
   SYSLOG_FACILITIES,
   DEFAULT_SYSLOG_FACILITY,
