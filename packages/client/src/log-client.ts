@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { EntryEncoder } from './entry-encoder';
 import { EntryPages } from './entry-pages';
@@ -36,6 +37,11 @@ export interface ClientConfig {
    * and counted); `drop_newest` drops the new entry at once and counts it.
    */
   whenFull?: 'block' | 'drop_newest';
+  /**
+   * One-line warnings on stderr: a permission error on the socket (at once), and entries lost at
+   * `close()` or at process exit (how many, and why). Default true.
+   */
+  warnings?: boolean;
 }
 
 /** Counters of a client. */
@@ -62,6 +68,43 @@ const RESOLVED = Promise.resolve();
 const EAGER_WRITE_ENTRIES = 256;
 
 type State = 'connecting' | 'ready' | 'waiting' | 'closed';
+
+// Live clients, for the one process 'exit' listener (not one per client: a process may hold many).
+const liveClients = new Set<LogClient>();
+let exitHook: ((client: LogClient) => void) | undefined;
+function onProcessExit(): void {
+  for (const client of liveClients) exitHook?.(client);
+}
+
+/** The file descriptor under a connected Unix socket (libuv's pipe handle has one on POSIX). */
+function socketFd(socket: Socket | undefined): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/** Bytes Node and libuv still hold for `socket` (not yet in the kernel). */
+function queuedBytes(socket: Socket): number {
+  const q = (socket as unknown as { _handle?: { writeQueueSize?: unknown } })._handle?.writeQueueSize;
+  return socket.writableLength + (typeof q === 'number' ? q : 0);
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `buf` to a non-blocking fd, waiting out EAGAIN until `deadline` (ms since epoch). */
+function writeAllSync(fd: number, buf: Uint8Array, deadline: number): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) throw error;
+      // The server reads on: give it a millisecond (this runs in the 'exit' handler, where nothing else can).
+      Atomics.wait(sleeper, 0, 0, 1);
+    }
+  }
+}
+
+const NEWLINE = new Uint8Array([0x0a]);
 
 /**
  * Logs to a LogStream server. Every entry is kept until the server acknowledges it and resent
@@ -106,6 +149,14 @@ export class LogClient extends EventEmitter {
   #socketReady = false;
   #closing: Promise<void> | undefined;
   #connectWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  readonly #warnings: boolean;
+  // While entries are pending this (ref'd) timer keeps the process alive, re-armed by every ack:
+  // a script that ends with entries unacknowledged waits for them, at most `timeout` ms of silence.
+  #holdTimer: NodeJS.Timeout | undefined;
+  #gaveUp = false;
+  // Why the last connection attempt failed: the errno error of the socket.
+  #lastError: NodeJS.ErrnoException | undefined;
+  #reportedPermission = false;
 
   /** Use {@link LogClient.connect} or {@link LogClient.withConfig}. */
   constructor(config: ClientConfig) {
@@ -123,6 +174,13 @@ export class LogClient extends EventEmitter {
     this.bufferSize = config.bufferSize ?? 10_000;
     this.whenFull = config.whenFull ?? 'block';
     this.#highWater = Math.max(1, Math.floor(this.bufferSize / 2));
+    this.#warnings = config.warnings ?? true;
+    if (liveClients.size === 0) process.on('exit', onProcessExit);
+    liveClients.add(this);
+  }
+
+  static {
+    exitHook = (client) => client.#onProcessExit();
   }
 
   /**
@@ -143,6 +201,7 @@ export class LogClient extends EventEmitter {
     } catch (error) {
       if (!client.autoReconnect) {
         client.#state = 'closed';
+        client.#forget();
         throw error;
       }
     }
@@ -243,7 +302,7 @@ export class LogClient extends EventEmitter {
           ),
         );
       }, this.timeout);
-      timer.unref();
+      // Ref'd: `await log.flush()` settles (the process does not just end under it, exit code 13 in ESM).
       this.#flushWaiters.push({ upTo, resolve, reject, timer });
     });
   }
@@ -257,18 +316,26 @@ export class LogClient extends EventEmitter {
         // Entries still unacknowledged are counted as dropped below.
       }
       const left = this.buffered + this.#roomWaiters.length;
-      if (left > 0) this.#drop(left, 'closed');
+      if (left > 0) {
+        this.#drop(left, 'closed');
+        this.#warnLost(left, 'at close', this.#lossCause());
+      }
       for (const w of this.#roomWaiters) w.resolve();
       this.#roomWaiters = [];
       this.#state = 'closed';
+      this.#forget();
       if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
       const socket = this.#socket;
       this.#socket = undefined;
       if (socket !== undefined && !socket.destroyed) {
         await new Promise<void>((resolve) => {
-          socket.once('close', () => resolve());
+          // Ref'd, so that close() settles even if the server never closes its side.
+          const timer = setTimeout(() => socket.destroy(), 1000);
+          socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
           socket.end();
-          setTimeout(() => socket.destroy(), 1000).unref();
         });
       }
       for (const w of this.#flushWaiters) {
@@ -280,10 +347,90 @@ export class LogClient extends EventEmitter {
     return this.#closing;
   }
 
+  /** Not held open any more, and nothing to do at process exit. */
+  #forget(): void {
+    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    liveClients.delete(this);
+    if (liveClients.size === 0) process.off('exit', onProcessExit);
+  }
+
+  /**
+   * Keeps the process alive while entries are pending (with a ref'd timer, re-armed by acks, so
+   * at most `timeout` ms without progress), and lets it end when nothing is: the socket itself
+   * never holds the process, except while `connect()` is awaited.
+   */
+  #updateHold(): void {
+    const pending = this.#state !== 'closed' && this.#pages.length + this.#roomWaiters.length > 0;
+    if (!pending) {
+      this.#gaveUp = false;
+      if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+    } else if (this.#holdTimer === undefined && !this.#gaveUp) {
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = undefined;
+        this.#gaveUp = true;
+      }, this.timeout);
+    }
+    const socket = this.#socket;
+    if (socket !== undefined) {
+      if (this.#connectWaiters.length > 0) socket.ref();
+      else socket.unref();
+    }
+  }
+
+  /** Why pending entries are not stored, for the loss line. */
+  #lossCause(): string {
+    if (this.#state === 'ready') return `no acknowledgement from the server within ${this.timeout} ms`;
+    const e = this.#lastError;
+    if (e?.code === 'EACCES' || e?.code === 'EPERM') return `${e.code} on ${this.socketPath}`;
+    return e?.code !== undefined ? `server unreachable: ${e.code} on ${this.socketPath}` : `server unreachable at ${this.socketPath}`;
+  }
+
+  #warn(text: string): void {
+    if (this.#warnings) process.stderr.write(`logstream client "${this.daemonName}": ${text}\n`);
+  }
+
+  #warnLost(count: number, when: string, cause: string): void {
+    this.#warn(`${count} entr${count === 1 ? 'y' : 'ies'} not stored ${when} (${cause})`);
+  }
+
+  /**
+   * At process exit (process.exit(), an uncaught exception, or the loop running dry while the
+   * server stays away): what is not yet sent goes to the socket synchronously when connected (as
+   * pino's flushSync does); else the loss is reported.
+   */
+  #onProcessExit(): void {
+    const pending = this.#pages.length + this.#roomWaiters.length;
+    if (this.#state === 'closed' || pending === 0) return;
+    const socket = this.#socket;
+    const fd = socketFd(socket);
+    if (this.#state === 'ready' && socket !== undefined && fd !== undefined) {
+      const deadline = Date.now() + this.timeout;
+      try {
+        if (queuedBytes(socket) > 0) {
+          // Part of a line may be in the kernel already: end it (the server refuses that line)
+          // and send every unacknowledged entry again; the server drops repeats by id.
+          writeAllSync(fd, NEWLINE, deadline);
+          this.#pages.rewind();
+        }
+        let chunk: Buffer | undefined;
+        while ((chunk = this.#pages.nextChunk()) !== undefined) writeAllSync(fd, chunk, deadline);
+        for (const w of this.#roomWaiters) writeAllSync(fd, Buffer.from(w.line), deadline);
+        return;
+      } catch (error) {
+        this.#warnLost(pending, 'at exit', `${(error as NodeJS.ErrnoException).code ?? String(error)} writing to ${this.socketPath}`);
+        return;
+      }
+    }
+    this.#warnLost(pending, 'at exit', this.#lossCause());
+  }
+
   /** An entry was appended to the pages. */
   #appended(): void {
     this.#loggedTotal++;
     this.stats.logged++;
+    if (this.#holdTimer === undefined && !this.#gaveUp) this.#updateHold();
     // A burst logged without yielding goes out as it grows, so the server works in parallel.
     if (this.#pages.unsent >= EAGER_WRITE_ENTRIES) this.#writeOut();
     else this.#scheduleWrite();
@@ -334,6 +481,7 @@ export class LogClient extends EventEmitter {
     this.#waitingDrain = false;
     const socket = createConnection(this.socketPath);
     this.#socket = socket;
+    this.#updateHold();
     socket.setEncoding('utf8');
     const timer = setTimeout(
       () =>
@@ -347,7 +495,15 @@ export class LogClient extends EventEmitter {
     socket.on('data', (data: string) => this.#onData(data, timer));
     // Kept as the cause of the close's error (e.g. `connect ENOENT <path>`).
     let lastError: Error | undefined;
-    socket.on('error', (e: Error) => (lastError = e));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      lastError = e;
+      this.#lastError = e;
+      if ((e.code === 'EACCES' || e.code === 'EPERM') && !this.#reportedPermission) {
+        // Not "not up yet": nobody fixes this by waiting, so say it now.
+        this.#reportedPermission = true;
+        this.#warn(`${e.code} on ${this.socketPath}: no permission to connect to the LogStream server (entries are kept, and it retries)`);
+      }
+    });
     socket.on('close', (hadError) => {
       clearTimeout(timer);
       if (this.#socket !== socket) return;
@@ -362,6 +518,7 @@ export class LogClient extends EventEmitter {
       );
       for (const w of this.#connectWaiters) w.reject(error);
       this.#connectWaiters = [];
+      this.#updateHold();
       if (wasReady) this.emit('disconnect', hadError ? error : undefined);
       // Callers waiting for an ack go on: their entries are buffered and will be resent.
       this.#wakeNextAck();
@@ -411,8 +568,10 @@ export class LogClient extends EventEmitter {
     }
     this.#everConnected = true;
     this.#pages.rewind();
+    this.#lastError = undefined;
     for (const w of this.#connectWaiters) w.resolve();
     this.#connectWaiters = [];
+    this.#updateHold();
     this.emit('connect');
     this.#writeOut();
   }
@@ -425,6 +584,8 @@ export class LogClient extends EventEmitter {
     this.#wakeNextAck();
     this.#ackedTotal += n;
     this.stats.acked += n;
+    if (this.#pages.length === 0) this.#updateHold();
+    else this.#holdTimer?.refresh();
     this.emit('acked', n);
     // Room freed: admit waiting entries.
     while (this.#roomWaiters.length > 0 && this.buffered < this.bufferSize) {
