@@ -49,12 +49,12 @@ async function send(o: CliOptions): Promise<number> {
   );
 
   if (input === undefined) {
-    void client.log(o.level, o.message as string, o.fields);
+    client.log(o.level, o.message, o.fields);
   } else {
     for await (const line of input) {
       if (line === '') continue;
-      // Resolves at once unless the client's buffer is full: then it waits for acks (backpressure).
-      await Promise.race([client.log(o.level, line, o.fields), disconnected]);
+      // Past half the client's buffer, wait for acks (backpressure).
+      if (!client.log(o.level, line, o.fields)) await Promise.race([client.drain(), disconnected]);
       if (lost) break;
     }
   }

@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { EntryEncoder } from './entry-encoder';
 import { EntryPages } from './entry-pages';
+import { compileRedact, flattenFields, isFlat, messageText, type FlatFields, type RedactOptions, type Redactor } from './field-flattener';
 import {
   Backoff,
   DEFAULT_SOCKET_PATH,
@@ -12,14 +13,13 @@ import {
   parseLogLevel,
   parseServerFrame,
   type ErrorFrame,
-  type LogFields,
   type LogLevel,
   type LogLevelName,
 } from '@logstream/protocol';
 
 /** Client configuration (the spec's ClientConfig). */
 export interface ClientConfig {
-  /** Server socket. Default `/tmp/logstream.sock`. */
+  /** Server socket. Default `$LOGSTREAM_SOCKET`, else `/tmp/logstream.sock`. */
   socketPath?: string;
   /** This daemon's name, sent in the handshake and in every entry. */
   daemonName: string;
@@ -42,7 +42,36 @@ export interface ClientConfig {
    * `close()` or at process exit (how many, and why). Default true.
    */
   warnings?: boolean;
+  /**
+   * Field paths to censor (or remove), in pino's `redact` syntax: `['req.headers.authorization',
+   * 'users[*].password']` or `{ paths, censor, remove }`. Matched against the flattened keys.
+   */
+  redact?: RedactOptions;
 }
+
+/** What a 'dropped' event gives as its reason. */
+export type DropReason = 'buffer_full' | 'closed';
+
+/** The events of a {@link LogClient}, with their arguments. */
+export interface LogClientEvents {
+  /** Connected and past the handshake. */
+  connect: [];
+  /** The connection was lost (the error when it was not a clean close). */
+  disconnect: [error: LogStreamError | undefined];
+  /** The oldest `count` unacknowledged entries are now stored. */
+  acked: [count: number];
+  /** The server (or the client, for a bad level) refused an entry. */
+  rejected: [frame: ErrorFrame];
+  /** Entries dropped: the buffer was full (`drop_newest`, or too many waiting), or the client closed. */
+  dropped: [count: number, reason: DropReason];
+  /** After `log()` returned false: the caller may log again (as `drain()` resolves). */
+  drain: [];
+}
+
+/** The arguments of a level method: `(message, fields?)`, `(fields, message?)` or `(error, message?)`. */
+export type LogArgs =
+  | [message: string, fields?: Record<string, unknown> | Error | string | number | boolean | bigint | null]
+  | [fields: Record<string, unknown> | Error, message?: string];
 
 /** Counters of a client. */
 export interface ClientStats {
@@ -106,16 +135,18 @@ function writeAllSync(fd: number, buf: Uint8Array, deadline: number): void {
 
 const NEWLINE = new Uint8Array([0x0a]);
 
+// LogChild reaches its client's private write through these (set in LogClient's static block).
+let writeBound: (client: LogClient, bindings: FlatFields, level: LogLevel | LogLevelName, a: unknown, b: unknown) => boolean;
+let childOf: (client: LogClient, bindings: FlatFields, more: Record<string, unknown>) => LogChild;
+
 /**
  * Logs to a LogStream server. Every entry is kept until the server acknowledges it and resent
  * after a reconnect; the server drops repeats by id. Nothing it does throws into the application
  * while the server is away: `log()` never rejects, `flush()` rejects only on timeout or close.
  *
- * Events: `'connect'`, `'disconnect'` (Error | undefined), `'acked'` (count: the oldest `count`
- * unacknowledged entries are now stored), `'rejected'` (ErrorFrame: the server refused an entry),
- * `'dropped'` (count, reason). There is no `'error'` event.
+ * Events: see {@link LogClientEvents}. There is no `'error'` event.
  */
-export class LogClient extends EventEmitter {
+export class LogClient extends EventEmitter<LogClientEvents> {
   readonly socketPath: string;
   readonly daemonName: string;
   readonly minLevel: LogLevel;
@@ -135,12 +166,11 @@ export class LogClient extends EventEmitter {
   #loggedTotal = 0;
   #ackedTotal = 0;
   #flushWaiters: { upTo: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
-  #roomWaiters: { line: string; resolve: () => void }[] = [];
+  // Entries encoded while the buffer was full (whenFull 'block'), admitted as acks make room.
+  #roomWaiters: string[] = [];
   #writeScheduled = false;
   #waitingDrain = false;
   readonly #highWater: number;
-  #nextAck: Promise<void> | undefined;
-  #resolveNextAck: (() => void) | undefined;
   readonly #backoff = new Backoff();
   #retryTimer: NodeJS.Timeout | undefined;
   #recv = '';
@@ -150,6 +180,10 @@ export class LogClient extends EventEmitter {
   #closing: Promise<void> | undefined;
   #connectWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   readonly #warnings: boolean;
+  readonly #redact: Redactor | undefined;
+  #needDrain = false;
+  #drainPromise: Promise<void> | undefined;
+  #resolveDrain: (() => void) | undefined;
   // While entries are pending this (ref'd) timer keeps the process alive, re-armed by every ack:
   // a script that ends with entries unacknowledged waits for them, at most `timeout` ms of silence.
   #holdTimer: NodeJS.Timeout | undefined;
@@ -165,7 +199,8 @@ export class LogClient extends EventEmitter {
     if (problem !== undefined) throw new LogStreamError('client', problem, { code: 'INVALID_HANDSHAKE' });
     const minLevel = config.minLevel === undefined ? 7 : parseLogLevel(config.minLevel);
     if (minLevel === undefined) throw new LogStreamError('client', `minLevel: not a level: ${String(config.minLevel)}`);
-    this.socketPath = config.socketPath ?? DEFAULT_SOCKET_PATH;
+    this.socketPath = config.socketPath ?? (process.env.LOGSTREAM_SOCKET || DEFAULT_SOCKET_PATH);
+    this.#redact = compileRedact(config.redact);
     this.daemonName = config.daemonName;
     this.#encoder = new EntryEncoder(config.daemonName);
     this.minLevel = minLevel;
@@ -181,6 +216,8 @@ export class LogClient extends EventEmitter {
 
   static {
     exitHook = (client) => client.#onProcessExit();
+    writeBound = (client, bindings, level, a, b) => client.#write(level, a, b, bindings);
+    childOf = (client, bindings, more) => new LogChild(client, flattenFields(more, bindings, client.#redact));
   }
 
   /**
@@ -189,8 +226,8 @@ export class LogClient extends EventEmitter {
    * daemon may start before the server.
    * @throws LogStreamError (kind `connection`) when autoReconnect is off and the server is unreachable
    */
-  static connect(socketPath: string, daemonName: string): Promise<LogClient> {
-    return LogClient.withConfig({ socketPath, daemonName });
+  static connect(socketPath: string | undefined, daemonName: string): Promise<LogClient> {
+    return LogClient.withConfig(socketPath === undefined ? { daemonName } : { socketPath, daemonName });
   }
 
   /** Like {@link LogClient.connect}, with a full configuration. */
@@ -219,71 +256,166 @@ export class LogClient extends EventEmitter {
   }
 
   /**
-   * Logs one entry. Never rejects. Returns a promise, like a stream's `write()`: already resolved
-   * while less than half the buffer is in use, or while not connected; past half and connected,
-   * the entry is buffered and the promise resolves at the next ack (awaiting it lets acks in);
-   * when the buffer is full under `whenFull: 'block'`, it resolves once the entry found room.
+   * Logs one entry; never throws. Arguments as in pino or as in the spec: `(message, fields?)`,
+   * `(fields, message?)`, or `(error, message?)` (the error goes under `err`, its message is the
+   * entry's message when none is given). Fields are flattened to strings (see the README).
+   * Returns, like a stream's `write()`, whether the caller may go on: false once the buffer is
+   * half full while connected (or the entry had to wait for room, or was dropped); then
+   * `await log.drain()` (or `once(log, 'drain')`) before logging more.
    */
-  log(level: LogLevel | LogLevelName, message: string, fields?: LogFields | Record<string, unknown>): Promise<void> {
-    const lvl = parseLogLevel(level);
+  log(level: LogLevel | LogLevelName, messageOrFields?: unknown, fieldsOrMessage?: unknown): boolean {
+    return this.#write(level, messageOrFields, fieldsOrMessage, undefined);
+  }
+
+  /** Level 0. */
+  emergency(...args: LogArgs): boolean {
+    return this.#write(0, args[0], args[1], undefined);
+  }
+  /** Level 1. */
+  alert(...args: LogArgs): boolean {
+    return this.#write(1, args[0], args[1], undefined);
+  }
+  /** Level 2. */
+  critical(...args: LogArgs): boolean {
+    return this.#write(2, args[0], args[1], undefined);
+  }
+  /** Level 2 (critical), as pino's `fatal`. */
+  fatal(...args: LogArgs): boolean {
+    return this.#write(2, args[0], args[1], undefined);
+  }
+  /** Level 3. */
+  error(...args: LogArgs): boolean {
+    return this.#write(3, args[0], args[1], undefined);
+  }
+  /** Level 4. */
+  warning(...args: LogArgs): boolean {
+    return this.#write(4, args[0], args[1], undefined);
+  }
+  /** Level 4 (warning), as pino's and winston's `warn`. */
+  warn(...args: LogArgs): boolean {
+    return this.#write(4, args[0], args[1], undefined);
+  }
+  /** Level 5. */
+  notice(...args: LogArgs): boolean {
+    return this.#write(5, args[0], args[1], undefined);
+  }
+  /** Level 6. */
+  info(...args: LogArgs): boolean {
+    return this.#write(6, args[0], args[1], undefined);
+  }
+  /** Level 7. */
+  debug(...args: LogArgs): boolean {
+    return this.#write(7, args[0], args[1], undefined);
+  }
+  /** Level 7 (debug), as pino's `trace`. */
+  trace(...args: LogArgs): boolean {
+    return this.#write(7, args[0], args[1], undefined);
+  }
+
+  /**
+   * A logger whose entries all carry `bindings` (flattened and redacted like fields; an entry's
+   * own fields win on the same key). It shares this client's connection and buffer.
+   */
+  child(bindings: Record<string, unknown>): LogChild {
+    return new LogChild(this, flattenFields(bindings, undefined, this.#redact));
+  }
+
+  /**
+   * Resolves when the caller may log again after `log()` returned false: once less than half
+   * the buffer is in use and no entry waits for room, or while not connected once no entry
+   * waits for room (entries are buffered for later), or once the client is closed. Never rejects.
+   */
+  drain(): Promise<void> {
+    if (this.#roomy() || this.#state === 'closed') return RESOLVED;
+    this.#drainPromise ??= new Promise<void>((resolve) => (this.#resolveDrain = resolve));
+    return this.#drainPromise;
+  }
+
+  #roomy(): boolean {
+    return this.#roomWaiters.length === 0 && (this.#state !== 'ready' || this.#pages.length < this.#highWater);
+  }
+
+  /** Resolves drain() waiters and emits 'drain' when the caller may go on (after a false). */
+  #checkDrain(): void {
+    if (!this.#needDrain || !(this.#roomy() || this.#state === 'closed')) return;
+    this.#needDrain = false;
+    const resolve = this.#resolveDrain;
+    this.#drainPromise = undefined;
+    this.#resolveDrain = undefined;
+    resolve?.();
+    this.emit('drain');
+  }
+
+  #write(level: LogLevel | LogLevelName, a: unknown, b: unknown, bindings: FlatFields | undefined): boolean {
+    const lvl = typeof level === 'number' && level >= 0 && level <= 7 && Number.isInteger(level) ? level : parseLogLevel(level);
     if (lvl === undefined) {
       this.stats.rejected++;
-      this.emit('rejected', { type: 'error', kind: 'client', code: 'INVALID_ENTRY', message: `not a level: ${String(level)}` });
-      return RESOLVED;
+      this.emit('rejected', { type: 'error', kind: 'client', code: 'INVALID_ENTRY', message: `not a level: ${messageText(level)}` });
+      return true;
     }
     if (lvl > this.minLevel) {
       this.stats.filtered++;
-      return RESOLVED;
+      return true;
     }
     if (this.#state === 'closed' || this.#closing !== undefined) {
       this.#drop(1, 'closed');
-      return RESOLVED;
+      return false;
     }
-    const text = typeof message === 'string' ? message : String(message);
+    let message: string;
+    let fields: Record<string, unknown> | undefined;
+    try {
+      [message, fields] = this.#parseArgs(a, b, bindings);
+    } catch (error) {
+      // Only a bizarre value gets here (the flattening catches its own): the entry still goes.
+      [message, fields] = [messageText(a), { _unprintable: messageText(error) }];
+    }
     const held = this.#pages.length;
     if (held < this.bufferSize) {
-      this.#pages.appendEntry(this.#encoder, lvl, text, fields);
+      this.#pages.appendEntry(this.#encoder, lvl, message, fields);
       this.#appended();
-      // Past half the buffer, a caller that awaits yields until the next ack (the entry is
-      // buffered already): acks are read while the server still has work, not only when full.
-      if (held + 1 < this.#highWater || this.#state !== 'ready') return RESOLVED;
-      this.#nextAck ??= new Promise<void>((resolve) => (this.#resolveNextAck = resolve));
-      return this.#nextAck;
+      if (held + 1 < this.#highWater || this.#state !== 'ready') return true;
+      this.#needDrain = true;
+      return false;
     }
+    this.#needDrain = true;
     if (this.whenFull === 'block' && this.#roomWaiters.length < this.bufferSize) {
       // Encoded now: its id and timestamp are those of the log() call.
-      const line = this.#encoder.encodeLine(lvl, text, fields);
-      return new Promise<void>((resolve) => this.#roomWaiters.push({ line, resolve }));
+      this.#roomWaiters.push(this.#encoder.encodeLine(lvl, message, fields));
+      return false;
     }
     this.#drop(1, 'buffer_full');
-    return RESOLVED;
+    return false;
   }
 
-  emergency(message: string, fields?: LogFields): Promise<void> {
-    return this.log(0, message, fields);
+  /** The message and the flat fields of a call's two arguments, in either order. */
+  #parseArgs(a: unknown, b: unknown, bindings: FlatFields | undefined): [string, Record<string, unknown> | undefined] {
+    let message: string;
+    let fields: unknown;
+    if (typeof a === 'string') {
+      message = a;
+      if (b !== undefined && b !== null && typeof b !== 'object') {
+        // `log.info('a', 'b')`: joined as console.log does, not split into one field per character.
+        message = `${message} ${messageText(b)}`;
+      } else if (b !== null && typeof b === 'object' && (b instanceof Error || Object.prototype.toString.call(b) === '[object Error]')) {
+        fields = { err: b };
+      } else {
+        fields = b;
+      }
+    } else if (typeof a === 'object' && a !== null) {
+      fields = a instanceof Error || Object.prototype.toString.call(a) === '[object Error]' ? { err: a } : a;
+      message = typeof b === 'string' ? b : b === undefined ? (fields === a ? '' : messageText(a)) : messageText(b);
+    } else {
+      message = messageText(a);
+      fields = b;
+    }
+    if (fields === undefined || fields === null) {
+      return [message, bindings];
+    }
+    if (bindings === undefined && this.#redact === undefined && typeof fields === 'object' && isFlat(fields)) {
+      return [message, fields as Record<string, unknown>];
+    }
+    return [message, flattenFields(fields, bindings, this.#redact)];
   }
-  alert(message: string, fields?: LogFields): Promise<void> {
-    return this.log(1, message, fields);
-  }
-  critical(message: string, fields?: LogFields): Promise<void> {
-    return this.log(2, message, fields);
-  }
-  error(message: string, fields?: LogFields): Promise<void> {
-    return this.log(3, message, fields);
-  }
-  warning(message: string, fields?: LogFields): Promise<void> {
-    return this.log(4, message, fields);
-  }
-  notice(message: string, fields?: LogFields): Promise<void> {
-    return this.log(5, message, fields);
-  }
-  info(message: string, fields?: LogFields): Promise<void> {
-    return this.log(6, message, fields);
-  }
-  debug(message: string, fields?: LogFields): Promise<void> {
-    return this.log(7, message, fields);
-  }
-
   /**
    * Resolves when every entry logged before the call is acknowledged by the server.
    * @throws LogStreamError (kind `connection`, code `TIMEOUT`) after `timeout` ms
@@ -320,7 +452,6 @@ export class LogClient extends EventEmitter {
         this.#drop(left, 'closed');
         this.#warnLost(left, 'at close', this.#lossCause());
       }
-      for (const w of this.#roomWaiters) w.resolve();
       this.#roomWaiters = [];
       this.#state = 'closed';
       this.#forget();
@@ -343,6 +474,7 @@ export class LogClient extends EventEmitter {
         w.reject(new LogStreamError('client', 'client closed', { code: 'CLOSED' }));
       }
       this.#flushWaiters = [];
+      this.#checkDrain();
     })();
     return this.#closing;
   }
@@ -416,7 +548,7 @@ export class LogClient extends EventEmitter {
         }
         let chunk: Buffer | undefined;
         while ((chunk = this.#pages.nextChunk()) !== undefined) writeAllSync(fd, chunk, deadline);
-        for (const w of this.#roomWaiters) writeAllSync(fd, Buffer.from(w.line), deadline);
+        for (const line of this.#roomWaiters) writeAllSync(fd, Buffer.from(line), deadline);
         return;
       } catch (error) {
         this.#warnLost(pending, 'at exit', `${(error as NodeJS.ErrnoException).code ?? String(error)} writing to ${this.socketPath}`);
@@ -520,8 +652,8 @@ export class LogClient extends EventEmitter {
       this.#connectWaiters = [];
       this.#updateHold();
       if (wasReady) this.emit('disconnect', hadError ? error : undefined);
-      // Callers waiting for an ack go on: their entries are buffered and will be resent.
-      this.#wakeNextAck();
+      // Callers waiting for room go on while the server is away: their entries are buffered.
+      this.#checkDrain();
       if (this.#state === 'waiting' && this.autoReconnect) this.#scheduleReconnect();
     });
   }
@@ -581,7 +713,6 @@ export class LogClient extends EventEmitter {
     if (n <= 0) return;
     this.#connAcked = seq;
     this.#pages.ack(n);
-    this.#wakeNextAck();
     this.#ackedTotal += n;
     this.stats.acked += n;
     if (this.#pages.length === 0) this.#updateHold();
@@ -589,11 +720,10 @@ export class LogClient extends EventEmitter {
     this.emit('acked', n);
     // Room freed: admit waiting entries.
     while (this.#roomWaiters.length > 0 && this.buffered < this.bufferSize) {
-      const w = this.#roomWaiters.shift() as { line: string; resolve: () => void };
-      this.#pages.append(w.line);
+      this.#pages.append(this.#roomWaiters.shift() as string);
       this.#appended();
-      w.resolve();
     }
+    this.#checkDrain();
     if (this.#flushWaiters.length > 0) {
       this.#flushWaiters = this.#flushWaiters.filter((w) => {
         if (this.#ackedTotal < w.upTo) return true;
@@ -602,13 +732,6 @@ export class LogClient extends EventEmitter {
         return false;
       });
     }
-  }
-
-  #wakeNextAck(): void {
-    const resolve = this.#resolveNextAck;
-    this.#nextAck = undefined;
-    this.#resolveNextAck = undefined;
-    resolve?.();
   }
 
   #onError(frame: ErrorFrame): void {
@@ -623,5 +746,89 @@ export class LogClient extends EventEmitter {
     } else {
       this.emit('rejected', frame);
     }
+  }
+}
+
+/**
+ * A logger made by {@link LogClient.child}: the same level methods, whose entries all carry its
+ * bindings. It shares its client's connection, buffer, `flush()` and `drain()`.
+ */
+export class LogChild {
+  readonly #client: LogClient;
+  readonly #bindings: FlatFields;
+
+  /** Use {@link LogClient.child}. */
+  constructor(client: LogClient, bindings: FlatFields) {
+    this.#client = client;
+    this.#bindings = bindings;
+  }
+
+  /** The flattened bindings every entry of this child carries. */
+  get bindings(): Readonly<FlatFields> {
+    return this.#bindings;
+  }
+
+  /** A child of this child: both sets of bindings, the new ones winning on the same key. */
+  child(bindings: Record<string, unknown>): LogChild {
+    return childOf(this.#client, this.#bindings, bindings);
+  }
+
+  /** As {@link LogClient.log}, with this child's bindings. */
+  log(level: LogLevel | LogLevelName, messageOrFields?: unknown, fieldsOrMessage?: unknown): boolean {
+    return writeBound(this.#client, this.#bindings, level, messageOrFields, fieldsOrMessage);
+  }
+  /** Level 0. */
+  emergency(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 0, args[0], args[1]);
+  }
+  /** Level 1. */
+  alert(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 1, args[0], args[1]);
+  }
+  /** Level 2. */
+  critical(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 2, args[0], args[1]);
+  }
+  /** Level 2 (critical). */
+  fatal(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 2, args[0], args[1]);
+  }
+  /** Level 3. */
+  error(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 3, args[0], args[1]);
+  }
+  /** Level 4. */
+  warning(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 4, args[0], args[1]);
+  }
+  /** Level 4 (warning). */
+  warn(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 4, args[0], args[1]);
+  }
+  /** Level 5. */
+  notice(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 5, args[0], args[1]);
+  }
+  /** Level 6. */
+  info(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 6, args[0], args[1]);
+  }
+  /** Level 7. */
+  debug(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 7, args[0], args[1]);
+  }
+  /** Level 7 (debug). */
+  trace(...args: LogArgs): boolean {
+    return writeBound(this.#client, this.#bindings, 7, args[0], args[1]);
+  }
+
+  /** The client's {@link LogClient.flush}. */
+  flush(): Promise<void> {
+    return this.#client.flush();
+  }
+
+  /** The client's {@link LogClient.drain}. */
+  drain(): Promise<void> {
+    return this.#client.drain();
   }
 }
