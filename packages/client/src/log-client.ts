@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { EntryEncoder } from './entry-encoder';
+import { isMainThread } from 'node:worker_threads';
+import { EntryEncoder, type EntryOrigin } from './entry-encoder';
 import { EntryPages } from './entry-pages';
 import { compileRedact, flattenFields, isFlat, messageText, type FlatFields, type RedactOptions, type Redactor } from './field-flattener';
 import {
@@ -47,6 +48,20 @@ export interface ClientConfig {
    * 'users[*].password']` or `{ paths, censor, remove }`. Matched against the flattened keys.
    */
   redact?: RedactOptions;
+}
+
+/** An entry for {@link LogClient.logEntry}: made elsewhere or earlier, with its own time, pid and hostname. */
+export interface ForeignEntry {
+  level: LogLevel | LogLevelName;
+  message?: string;
+  /** Flattened like the fields of `log()`. */
+  fields?: Record<string, unknown>;
+  /** A Date, milliseconds since the epoch, or ISO text; default now. */
+  timestamp?: Date | number | string;
+  /** Default this process's. */
+  pid?: number;
+  /** Default this host's. */
+  hostname?: string;
 }
 
 /** What a 'dropped' event gives as its reason. */
@@ -230,6 +245,22 @@ export class LogClient extends EventEmitter<LogClientEvents> {
     return LogClient.withConfig(socketPath === undefined ? { daemonName } : { socketPath, daemonName });
   }
 
+  /**
+   * Creates a client at once and connects in the background (no `await`, for CommonJS and for
+   * transports): entries logged before the connection is up are buffered and sent when it is.
+   * @throws LogStreamError (kind `client` or `config`) for a bad configuration
+   */
+  static create(config: ClientConfig): LogClient {
+    const client = new LogClient(config);
+    client.#firstConnect().catch(() => {
+      if (!client.autoReconnect) {
+        client.#state = 'closed';
+        client.#forget();
+      }
+    });
+    return client;
+  }
+
   /** Like {@link LogClient.connect}, with a full configuration. */
   static async withConfig(config: ClientConfig): Promise<LogClient> {
     const client = new LogClient(config);
@@ -346,7 +377,21 @@ export class LogClient extends EventEmitter<LogClientEvents> {
     this.emit('drain');
   }
 
-  #write(level: LogLevel | LogLevelName, a: unknown, b: unknown, bindings: FlatFields | undefined): boolean {
+  /**
+   * Logs one entry made elsewhere or earlier, keeping its own time, pid and hostname (as the pino
+   * and winston transports do). Same return value and flattening as {@link LogClient.log}.
+   */
+  logEntry(entry: ForeignEntry): boolean {
+    let origin: EntryOrigin | undefined;
+    const t = entry.timestamp;
+    const ms = t instanceof Date ? t.getTime() : typeof t === 'number' ? t : typeof t === 'string' ? Date.parse(t) : Number.NaN;
+    if (Number.isFinite(ms)) origin = { timestamp: new Date(ms).toISOString() };
+    if (typeof entry.pid === 'number' && Number.isSafeInteger(entry.pid) && entry.pid >= 0) (origin ??= {}).pid = entry.pid;
+    if (typeof entry.hostname === 'string' && entry.hostname !== '') (origin ??= {}).hostname = entry.hostname;
+    return this.#write(entry.level, entry.message ?? '', entry.fields, undefined, origin);
+  }
+
+  #write(level: LogLevel | LogLevelName, a: unknown, b: unknown, bindings: FlatFields | undefined, origin?: EntryOrigin): boolean {
     const lvl = typeof level === 'number' && level >= 0 && level <= 7 && Number.isInteger(level) ? level : parseLogLevel(level);
     if (lvl === undefined) {
       this.stats.rejected++;
@@ -371,7 +416,8 @@ export class LogClient extends EventEmitter<LogClientEvents> {
     }
     const held = this.#pages.length;
     if (held < this.bufferSize) {
-      this.#pages.appendEntry(this.#encoder, lvl, message, fields);
+      if (origin === undefined) this.#pages.appendEntry(this.#encoder, lvl, message, fields);
+      else this.#pages.append(this.#encoder.encodeLine(lvl, message, fields, origin));
       this.#appended();
       if (held + 1 < this.#highWater || this.#state !== 'ready') return true;
       this.#needDrain = true;
@@ -380,7 +426,7 @@ export class LogClient extends EventEmitter<LogClientEvents> {
     this.#needDrain = true;
     if (this.whenFull === 'block' && this.#roomWaiters.length < this.bufferSize) {
       // Encoded now: its id and timestamp are those of the log() call.
-      this.#roomWaiters.push(this.#encoder.encodeLine(lvl, message, fields));
+      this.#roomWaiters.push(this.#encoder.encodeLine(lvl, message, fields, origin));
       return false;
     }
     this.#drop(1, 'buffer_full');
@@ -520,7 +566,18 @@ export class LogClient extends EventEmitter<LogClientEvents> {
   }
 
   #warn(text: string): void {
-    if (this.#warnings) process.stderr.write(`logstream client "${this.daemonName}": ${text}\n`);
+    if (!this.#warnings) return;
+    const line = `logstream client "${this.daemonName}": ${text}\n`;
+    // A worker's process.stderr goes through its parent's loop, which is blocked while pino
+    // ends its transport's worker at exit: write to the fd itself.
+    if (isMainThread) process.stderr.write(line);
+    else {
+      try {
+        writeSync(2, line);
+      } catch {
+        // stderr closed or full: nothing else to tell.
+      }
+    }
   }
 
   #warnLost(count: number, when: string, cause: string): void {

@@ -1,9 +1,24 @@
 import { spawn } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const PACKAGES = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Gives `dir` a node_modules in which an application finds what it would after `npm install`:
+ * `@logstream/client`, `@logstream/pino`, `@logstream/winston` (these packages, built) and the
+ * real `pino` and `winston` from npm (symlinks: each resolves its own dependencies where it is).
+ */
+export async function linkPackages(dir: string): Promise<void> {
+  await mkdir(join(dir, 'node_modules', '@logstream'), { recursive: true });
+  for (const name of ['client', 'pino', 'winston']) {
+    await symlink(join(PACKAGES, name), join(dir, 'node_modules', '@logstream', name));
+  }
+  await symlink(await realpath(join(PACKAGES, 'pino', 'node_modules', 'pino')), join(dir, 'node_modules', 'pino'));
+  await symlink(await realpath(join(PACKAGES, 'winston', 'node_modules', 'winston')), join(dir, 'node_modules', 'winston'));
+}
 
 /** The built client as a script imports it: `import … from ESM_CLIENT` / `require(CJS_CLIENT)`. */
 export const ESM_CLIENT = JSON.stringify(join(DIST, 'index.js'));
