@@ -23,7 +23,8 @@ async function main(argv: readonly string[]): Promise<number> {
 async function send(o: CliOptions): Promise<number> {
   let client: LogClient;
   try {
-    client = await LogClient.withConfig({ socketPath: o.socketPath, daemonName: o.tag, autoReconnect: false });
+    // The command reports every failure itself, one line each: no second line from the library.
+    client = await LogClient.withConfig({ socketPath: o.socketPath, daemonName: o.tag, autoReconnect: false, warnings: false });
   } catch (error) {
     // The socket's error, e.g. `connect ENOENT /tmp/logstream.sock`; none when the server closed it.
     const cause = (error as Error).cause;
