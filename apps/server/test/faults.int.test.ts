@@ -150,7 +150,7 @@ describe('faults with real processes', () => {
     children.push(load);
     await until(() => server.stderr().includes('ENOSPC'), 30_000, 'the first ENOSPC');
     // Backpressure reaches every client: its buffer is full of unacknowledged entries and its
-    // log() promise stays pending (the fixture awaits it).
+    // next ack is awaited (the fixture waits for it).
     await until(() => load.buffered.every((b) => b === BUFFER), 30_000, 'every client buffer full');
     let peak = 0;
     for (let i = 0; i < 30; i++) {
