@@ -157,7 +157,7 @@ let childOf: (client: LogClient, bindings: FlatFields, more: Record<string, unkn
 /**
  * Logs to a LogStream server. Every entry is kept until the server acknowledges it and resent
  * after a reconnect; the server drops repeats by id. Nothing it does throws into the application
- * while the server is away: `log()` never rejects, `flush()` rejects only on timeout or close.
+ * while the server is away: `log()` never throws, `flush()` rejects only on timeout or close.
  *
  * Events: see {@link LogClientEvents}. There is no `'error'` event.
  */
