@@ -83,7 +83,45 @@ async function runDriver(args, expectEntries) {
   }
 }
 
+const PER_CALL = Number(process.env.BENCH_PER_CALL) || 200_000;
+const PER_CALL_ROUNDS = Number(process.env.BENCH_PER_CALL_ROUNDS) || 5;
+
+/** µs of CPU per logging call: the client against pino to /dev/null (sync) and to a file (async). */
+async function perCallTable() {
+  const dir = makeTempDir();
+  let server;
+  let row;
+  try {
+    server = startLogstream(dir);
+    const run = await runClientDriver(server, dir, ['per-call', PER_CALL, PER_CALL_ROUNDS, dir], { timeoutMs: DRIVER_TIMEOUT_MS });
+    const r = run.result;
+    const problems = [];
+    if (r.stats.acked !== r.stats.logged) problems.push(`${r.stats.logged - r.stats.acked} not acked`);
+    for (const k of ['rejected', 'droppedFull']) if (r.stats[k]) problems.push(`${k} ${r.stats[k]}`);
+    const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(' / ');
+    row = [
+      [`@logstream/client (acked)`, median(r.client), fmt(r.client), median(r.client) / median(r.pinoAsync), problems.join('; ') || 'ok'],
+      [`pino ${r.pinoVersion} → /dev/null (sync)`, median(r.pinoSync), fmt(r.pinoSync), median(r.pinoSync) / median(r.pinoAsync), ''],
+      [`pino ${r.pinoVersion} → file (async)`, median(r.pinoAsync), fmt(r.pinoAsync), 1, ''],
+    ];
+  } catch (error) {
+    row = [['failed', '–', '–', '–', String(error.message ?? error).split('\n')[0]]];
+  } finally {
+    if (server) await stopProcess(server.proc);
+    removeTempDir(dir);
+  }
+  return {
+    title: `client: CPU µs per logging call against pino, ${PER_CALL.toLocaleString('en-US')} calls a round (median of ${PER_CALL_ROUNDS} alternating rounds, one process)`,
+    columns: ['logger', 'µs/call', 'rounds', '× pino to a file', 'check'],
+    rows: row,
+    notes: [
+      'Same message and two string fields for each; process CPU (user + system) over the round divided by the calls. The client round lasts until every entry is acknowledged (encode, send, acks read); pino to /dev/null writes each line synchronously; pino to a file buffers (sonic-boom, async, minLength 4096) and the round ends once the file is flushed and closed. The server runs in another process and its CPU is not counted.',
+    ],
+  };
+}
+
 export async function run() {
+  if (process.env.BENCH_CLIENT_ONLY === 'per-call') return [await perCallTable()];
   const runs = new Map(CLIENT_COUNTS.map((n) => [n, []]));
   for (let round = 0; round < RUNS; round++) {
     for (const n of CLIENT_COUNTS) {
@@ -157,6 +195,7 @@ export async function run() {
       .filter((r) => !r.failed)
       .map((r) => r.lineBytes),
   );
+  const perCall = await perCallTable();
   return [
     {
       title: `client: acknowledged throughput through @logstream/client, ~${TOTAL.toLocaleString('en-US')} entries per run (median of ${RUNS})`,
@@ -175,7 +214,7 @@ export async function run() {
       ],
       rows,
       notes: [
-        `All clients live in one Node process (bench/lib/client-driver.mjs), separate from the server; each client logs its share (total ${TOTAL.toLocaleString('en-US')}, fewer than 1M to keep the case short) with LogClient defaults (bufferSize 10000, whenFull block), awaiting log() only when its buffer is full, then flush().`,
+        `All clients live in one Node process (bench/lib/client-driver.mjs), separate from the server; each client logs its share (total ${TOTAL.toLocaleString('en-US')}, fewer than 1M to keep the case short) with LogClient defaults (bufferSize 10000, whenFull block), awaiting drain() only when log() returns false (past half the buffer), then flush().`,
         `acked entries/s = entries / seconds from the first log() until the last flush() resolved (every entry acknowledged: in the page cache, file sync none). Lines are ~${Math.round(lineBytes)} B. Each run has a fresh server (json file backend, defaults); its CPU s is user+system during the run, its peak RSS is VmHWM.`,
         'The check counts the lines of current.log and that every id occurs once, and that the clients saw no rejection, drop, resend or reconnect. One client is bounded by its 10000-entry window (send, wait for acks, send); more clients keep the server busy.',
       ],
@@ -202,5 +241,6 @@ export async function run() {
         'Each figure is the median over the runs (a fresh server each); "p99 runs" lists every run\'s p99. On a machine shared with other work a single run\'s p99 and max can be a scheduling stall of the whole VM (the hot-path case of the same bench shows how much the machine itself varies): read the median, and p50 for the pipeline. "CPU wait %" is, for each run, the share of its time during which some task of the machine was runnable but waited for a CPU (Linux /proc/pressure/cpu): the higher it is, the more of that run\'s tail is the machine\'s.',
       ],
     },
+    perCall,
   ];
 }

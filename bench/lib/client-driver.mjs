@@ -7,6 +7,9 @@
 //   node client-driver.mjs throughput SOCK CLIENTS TOTAL
 //     Each client logs TOTAL/CLIENTS entries as fast as log() admits them (awaiting log() only
 //     when the buffer is full), then flush(). Reports seconds until the last flush resolved.
+//   node client-driver.mjs per-call SOCK CALLS ROUNDS DIR
+//     CPU µs per logging call of one client (entries acknowledged), of pino to /dev/null (sync)
+//     and of pino to a file in DIR (async), in alternating rounds in this one process.
 //   node client-driver.mjs latency SOCK CLIENTS RATE DURATION_MS
 //     Logs RATE entries/s in total, spread round-robin over the clients, for DURATION_MS, and
 //     times each entry from its log() call to the 'acked' event that covers it. When a client's
@@ -15,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { percentile } from './stats.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -49,10 +53,9 @@ async function throughput(total) {
     clients.map(async (c, i) => {
       const conn = String(i);
       for (let s = 0; s < perClient; s++) {
-        // log() resolves at once while there is room; awaiting only a full buffer keeps this
-        // loop from paying a microtask per entry, and yields to I/O exactly when it must.
-        if (c.buffered >= c.bufferSize) await c.log(s % 8, MESSAGE, { seq: String(s), conn });
-        else void c.log(s % 8, MESSAGE, { seq: String(s), conn });
+        // log() returns false past half the buffer; awaiting only then keeps this loop from
+        // paying a microtask per entry, and yields to I/O exactly when it must.
+        if (!c.log(s % 8, MESSAGE, { seq: String(s), conn })) await c.drain();
       }
       await c.flush();
     }),
@@ -105,8 +108,7 @@ async function latency(rate, durationMs) {
       // Behind schedule with a full buffer: wait for room rather than have the client drop
       // entries (which would also break the log-order-to-ack-order mapping above). The
       // achieved rate then shows the shortfall, and the wait counts in these entries' latency.
-      if (c.buffered >= c.bufferSize) await c.log(s % 8, MESSAGE, { seq: String(s), conn: String(i) });
-      else void c.log(s % 8, MESSAGE, { seq: String(s), conn: String(i) });
+      if (!c.log(s % 8, MESSAGE, { seq: String(s), conn: String(i) })) await c.drain();
     }
     await sleep(1);
   }
@@ -128,11 +130,69 @@ async function latency(rate, durationMs) {
   };
 }
 
+/** CPU µs (user + system) of `fn`, which logs `calls` entries and resolves once they are out. */
+async function cpuUsPerCall(calls, fn) {
+  const cpu0 = process.cpuUsage();
+  await fn();
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / calls;
+}
+
+/**
+ * µs of CPU per call in this one process, same message and fields, alternating rounds: the
+ * client (every entry acknowledged: encode, send and the acks counted), pino to /dev/null
+ * (sync, sonic-boom writeSync per line) and pino to a file (async, sonic-boom buffering, flushed
+ * and closed at the end). `clientsArg` is the number of calls a round; `rest[0]` the file dir.
+ */
+async function perCall(calls, rounds, fileDir) {
+  const require = createRequire(join(repoRoot, 'packages', 'pino', 'package.json'));
+  const pino = require('pino');
+  const [client] = await Promise.all([
+    LogClient.withConfig({ socketPath, daemonName: 'per-call', timeout: 120_000, autoReconnect: false }),
+  ]);
+  const fields = { user_id: '12345', route: '/api/items' };
+  const out = { client: [], pinoSync: [], pinoAsync: [] };
+  for (let round = 0; round < rounds; round++) {
+    out.client.push(
+      await cpuUsPerCall(calls, async () => {
+        for (let i = 0; i < calls; i++) if (!client.info(MESSAGE, fields)) await client.drain();
+        await client.flush();
+      }),
+    );
+    const devNull = pino.destination({ dest: '/dev/null', sync: true });
+    const syncLogger = pino(devNull);
+    out.pinoSync.push(
+      await cpuUsPerCall(calls, async () => {
+        for (let i = 0; i < calls; i++) syncLogger.info(fields, MESSAGE);
+      }),
+    );
+    devNull.end();
+    const file = pino.destination({ dest: join(fileDir, `pino-${round}.log`), sync: false, minLength: 4096 });
+    await new Promise((resolve) => file.once('ready', resolve));
+    const asyncLogger = pino(file);
+    out.pinoAsync.push(
+      await cpuUsPerCall(calls, async () => {
+        for (let i = 0; i < calls; i++) asyncLogger.info(fields, MESSAGE);
+        await new Promise((resolve) => {
+          file.once('finish', resolve);
+          file.end();
+        });
+      }),
+    );
+  }
+  const stats = summary([client]);
+  await client.close();
+  return { calls, rounds, ...out, stats, pinoVersion: pino.version };
+}
+
 let result;
 if (mode === 'throughput') result = await throughput(Number(rest[0]));
 else if (mode === 'latency') result = await latency(Number(rest[0]), Number(rest[1]));
+else if (mode === 'per-call') result = await perCall(clientCount, Number(rest[0]), rest[1]);
 else {
-  process.stderr.write('usage: client-driver.mjs throughput SOCK CLIENTS TOTAL | latency SOCK CLIENTS RATE DURATION_MS\n');
+  process.stderr.write(
+    'usage: client-driver.mjs throughput SOCK CLIENTS TOTAL | latency SOCK CLIENTS RATE DURATION_MS | per-call SOCK CALLS ROUNDS DIR\n',
+  );
   process.exit(2);
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);

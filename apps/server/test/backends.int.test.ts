@@ -36,8 +36,8 @@ describe('the server with its journald and syslog backends, against real peers',
     expect(server.stderr()).toContain(`journald (${journald.socket})`);
     const daemon = `jd-${process.pid}-${Date.now()}`;
     const client = await LogClient.connect(sock, daemon);
-    await client.warning('line one\nline two', { 'user-id': '12345' });
-    await client.info('second');
+    client.warning('line one\nline two', { 'user-id': '12345' });
+    client.info('second');
     await client.close();
     const records = await waitForJournal(journald, [`SYSLOG_IDENTIFIER=${daemon}`], (r) => r.length === 2);
     expect(records.map((r) => [r.MESSAGE, r.PRIORITY])).toEqual([
@@ -67,7 +67,7 @@ describe('the server with its journald and syslog backends, against real peers',
     );
     await startServer(['-c', join(dir, 's.toml'), '-s', sock, '-o', out]);
     const client = await LogClient.connect(sock, 'web-server');
-    await client.error('disk "full" [sda]', { mount: '/var', 'odd]key': 'a\\b' });
+    client.error('disk "full" [sda]', { mount: '/var', 'odd]key': 'a\\b' });
     await client.close();
     const [message] = await rsyslog.waitFor((m) => m.some((x) => x['app-name'] === 'web-server'));
     expect(message).toMatchObject({

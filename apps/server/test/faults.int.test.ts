@@ -150,7 +150,7 @@ describe('faults with real processes', () => {
     children.push(load);
     await until(() => server.stderr().includes('ENOSPC'), 30_000, 'the first ENOSPC');
     // Backpressure reaches every client: its buffer is full of unacknowledged entries and its
-    // log() promise stays pending (the fixture awaits it).
+    // next ack is awaited (the fixture waits for it).
     await until(() => load.buffered.every((b) => b === BUFFER), 30_000, 'every client buffer full');
     let peak = 0;
     for (let i = 0; i < 30; i++) {
@@ -253,7 +253,7 @@ describe('faults with real processes', () => {
     const client = await LogClient.withConfig({ socketPath: sock, daemonName: 'survivor', timeout: 30_000 });
     clients.push(client);
     expect(client.connected).toBe(false);
-    for (let i = 0; i < 1000; i++) void client.info(`after flood ${i}`, { i: String(i) });
+    for (let i = 0; i < 1000; i++) client.info(`after flood ${i}`, { i: String(i) });
     // Drop the 1,000 at once, half of them in the middle of a line.
     flood.forEach((c, i) => i % 2 === 0 && c.socket.write('{"message":"cut in the mid'));
     for (const c of flood) c.socket.destroy();
@@ -307,7 +307,7 @@ describe('faults with real processes', () => {
     // Other clients are served as usual.
     const client = await LogClient.withConfig({ socketPath: sock, daemonName: 'reader', timeout: 10_000 });
     clients.push(client);
-    await client.info('still served');
+    client.info('still served');
     await client.flush();
     expect(client.stats.acked).toBe(1);
   }, 120_000);

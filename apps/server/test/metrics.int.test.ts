@@ -60,7 +60,7 @@ describe('metrics', () => {
     const N = 20;
     const client = await LogClient.withConfig({ socketPath: sock, daemonName: 'metrics-test', autoReconnect: false });
     for (let i = 0; i < N; i++) {
-      await client.info(`entry ${String(i).padStart(3, '0')} ${'x'.repeat(100)}`, { i: String(i) });
+      client.info(`entry ${String(i).padStart(3, '0')} ${'x'.repeat(100)}`, { i: String(i) });
       await client.flush();
     }
 

@@ -178,18 +178,18 @@ describe('SIGHUP', () => {
     const live = join(out, 'current.log');
     const moved = join(out, 'current.log.1');
     const client = await LogClient.withConfig({ socketPath: sock, daemonName: 'hup', autoReconnect: false });
-    for (let i = 0; i < 10; i++) void client.info(`a${i}`);
+    for (let i = 0; i < 10; i++) client.info(`a${i}`);
     await client.flush();
 
     await rename(live, moved);
     // Entries keep coming while the server reopens: each must land in exactly one file.
     for (let i = 0; i < 100; i++) {
-      void client.info(`b${i}`);
+      client.info(`b${i}`);
       if (i === 50) server.proc.kill('SIGHUP');
       await new Promise((r) => setImmediate(r));
     }
     await until(() => server.stderr().includes('SIGHUP: output files reopened'), 15_000, 'reopen');
-    for (let i = 0; i < 10; i++) void client.info(`c${i}`);
+    for (let i = 0; i < 10; i++) client.info(`c${i}`);
     await client.flush();
     await client.close();
 

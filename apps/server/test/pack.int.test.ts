@@ -86,7 +86,7 @@ describe('the published packages, installed from their tarballs', () => {
       `const { LogClient } = require('@logstream/client');
        (async () => {
          const client = await LogClient.connect(process.argv[2], 'cjs-daemon');
-         await client.info('from commonjs', { style: 'require' });
+         client.info('from commonjs', { style: 'require' });
          await client.close();
        })();`,
     );
@@ -94,7 +94,7 @@ describe('the published packages, installed from their tarballs', () => {
       join(author, 'daemon.mjs'),
       `import { LogClient } from '@logstream/client';
        const client = await LogClient.connect(process.argv[2], 'esm-daemon');
-       await client.warning('from esm', { style: 'import' });
+       client.warning('from esm', { style: 'import' });
        await client.close();`,
     );
     await run(process.execPath, ['daemon.cjs', sock], { cwd: author });
@@ -169,8 +169,8 @@ describe('the published packages, installed from their tarballs', () => {
        await server.listen();
        const { LogClient } = await import('@logstream/client');
        const client = await LogClient.connect(process.argv[2], 'custom');
-       await client.info('filtered out');
-       await client.error('kept', { code: '42' });
+       client.info('filtered out');
+       client.error('kept', { code: '42' });
        await client.close();
        await server.close();`,
     );

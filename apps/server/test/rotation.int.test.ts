@@ -68,7 +68,7 @@ async function send(clients: number, perClient: number, tag: string, flushEvery 
     Array.from({ length: clients }, async (_, c) => {
       const client = await LogClient.connect(sock, `daemon-${c}`);
       for (let i = 0; i < perClient; i++) {
-        await client.info(`${tag} ${c}/${i}`, { client: String(c), i: String(i), tag });
+        if (!client.info(`${tag} ${c}/${i}`, { client: String(c), i: String(i), tag })) await client.drain();
         // The server writes what arrives together as one batch: waiting for acks now and then
         // makes many small batches, hence many rotations.
         if ((i + 1) % flushEvery === 0) await client.flush();

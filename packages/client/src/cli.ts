@@ -23,7 +23,8 @@ async function main(argv: readonly string[]): Promise<number> {
 async function send(o: CliOptions): Promise<number> {
   let client: LogClient;
   try {
-    client = await LogClient.withConfig({ socketPath: o.socketPath, daemonName: o.tag, autoReconnect: false });
+    // The command reports every failure itself, one line each: no second line from the library.
+    client = await LogClient.withConfig({ socketPath: o.socketPath, daemonName: o.tag, autoReconnect: false, warnings: false });
   } catch (error) {
     // The socket's error, e.g. `connect ENOENT /tmp/logstream.sock`; none when the server closed it.
     const cause = (error as Error).cause;
@@ -49,12 +50,12 @@ async function send(o: CliOptions): Promise<number> {
   );
 
   if (input === undefined) {
-    void client.log(o.level, o.message as string, o.fields);
+    client.log(o.level, o.message, o.fields);
   } else {
     for await (const line of input) {
       if (line === '') continue;
-      // Resolves at once unless the client's buffer is full: then it waits for acks (backpressure).
-      await Promise.race([client.log(o.level, line, o.fields), disconnected]);
+      // Past half the client's buffer, wait for acks (backpressure).
+      if (!client.log(o.level, line, o.fields)) await Promise.race([client.drain(), disconnected]);
       if (lost) break;
     }
   }

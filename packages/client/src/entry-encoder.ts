@@ -119,6 +119,14 @@ export function fieldText(value: unknown): string {
   }
 }
 
+/** Where and when an entry was made, when not here and now (e.g. a line a pino worker relays). */
+export interface EntryOrigin {
+  /** ISO 8601 text. */
+  timestamp?: string;
+  pid?: number;
+  hostname?: string;
+}
+
 /**
  * Encodes entries as the protocol's canonical JSON line (the key order and form the server's
  * fast path stores as it is): straight into a byte page with no intermediate string in the
@@ -186,19 +194,19 @@ export class EntryEncoder {
   }
 
   /** The same line as {@link encodeInto} writes, as a string (through the protocol's encodeEntry). */
-  encodeLine(level: LogLevel, message: string, fields: Record<string, unknown> | undefined): string {
+  encodeLine(level: LogLevel, message: string, fields: Record<string, unknown> | undefined, origin?: EntryOrigin): string {
     // fromEntries defines own properties, so an own "__proto__" key stays a field.
     const text: LogFields =
       fields === undefined || fields === null ? {} : Object.fromEntries(Object.keys(fields).map((k) => [k, fieldText(fields[k])]));
     const entry = {
       id: randomUUID(),
-      timestamp: nowIso(),
+      timestamp: origin?.timestamp ?? nowIso(),
       level,
       daemon: this.#daemon,
       message,
       fields: text,
-      pid: this.#pid,
-      hostname: this.#hostname,
+      pid: origin?.pid ?? this.#pid,
+      hostname: origin?.hostname ?? this.#hostname,
     };
     return `${encodeEntry(entry)}\n`;
   }
