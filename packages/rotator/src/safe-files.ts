@@ -91,3 +91,42 @@ export async function secureDirectory(directory: string): Promise<void> {
     throw refuse('EPERM', `writable by every user and not sticky (mode ${mode}: chmod o-w)`);
   }
 }
+
+/**
+ * Cuts `path` after its last newline (a line torn by a crash in the middle of a write) and
+ * returns the bytes removed; 0 when the file ends cleanly or does not exist. The file is opened
+ * as {@link openRegularFile} does, never through a link.
+ *
+ * @throws RotatorError (operation `open`) when `path` is a symbolic link, not a regular file or
+ *   another user's; the fs error when it cannot be read or cut.
+ */
+export async function cutTornLine(path: string): Promise<number> {
+  let handle: FileHandle;
+  try {
+    handle = await openRegularFile(path, READ_WRITE_FLAGS);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return 0;
+    const chunk = Buffer.allocUnsafe(Math.min(size, 1024 * 1024));
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl !== -1) {
+        const keep = start + nl + 1;
+        if (keep < size) await handle.truncate(keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    await handle.truncate(0);
+    return size;
+  } finally {
+    await handle.close();
+  }
+}
