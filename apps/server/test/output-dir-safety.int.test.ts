@@ -50,22 +50,27 @@ describe('output directory safety at start', () => {
     expect(run.code).not.toBe(0);
     const lines = run.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/ERROR .*cannot start: backend file failed to open: open failed for .*\/out\/current\.log: it is a symbolic link; refusing to follow it/);
+    expect(lines[0]).toMatch(
+      /ERROR .*cannot start: backend file failed to open: open failed for .*\/out\/current\.log: it is a symbolic link; refusing to follow it/,
+    );
     expect(await readFile(victim, 'utf8')).toBe(VICTIM);
     expect(await readlink(join(out, 'current.log'))).toBe(victim);
   });
 
-  it.skipIf(!isRoot)('an output directory made by nobody with a link to a root-only 0600 file: start refused, the file byte-identical', async () => {
-    await chmod(dir, 0o1777);
-    const secret = join(dir, 'secret');
-    await writeFile(secret, VICTIM, { mode: 0o600 });
-    await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
-    await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
-    const run = await runServer(['-s', sock, '-o', out]);
-    expect(run.started).toBe(false);
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/cannot start: .*unsafe output directory: owned by uid 65534/);
-    expect(await readFile(secret, 'utf8')).toBe(VICTIM);
-    expect((await lstat(secret)).mode & 0o7777).toBe(0o600);
-  });
+  it.skipIf(!isRoot)(
+    'an output directory made by nobody with a link to a root-only 0600 file: start refused, the file byte-identical',
+    async () => {
+      await chmod(dir, 0o1777);
+      const secret = join(dir, 'secret');
+      await writeFile(secret, VICTIM, { mode: 0o600 });
+      await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
+      await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
+      const run = await runServer(['-s', sock, '-o', out]);
+      expect(run.started).toBe(false);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/cannot start: .*unsafe output directory: owned by uid 65534/);
+      expect(await readFile(secret, 'utf8')).toBe(VICTIM);
+      expect((await lstat(secret)).mode & 0o7777).toBe(0o600);
+    },
+  );
 });

@@ -57,19 +57,22 @@ describe('symbolic links and unsafe directories', () => {
     expect(await readlink(join(out, 'current.log'))).toBe(victim);
   });
 
-  it.skipIf(!isRoot)('refuses an output directory made by nobody holding a link to a root-only 0600 file; the file stays as it was', async () => {
-    await chmod(dir, 0o1777);
-    const secret = join(dir, 'secret');
-    await writeFile(secret, VICTIM, { mode: 0o600 });
-    const out = join(dir, 'out');
-    await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
-    await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
-    const b = new FileBackend({ directory: out });
-    await expect(b.open()).rejects.toThrow(/unsafe output directory: owned by uid 65534, neither root nor this process's uid 0/);
-    await b.close();
-    expect(await readFile(secret, 'utf8')).toBe(VICTIM);
-    expect((await lstat(secret)).mode & 0o7777).toBe(0o600);
-  });
+  it.skipIf(!isRoot)(
+    'refuses an output directory made by nobody holding a link to a root-only 0600 file; the file stays as it was',
+    async () => {
+      await chmod(dir, 0o1777);
+      const secret = join(dir, 'secret');
+      await writeFile(secret, VICTIM, { mode: 0o600 });
+      const out = join(dir, 'out');
+      await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
+      await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
+      const b = new FileBackend({ directory: out });
+      await expect(b.open()).rejects.toThrow(/unsafe output directory: owned by uid 65534, neither root nor this process's uid 0/);
+      await b.close();
+      expect(await readFile(secret, 'utf8')).toBe(VICTIM);
+      expect((await lstat(secret)).mode & 0o7777).toBe(0o600);
+    },
+  );
 });
 
 describe('recentIds', () => {
@@ -92,31 +95,34 @@ describe('recentIds', () => {
 });
 
 describe.skipIf(!isRoot && !process.env.CI)('background failures are emitted', () => {
-  it.each(['gzip', 'lz4'] as const)('%s: a compression into a full tmpfs emits an error naming the operation, the file and the errno', async (compression) => {
-    const out = join(dir, 'fs');
-    await mkdir(out);
-    await execFileP('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', out]);
-    mounts.push(out);
-    // A rotated file of an earlier run, incompressible, and a filler that leaves no room for
-    // its archive: open() starts compressing it.
-    const archive = join(out, new ArchiveNamer('current.log').format(Date.UTC(2026, 0, 1), 1));
-    await writeFile(archive, Array.from({ length: 3000 }, (_, k) => `${JSON.stringify(entry(k))}\n`).join(''));
-    const { size } = await lstat(archive);
-    await writeFile(join(out, 'filler'), Buffer.alloc(1024 * 1024 - size - 64 * 1024));
-    const b = backend({ directory: out, compression });
-    const errors: RotatorError[] = [];
-    b.on('error', (e) => errors.push(e as RotatorError));
-    await b.open();
-    const deadline = Date.now() + 20_000;
-    while (!errors.some((e) => e.operation === 'compress') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const failure = errors.find((e) => e.operation === 'compress');
-    expect(failure).toMatchObject({ code: 'ENOSPC' });
-    expect(failure?.message).toBe(`compress failed for ${archive}: ENOSPC: no space left on device, write`);
-    expect(b.stats().compression_errors).toBeGreaterThanOrEqual(1);
-    await rm(join(out, 'filler'));
-    const until = Date.now() + 20_000;
-    while (b.stats().compressions === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    expect(b.stats().compressions).toBe(1);
-    expect((await readdir(out)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
-  });
+  it.each(['gzip', 'lz4'] as const)(
+    '%s: a compression into a full tmpfs emits an error naming the operation, the file and the errno',
+    async (compression) => {
+      const out = join(dir, 'fs');
+      await mkdir(out);
+      await execFileP('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', out]);
+      mounts.push(out);
+      // A rotated file of an earlier run, incompressible, and a filler that leaves no room for
+      // its archive: open() starts compressing it.
+      const archive = join(out, new ArchiveNamer('current.log').format(Date.UTC(2026, 0, 1), 1));
+      await writeFile(archive, Array.from({ length: 3000 }, (_, k) => `${JSON.stringify(entry(k))}\n`).join(''));
+      const { size } = await lstat(archive);
+      await writeFile(join(out, 'filler'), Buffer.alloc(1024 * 1024 - size - 64 * 1024));
+      const b = backend({ directory: out, compression });
+      const errors: RotatorError[] = [];
+      b.on('error', (e) => errors.push(e as RotatorError));
+      await b.open();
+      const deadline = Date.now() + 20_000;
+      while (!errors.some((e) => e.operation === 'compress') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const failure = errors.find((e) => e.operation === 'compress');
+      expect(failure).toMatchObject({ code: 'ENOSPC' });
+      expect(failure?.message).toBe(`compress failed for ${archive}: ENOSPC: no space left on device, write`);
+      expect(b.stats().compression_errors).toBeGreaterThanOrEqual(1);
+      await rm(join(out, 'filler'));
+      const until = Date.now() + 20_000;
+      while (b.stats().compressions === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(b.stats().compressions).toBe(1);
+      expect((await readdir(out)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    },
+  );
 });

@@ -51,7 +51,11 @@ export async function openRegularFile(path: string, flags: number, mode?: number
     if (!st.isFile()) throw new RotatorError('open', path, refusal('EPERM', 'not a regular file; left alone'));
     const uid = process.geteuid?.();
     if (uid !== undefined && st.uid !== 0 && st.uid !== uid) {
-      throw new RotatorError('open', path, refusal('EPERM', `owned by uid ${st.uid}, neither root nor this process's uid ${uid}; left alone`));
+      throw new RotatorError(
+        'open',
+        path,
+        refusal('EPERM', `owned by uid ${st.uid}, neither root nor this process's uid ${uid}; left alone`),
+      );
     }
   } catch (error) {
     await handle.close();
@@ -75,7 +79,8 @@ export async function secureDirectory(directory: string): Promise<void> {
   const path = resolve(directory);
   await mkdir(path, { recursive: true, mode: 0o755 });
   const st = await lstat(path);
-  const refuse = (code: string, why: string): RotatorError => new RotatorError('open', path, refusal(code, `unsafe output directory: ${why}`));
+  const refuse = (code: string, why: string): RotatorError =>
+    new RotatorError('open', path, refusal(code, `unsafe output directory: ${why}`));
   if (st.isSymbolicLink()) throw refuse('ELOOP', 'it is a symbolic link (give the real directory)');
   if (!st.isDirectory()) throw refuse('ENOTDIR', 'not a directory');
   const uid = process.geteuid?.();

@@ -128,7 +128,7 @@ describe('the output directory', () => {
   });
 
   it.skipIf(!isRoot)(
-    "a directory made by nobody holding a link to a root-only file: open() refuses before anything is opened; the file stays as it was",
+    'a directory made by nobody holding a link to a root-only file: open() refuses before anything is opened; the file stays as it was',
     async () => {
       const { dir: parent, cleanup } = await tempDir();
       try {
@@ -138,10 +138,12 @@ describe('the output directory', () => {
         const out = join(parent, 'out');
         await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
         await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
-            const writer = new RotatingFileWriter({ directory: out });
+        const writer = new RotatingFileWriter({ directory: out });
         const error = await writer.open().catch((e: unknown) => e);
         expect(error).toMatchObject({ operation: 'open', code: 'EPERM', path: out });
-        expect((error as Error).message).toMatch(/^open failed for .*\/out: unsafe output directory: owned by uid 65534, neither root nor this process's uid 0/);
+        expect((error as Error).message).toMatch(
+          /^open failed for .*\/out: unsafe output directory: owned by uid 65534, neither root nor this process's uid 0/,
+        );
         expect(await readFile(secret, 'utf8')).toBe(VICTIM);
         expect((await lstat(secret)).mode & 0o777).toBe(0o600);
       } finally {
