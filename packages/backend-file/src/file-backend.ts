@@ -1,6 +1,20 @@
-import { open as openFile } from 'node:fs/promises';
-import { formatSyslogLine, type Backend, type EntryBatch, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
-import { RotatingFileWriter, readArchiveTail, type RotatingFileWriterOptions } from '@logstream/rotator';
+import { EventEmitter } from 'node:events';
+import {
+  formatSyslogLine,
+  type Backend,
+  type BackendEvents,
+  type EntryBatch,
+  type SyslogFormat,
+  type SyslogFormatOptions,
+} from '@logstream/protocol';
+import {
+  RotatingFileWriter,
+  cutTornLine,
+  readArchiveTail,
+  secureDirectory,
+  type RotatorError,
+  type RotatingFileWriterOptions,
+} from '@logstream/rotator';
 import { formatHuman } from './human-format';
 
 /** Line format of the file backend. */
@@ -22,17 +36,27 @@ export interface FileBackendOptions extends RotatingFileWriterOptions {
  * Writes entries to `<directory>/current.log` through {@link RotatingFileWriter}: one buffer,
  * and so one write, per batch. In the json format the entries' canonical bytes are written as
  * they came; the other formats decode the batch once.
+ *
+ * Emits `'error'` (a `RotatorError` naming the operation, the file and the errno: `rotate
+ * failed for /var/log/logstream/current.log: EMFILE: too many open files, open …`) for each
+ * failure of background work: rotation, compression, retention deletes, directory scans. Writes
+ * go on meanwhile and the failed step is retried. Only emitted while a listener is attached; the
+ * counters in {@link stats} record each failure either way.
  */
-export class FileBackend implements Backend {
+export class FileBackend extends EventEmitter<BackendEvents> implements Backend {
   readonly name = 'file';
   readonly format: FileFormat;
   readonly writer: RotatingFileWriter;
   readonly #syslog: (SyslogFormatOptions & { format?: SyslogFormat }) | undefined;
 
   constructor(options: FileBackendOptions) {
+    super();
     this.format = options.format ?? 'json';
     this.#syslog = options.syslog;
     this.writer = new RotatingFileWriter(options);
+    this.writer.on('error', (error: RotatorError) => {
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
   }
 
   /** Path of the live file. */
@@ -44,8 +68,14 @@ export class FileBackend implements Backend {
    * Creates the directory and opens the live file. A last line without its newline (a crash
    * in the middle of a write) is cut off first: it was never acknowledged, and the client that
    * sent it sends it again.
+   *
+   * @throws RotatorError (operation `open`) before touching any file when the directory is a
+   *   symbolic link or another non-root user may write to it, or when `current.log` is a
+   *   symbolic link (its target is left byte for byte as it was), not a regular file or another
+   *   user's; the fs error when the directory or the file cannot be made or opened.
    */
   async open(): Promise<void> {
+    await secureDirectory(this.writer.directory);
     this.tornBytesRemoved = await cutTornLine(this.writer.path);
     await this.writer.open();
   }
@@ -122,44 +152,39 @@ export class FileBackend implements Backend {
   }
 }
 
-/** Ids at the start of each JSON line of `text`; the first line is skipped when it may be cut. */
+/**
+ * Ids of the JSON lines of `buf`; the first line is skipped when it may be cut. A line in the
+ * canonical form the server writes (`{"id":"…",…`) is read without a parse; any other line
+ * (spaced JSON, keys in another order) is parsed, so that the dedupe window after a restart does
+ * not depend on how a stored line is laid out.
+ */
 function idsIn(buf: Buffer, firstMayBeCut: boolean): string[] {
   const ids: string[] = [];
   const lines = buf.toString('utf8').split('\n');
   for (let i = firstMayBeCut ? 1 : 0; i < lines.length; i++) {
-    const m = /^\{"id":"((?:[^"\\]|\\.)*)"/.exec(lines[i] as string);
-    if (m !== null) ids.push(JSON.parse(`"${m[1]}"`) as string);
+    const line = lines[i] as string;
+    const m = CANONICAL_ID.exec(line);
+    if (m !== null) {
+      ids.push(JSON.parse(`"${m[1]}"`) as string);
+      continue;
+    }
+    const id = parsedId(line);
+    if (id !== undefined) ids.push(id);
   }
   return ids;
 }
 
-/** Truncates `path` after its last newline; returns the bytes removed. Missing file: 0. */
-async function cutTornLine(path: string): Promise<number> {
-  let handle;
+const CANONICAL_ID = /^\{"id":"((?:[^"\\]|\\.)*)"/;
+
+/** The string `id` of a line holding one JSON object, or undefined. */
+function parsedId(line: string): string | undefined {
+  if (!line.trimStart().startsWith('{')) return undefined;
   try {
-    handle = await openFile(path, 'r+');
+    const value: unknown = JSON.parse(line);
+    if (typeof value !== 'object' || value === null) return undefined;
+    const id = (value as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
   } catch {
-    return 0;
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return 0;
-    const chunk = Buffer.allocUnsafe(Math.min(size, 1024 * 1024));
-    let end = size;
-    while (end > 0) {
-      const start = Math.max(0, end - chunk.length);
-      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
-      const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
-      if (nl !== -1) {
-        const keep = start + nl + 1;
-        if (keep < size) await handle.truncate(keep);
-        return size - keep;
-      }
-      end = start;
-    }
-    await handle.truncate(0);
-    return size;
-  } finally {
-    await handle.close();
+    return undefined;
   }
 }

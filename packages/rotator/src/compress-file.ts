@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { compressFrame } from 'lz4-napi';
+import { CREATE_FLAGS, openRegularFile, READ_FLAGS } from './safe-files';
 
 /** Algorithms for rotated files. */
 export type CompressionAlgorithm = 'gzip' | 'lz4';
@@ -38,11 +38,15 @@ function nudgeScavenger(bytes: number): void {
 }
 
 /**
- * Compresses `source` into `target` (created or truncated), reading in chunks so memory stays
+ * Compresses `source` into `target`, reading in chunks so memory stays
  * bounded by a few chunks whatever the file size. gzip is one gzip member (`gzip -t`, `zcat`);
  * lz4 is a sequence of LZ4 frames, one per 64 KiB of input, each with a content checksum
  * (`lz4 -t`, `lz4 -dc` read concatenated frames as one stream). The target is fsynced before the
  * promise resolves. Compression itself runs on the libuv thread pool, off the event loop.
+ *
+ * Neither file is opened through a symbolic link: `source` must be a regular file (a link is
+ * refused with a `RotatorError`, code `ELOOP`), and `target` is created, never replaced (it must
+ * not exist: `EEXIST` otherwise, whether it is a file or a link).
  *
  * @throws the fs or zlib error (the target may then hold partial output: callers write to a
  *   temporary name and remove it).
@@ -54,11 +58,19 @@ export async function compressFile(
   options: CompressFileOptions = {},
 ): Promise<CompressResult> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const out = await open(target, 'w', options.fileMode ?? 0o640);
+  const sourceHandle = await openRegularFile(source, READ_FLAGS);
+  let out: FileHandle;
+  try {
+    out = await open(target, CREATE_FLAGS, options.fileMode ?? 0o640);
+  } catch (error) {
+    await sourceHandle.close();
+    throw error;
+  }
+  // The stream closes the source when it ends or is destroyed.
+  const input = sourceHandle.createReadStream({ highWaterMark: chunkBytes });
   try {
     let bytesIn = 0;
     let bytesOut = 0;
-    const input = createReadStream(source, { highWaterMark: chunkBytes });
     const sink = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
       for await (const chunk of chunks) bytesOut += await writeAll(out, chunk);
     };
@@ -87,6 +99,7 @@ export async function compressFile(
     await out.datasync();
     return { bytesIn, bytesOut };
   } finally {
+    input.destroy();
     await out.close();
   }
 }

@@ -16,3 +16,4 @@ export type { ArchiveCompression, ArchiveName } from './archive-names';
 export { compressFile } from './compress-file';
 export type { CompressFileOptions, CompressResult, CompressionAlgorithm } from './compress-file';
 export { readArchiveTail } from './read-archive';
+export { cutTornLine, secureDirectory } from './safe-files';

@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { decompressFrame } from 'lz4-napi';
 import type { ArchiveCompression } from './archive-names';
+import { openRegularFile, READ_FLAGS } from './safe-files';
 
 /** Keeps the last `max` bytes of what passes through it. */
 class Tail {
@@ -52,12 +51,14 @@ function lz4FrameLength(buf: Buffer, at: number): number {
  * writes many small frames, and concatenated frames are one valid stream). Memory stays about
  * `maxBytes` plus one chunk. A damaged archive yields what could be read before the damage.
  *
- * @throws the fs error when a plain or lz4 file cannot be opened (`ENOENT`, …); a gzip file
- *   that cannot be read yields what was read.
+ * The file is never opened through a symbolic link.
+ *
+ * @throws the fs error when the file cannot be opened (`ENOENT`, …); a `RotatorError` (code
+ *   `ELOOP`) when it is a symbolic link. A gzip file that cannot be read yields what was read.
  */
 export async function readArchiveTail(path: string, compression: ArchiveCompression, maxBytes: number): Promise<Buffer> {
   if (compression === 'none') {
-    const handle = await open(path, 'r');
+    const handle = await openRegularFile(path, READ_FLAGS);
     try {
       const { size } = await handle.stat();
       const start = Math.max(0, size - maxBytes);
@@ -70,14 +71,15 @@ export async function readArchiveTail(path: string, compression: ArchiveCompress
   }
   const tail = new Tail(maxBytes);
   if (compression === 'gzip') {
-    // A failure (damage, a missing file) ends the read; pipeline closes the file either way.
-    await pipeline(createReadStream(path), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
+    // A failure (damage) ends the read; pipeline closes the file either way.
+    const handle = await openRegularFile(path, READ_FLAGS);
+    await pipeline(handle.createReadStream(), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
       for await (const chunk of chunks) tail.push(chunk);
     }).catch(() => undefined);
     return tail.result();
   }
   // lz4: hold at most one read window of compressed bytes; decode each complete frame.
-  const handle = await open(path, 'r');
+  const handle = await openRegularFile(path, READ_FLAGS);
   try {
     let pending = Buffer.alloc(0);
     let position = 0;

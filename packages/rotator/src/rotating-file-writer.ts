@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ArchiveNamer, type ArchiveCompression, type ArchiveName } from './archive-names';
 import { compressFile } from './compress-file';
 import { RotatorError, type RotatorOperation } from './rotator-error';
+import { APPEND_FLAGS, CREATE_FLAGS, DIRECTORY_FLAGS, openRegularFile, secureDirectory } from './safe-files';
 
 /** When a write is made durable. */
 export type SyncPolicy = 'none' | 'batch' | 'always';
@@ -197,6 +198,8 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   #maintainAgain = false;
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #maintenanceBackoffMs = RETRY_FIRST_MS;
+  // Symbolic links under archive names already reported, so each is reported once.
+  readonly #linksReported = new Set<string>();
 
   /** @throws RangeError for an option out of range. */
   constructor(options: RotatingFileWriterOptions) {
@@ -254,10 +257,15 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
    * from the rotated files present, removes leftovers of an interrupted rotation, and starts
    * the unfinished background work (compression, retention) of an earlier run.
    *
-   * @throws the fs error when the directory or the live file cannot be made or opened.
+   * Refuses (see {@link secureDirectory}) a directory that is a symbolic link or that a user
+   * other than root and this process's own may write to, and a live file that is a symbolic
+   * link, not a regular file, or another user's: no file is opened through a link.
+   *
+   * @throws RotatorError (operation `open`) for a refused directory or live file; the fs error
+   *   when the directory or the live file cannot be made or opened.
    */
   async open(): Promise<void> {
-    await mkdir(this.directory, { recursive: true });
+    await secureDirectory(this.directory);
     const names = await readdir(this.directory);
     for (const name of names) {
       const archive = this.#namer.parse(name);
@@ -362,7 +370,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   }
 
   async #openFile(): Promise<void> {
-    const handle = await open(this.path, 'a', this.#fileMode);
+    const handle = await openRegularFile(this.path, APPEND_FLAGS, this.#fileMode);
     this.#handle = handle;
     const st = await handle.stat();
     this.#size = st.size;
@@ -467,10 +475,13 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
 
   // The new live file is created first, under a hidden name, because creating is what fails
   // (ENOSPC, EDQUOT, EROFS, EMFILE); the two renames that follow need no space. A failure before
-  // the second rename leaves the directory as it was.
+  // the second rename leaves the directory as it was. It is opened for appending like every live
+  // file: a failed write is cut back with ftruncate, which does not move the file offset, so
+  // without O_APPEND the next write would land past the cut, leaving a hole of NUL bytes and a
+  // size this writer does not know (a later cut would then fall inside acknowledged lines).
   async #rotate(): Promise<void> {
     const nextPath = join(this.directory, this.#namer.nextLiveName);
-    const next = await open(nextPath, 'w', this.#fileMode);
+    const next = await this.#createNext(nextPath);
     let archivePath = this.#liveArchive;
     let vanished = false;
     try {
@@ -523,6 +534,21 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     this.emit('rotate', { from: this.path, to: archivePath });
   }
 
+  /**
+   * Creates the new live file, exclusively and without following a link. A name left over (a
+   * failed clean-up, or a link someone planted) is removed first: unlink removes a link, never
+   * its target.
+   */
+  async #createNext(nextPath: string): Promise<FileHandle> {
+    try {
+      return await open(nextPath, CREATE_FLAGS, this.#fileMode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    await unlink(nextPath);
+    return open(nextPath, CREATE_FLAGS, this.#fileMode);
+  }
+
   async #nextArchiveName(): Promise<string> {
     // Never let the time in names go backwards (clock steps), so that names sort by rotation.
     const timeMs = Math.max(Date.now(), this.#lastTimeMs);
@@ -542,7 +568,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   }
 
   async #syncDirectory(): Promise<void> {
-    const dir = await open(this.directory, 'r');
+    const dir = await open(this.directory, DIRECTORY_FLAGS);
     try {
       await dir.sync();
     } finally {
@@ -656,12 +682,25 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     else this.#maintenanceBackoffMs = RETRY_FIRST_MS;
   }
 
-  /** Our rotated files grouped by sequence number, oldest first. */
+  /**
+   * Our rotated files grouped by sequence number, oldest first. A symbolic link under an
+   * archive's name is left out (reported once): it is never read, compressed or deleted, so its
+   * target is never touched. A temporary's name is kept whatever it is: only unlink, which never
+   * follows a link, is done to temporaries found.
+   */
   async #scanArchives(): Promise<ArchiveName[][]> {
     const bySeq = new Map<number, ArchiveName[]>();
-    for (const name of await readdir(this.directory)) {
+    for (const entry of await readdir(this.directory, { withFileTypes: true })) {
+      const name = entry.name;
       const archive = this.#namer.parse(name);
       if (archive === undefined) continue;
+      if (entry.isSymbolicLink() && !archive.temporary) {
+        if (!this.#linksReported.has(name)) {
+          this.#linksReported.add(name);
+          this.#report('scan', join(this.directory, name), new Error('a symbolic link under an archive name; left alone'));
+        }
+        continue;
+      }
       const group = bySeq.get(archive.seq);
       if (group === undefined) bySeq.set(archive.seq, [archive]);
       else group.push(archive);
@@ -713,6 +752,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
 }
 
 const REPORT_COUNTER: Record<RotatorOperation, keyof RotatingFileWriterStats> = {
+  open: 'rotation_errors',
   rotate: 'rotation_errors',
   scan: 'rotation_errors',
   compress: 'compression_errors',

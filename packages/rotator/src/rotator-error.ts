@@ -1,11 +1,14 @@
-/** The operation a {@link RotatorError} reports as failed. */
-export type RotatorOperation = 'rotate' | 'compress' | 'delete' | 'scan';
+/**
+ * The operation a {@link RotatorError} reports as failed. `open` is thrown by `open()` (an unsafe
+ * output directory, a live file that is a symbolic link), never emitted.
+ */
+export type RotatorOperation = 'open' | 'rotate' | 'compress' | 'delete' | 'scan';
 
 const kMarker = Symbol.for('logstream.rotator-error');
 
 /**
  * A failure of background work (rotation, compression, retention), emitted as `'error'` by
- * `RotatingFileWriter`. The writer goes on after it: writes keep landing in the live file and the
+ * `RotatingFileWriter`, or a refusal thrown by its `open()`. The writer goes on after it: writes keep landing in the live file and the
  * failed step is retried later. `code` is the errno code of the cause (`ENOSPC`, `EISDIR`, …).
  */
 export class RotatorError extends Error {
