@@ -2,7 +2,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ArchiveNamer, type ArchiveCompression } from '@logstream/rotator';
+import { ArchiveNamer, readArchiveTail, type ArchiveCompression } from '@logstream/rotator';
 import { EMPTY_BREAK, decompressedChunks } from './decompress';
 import { LineMatcher, type EntryFilter } from './entry-filter';
 import { FileScan } from './line-scan';
@@ -65,7 +65,11 @@ interface LiveState {
   scan: FileScan;
   /** Sequence number of the newest archive rotated before this live file. */
   lastSeq: number;
+  /** The last bytes read from it: they identify its archive once it is rotated and compressed. */
+  tail?: Buffer;
 }
+
+const TAIL_BYTES = 4096;
 
 /**
  * The stored entries of a LogStream output directory: every rotated file (plain, `.gz`, `.lz4`,
@@ -263,6 +267,8 @@ class QueryRun {
   async *#readLive(state: LiveState): AsyncGenerator<StoredEntry[]> {
     for await (const chunk of decompressedChunks(state.handle, 'none', () => undefined, state.position)) {
       state.position += chunk.length;
+      const keep = chunk.subarray(Math.max(0, chunk.length - TAIL_BYTES));
+      state.tail = keep.length === TAIL_BYTES || state.tail === undefined ? Buffer.from(keep) : Buffer.concat([state.tail, keep]).subarray(-TAIL_BYTES);
       const out: StoredEntry[] = [];
       state.scan.feed(chunk, out);
       if (out.length > 0) yield out;
@@ -366,7 +372,7 @@ class QueryRun {
         this.#report(state.scan);
         await state.handle.close();
         const listing = await listStoredFiles(this.#directory, this.#namer);
-        lastSeq = (await this.#archiveOf(state.ino, listing, lastSeq)) ?? lastSeq;
+        lastSeq = (await this.#archiveOf(state, listing, lastSeq)) ?? lastSeq;
         state = undefined;
       }
     } finally {
@@ -374,18 +380,30 @@ class QueryRun {
     }
   }
 
-  /** The sequence number the file with inode `ino` was rotated to, if it is one of ours. */
-  async #archiveOf(ino: number, listing: DirectoryListing, lastSeq: number): Promise<number | undefined> {
+  /**
+   * The sequence number the live file that was being read got when it was rotated: the archive
+   * with its inode while still plain, or else the one whose decompressed end is the bytes last
+   * read from it. `undefined` when it was renamed by something else (logrotate).
+   */
+  async #archiveOf(state: LiveState, listing: DirectoryListing, lastSeq: number): Promise<number | undefined> {
     const newer = listing.archives.filter((a) => a.seq > lastSeq);
     for (const archive of newer) {
       const plain = archive.names.find((n) => n.compression === 'none');
       if (plain === undefined) continue;
       const s = await stat(join(this.#directory, plain.name)).catch(() => undefined);
-      if (s?.ino === ino) return archive.seq;
+      if (s?.ino === state.ino) return archive.seq;
     }
-    // Already compressed (its plain file gone): the rotator renames the live file to the next
-    // sequence number, so it is the oldest new one. A rename by logrotate makes no archive.
-    return newer.find((a) => a.names.every((n) => n.compression !== 'none'))?.seq;
+    const tail = state.tail;
+    if (tail === undefined || tail.length === 0) return undefined;
+    for (const archive of newer.slice(0, 4)) {
+      for (const { name, compression } of archive.names) {
+        const end: Buffer | undefined = await readArchiveTail(join(this.#directory, name), compression, tail.length).catch(() => undefined);
+        if (end === undefined) continue;
+        if (end.equals(tail)) return archive.seq;
+        break;
+      }
+    }
+    return undefined;
   }
 
   // --- newest first ----------------------------------------------------------------------
