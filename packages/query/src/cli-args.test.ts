@@ -11,7 +11,11 @@ describe('parseQueryArgs', () => {
   });
 
   it('reads getopt forms: attached values, clusters, long options with =, and -S -1h', () => {
-    const a = parseQueryArgs(['-tweb', '--identifier=db', '-rn5', '-S', '-1h', '--until=now', '-o', 'cat', 'k=1', 'k=2', 'fields.x=a=b'], {}, NOW);
+    const a = parseQueryArgs(
+      ['-tweb', '--identifier=db', '-rn5', '-S', '-1h', '--until=now', '-o', 'cat', 'k=1', 'k=2', 'fields.x=a=b'],
+      {},
+      NOW,
+    );
     expect(a.filter.daemons).toEqual(['web', 'db']);
     expect(a.reverse).toBe(true);
     expect(a.last).toBe(5);

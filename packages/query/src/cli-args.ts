@@ -95,7 +95,8 @@ export function parseQueryArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       case 'since':
       case 'until': {
         const ms = parseTimeSpec(value, nowMs);
-        if (ms === undefined) throw usage(`${flag}: bad time ${JSON.stringify(value)} (expected ISO-8601, -1h, today, yesterday, now, @SECONDS)`);
+        if (ms === undefined)
+          throw usage(`${flag}: bad time ${JSON.stringify(value)} (expected ISO-8601, -1h, today, yesterday, now, @SECONDS)`);
         if (name === 'since') args.filter.sinceMs = ms;
         else args.filter.untilMs = ms;
         return;
@@ -104,7 +105,8 @@ export function parseQueryArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         grep = value;
         return;
       case 'output':
-        if (!FORMATS.includes(value as OutputFormat)) throw usage(`${flag}: bad output format ${JSON.stringify(value)} (expected ${FORMATS.join(', ')})`);
+        if (!FORMATS.includes(value as OutputFormat))
+          throw usage(`${flag}: bad output format ${JSON.stringify(value)} (expected ${FORMATS.join(', ')})`);
         args.output = value as OutputFormat;
         return;
       case 'after-cursor':

@@ -86,8 +86,10 @@ export function lz4FrameLength(buf: Buffer, at: number): number {
 async function* lz4Chunks(handle: FileHandle, onDamage: DamageSink): AsyncGenerator<Buffer> {
   let pending = Buffer.alloc(0);
   let position = 0;
+  // One read buffer for the whole file: frames are decoded into buffers of their own, and the
+  // incomplete frame at the end of a read is copied out before the next read.
+  const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   for (;;) {
-    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
     position += bytesRead;
     pending = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
@@ -113,7 +115,7 @@ async function* lz4Chunks(handle: FileHandle, onDamage: DamageSink): AsyncGenera
       }
       yield out;
     }
-    pending = pending.subarray(at);
+    pending = Buffer.from(pending.subarray(at));
     if (bytesRead === 0) {
       if (pending.length > 0) onDamage(`lz4: truncated frame (${pending.length} bytes at the end)`);
       return;

@@ -130,7 +130,10 @@ export class LineMatcher {
     this.#sinceIso = filter.sinceMs === undefined ? undefined : isoBytes(Math.ceil(filter.sinceMs));
     this.#untilIso = filter.untilMs === undefined ? undefined : isoBytes(Math.floor(filter.untilMs));
     this.#grep = filter.grep;
-    this.#grepNeedle = filter.grep !== undefined && !filter.grep.ignoreCase && LITERAL.test(filter.grep.source) ? Buffer.from(filter.grep.source) : undefined;
+    this.#grepNeedle =
+      filter.grep !== undefined && !filter.grep.ignoreCase && LITERAL.test(filter.grep.source)
+        ? Buffer.from(filter.grep.source)
+        : undefined;
     this.#fields = Object.entries(filter.fields ?? {}).map(([key, values]) => {
       const field = key.startsWith('fields.') ? key.slice('fields.'.length) : key;
       const top = !key.startsWith('fields.') && TOP_LEVEL.has(key);
@@ -202,7 +205,15 @@ export class LineMatcher {
     for (const [top, name, values] of this.#fields) {
       const raw: unknown = top ? (entry as unknown as Record<string, unknown>)[name] : entry.fields[name];
       if (raw === undefined) return false;
-      if (!values.has(raw === null ? 'null' : String(raw))) return false;
+      const text =
+        raw === null
+          ? 'null'
+          : typeof raw === 'string'
+            ? raw
+            : typeof raw === 'number' || typeof raw === 'boolean'
+              ? String(raw)
+              : JSON.stringify(raw);
+      if (!values.has(text)) return false;
     }
     if (this.#grep !== undefined) {
       this.#grep.lastIndex = 0;

@@ -268,7 +268,10 @@ class QueryRun {
     for await (const chunk of decompressedChunks(state.handle, 'none', () => undefined, state.position)) {
       state.position += chunk.length;
       const keep = chunk.subarray(Math.max(0, chunk.length - TAIL_BYTES));
-      state.tail = keep.length === TAIL_BYTES || state.tail === undefined ? Buffer.from(keep) : Buffer.concat([state.tail, keep]).subarray(-TAIL_BYTES);
+      state.tail =
+        keep.length === TAIL_BYTES || state.tail === undefined
+          ? Buffer.from(keep)
+          : Buffer.concat([state.tail, keep]).subarray(-TAIL_BYTES);
       const out: StoredEntry[] = [];
       state.scan.feed(chunk, out);
       if (out.length > 0) yield out;
@@ -482,7 +485,13 @@ class QueryRun {
             if (read >= source.stopAt) break;
           }
           if (file.archive === undefined) {
-            state = { handle: source.handle, ino: (opened as { ino: number }).ino, position: read - scan.carryBytes, scan: this.#newScan(source.name), lastSeq };
+            state = {
+              handle: source.handle,
+              ino: (opened as { ino: number }).ino,
+              position: read - scan.carryBytes,
+              scan: this.#newScan(source.name),
+              lastSeq,
+            };
             scan.finish(true);
           } else {
             scan.finish(false);

@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 import { parseQueryArgs, DEFAULT_OUTPUT_DIRECTORY } from './cli-args';
 import { formatEntry } from './format-entry';
 import { queryEntryBatches, type QueryWarning } from './query-entries';
@@ -73,8 +72,18 @@ export async function runQueryCli(argv: readonly string[], io: QueryCliIo): Prom
   let broken = false;
   io.stdout.on('error', () => (broken = true));
   const write = async (data: string | Buffer): Promise<void> => {
-    if (broken) return;
-    if (!io.stdout.write(data)) await Promise.race([once(io.stdout, 'drain'), once(io.stdout, 'close'), once(io.stdout, 'error')]).catch(() => undefined);
+    if (broken || io.stdout.write(data)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        io.stdout.off('drain', done);
+        io.stdout.off('close', done);
+        io.stdout.off('error', done);
+        resolve();
+      };
+      io.stdout.on('drain', done);
+      io.stdout.on('close', done);
+      io.stdout.on('error', done);
+    });
   };
   const onWarning = (w: QueryWarning): void => {
     damaged = true;

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
-import { ArchiveNamer, type ArchiveCompression } from '@logstream/rotator';
+import type { ArchiveNamer } from '@logstream/rotator';
+import { type ArchiveCompression } from '@logstream/rotator';
 import { QueryError } from './query-error';
 
 /** One rotated file (by sequence number), with the names it exists under right now. */

@@ -40,8 +40,16 @@ export function parseTimeSpec(text: string, nowMs = Date.now()): number | undefi
   if (/^@\d+(\.\d+)?$/.test(t)) return Math.round(Number(t.slice(1)) * 1000);
   m = LOCAL.exec(t);
   if (m !== null) {
-    const [y, mo, d, h, mi, s, frac] = m.slice(1).map((x) => x ?? '') as string[];
-    const date = new Date(Number(y), Number(mo) - 1, Number(d), Number(h || 0), Number(mi || 0), Number(s || 0), Number((frac || '0').padEnd(3, '0').slice(0, 3)));
+    const [y, mo, d, h, mi, s, frac] = m.slice(1).map((x): string => x ?? '');
+    const date = new Date(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h || 0),
+      Number(mi || 0),
+      Number(s || 0),
+      Number((frac || '0').padEnd(3, '0').slice(0, 3)),
+    );
     // Reject what Date would roll over (2026-02-30, 25:00).
     if (date.getFullYear() !== Number(y) || date.getMonth() !== Number(mo) - 1 || date.getDate() !== Number(d)) return undefined;
     if (h !== '' && (date.getHours() !== Number(h) || date.getMinutes() !== Number(mi))) return undefined;

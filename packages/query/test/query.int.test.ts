@@ -3,7 +3,19 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryEntries, type QueryWarning } from '../dist/index.js';
-import { QUERY_CLI, archiveNames, removeDir, runQuery, sendLines, startServer, storedLines, tempDir, until, writeConfig, type Server } from './helpers';
+import {
+  QUERY_CLI,
+  archiveNames,
+  removeDir,
+  runQuery,
+  sendLines,
+  startServer,
+  storedLines,
+  tempDir,
+  until,
+  writeConfig,
+  type Server,
+} from './helpers';
 
 // One real server's output, written in four waves: two by a server compressing with gzip, two
 // by one compressing with lz4 (the same directory), rotating every few KiB. Every query is
@@ -30,7 +42,11 @@ function waveLines(wave: number, count: number): string[] {
   const result: string[] = [];
   for (let i = 0; i < count; i++) {
     const message =
-      i % 11 === 0 ? `Timeout ERROR in request ${wave}/${i}` : i % 13 === 0 ? `héllo ✓ "quoted"\nsecond line ${wave}/${i}` : `request ${wave}/${i} handled`;
+      i % 11 === 0
+        ? `Timeout ERROR in request ${wave}/${i}`
+        : i % 13 === 0
+          ? `héllo ✓ "quoted"\nsecond line ${wave}/${i}`
+          : `request ${wave}/${i} handled`;
     result.push(
       JSON.stringify({
         level: i % 8,
@@ -56,7 +72,15 @@ function rawLines(wave: number): string[] {
 async function wave(sock: string, n: number): Promise<void> {
   // Three connections at once, as daemons log; the server stamps each entry as it arrives.
   const all = [...waveLines(n, 450), ...rawLines(n)];
-  await Promise.all([0, 1, 2].map((c) => sendLines(sock, `conn${c}`, all.filter((_, i) => i % 3 === c))));
+  await Promise.all(
+    [0, 1, 2].map((c) =>
+      sendLines(
+        sock,
+        `conn${c}`,
+        all.filter((_, i) => i % 3 === c),
+      ),
+    ),
+  );
 }
 
 beforeAll(async () => {
@@ -157,7 +181,9 @@ describe('logstream-query over a real server output', () => {
     expect(await json(['k=1'])).toEqual(expected((e) => e.fields.k === '1'));
     expect(await json(['k=1', 'k=3'])).toEqual(expected((e) => e.fields.k === '1' || e.fields.k === '3'));
     expect(await json(['k=1', 'wave=2'])).toEqual(expected((e) => e.fields.k === '1' && e.fields.wave === '2'));
-    expect(await json(['user=u3', 'k=0', 'k=2'])).toEqual(expected((e) => e.fields.user === 'u3' && (e.fields.k === '0' || e.fields.k === '2')));
+    expect(await json(['user=u3', 'k=0', 'k=2'])).toEqual(
+      expected((e) => e.fields.user === 'u3' && (e.fields.k === '0' || e.fields.k === '2')),
+    );
     expect(await json(['hostname=h1'])).toEqual(expected((e) => e.hostname === 'h1'));
     expect(await json(['pid=1001', 'daemon=db'])).toEqual(expected((e) => e.pid === 1001 && e.daemon === 'db'));
     expect(await json(['pid=null'])).toEqual(expected((e) => e.pid === null));
@@ -168,7 +194,22 @@ describe('logstream-query over a real server output', () => {
     const ms = entries.map((e) => Date.parse(e.timestamp));
     const s = ms[Math.floor(ms.length * 0.1)] as number;
     const u = ms[Math.floor(ms.length * 0.9)] as number;
-    const got = await json(['-t', 'web', '-t', 'db', '-p', '1..6', '-S', new Date(s).toISOString(), '-U', new Date(u).toISOString(), '-g', 'request', 'k=0', 'k=2']);
+    const got = await json([
+      '-t',
+      'web',
+      '-t',
+      'db',
+      '-p',
+      '1..6',
+      '-S',
+      new Date(s).toISOString(),
+      '-U',
+      new Date(u).toISOString(),
+      '-g',
+      'request',
+      'k=0',
+      'k=2',
+    ]);
     const want = expected(
       (e) =>
         (e.daemon === 'web' || e.daemon === 'db') &&
@@ -192,7 +233,11 @@ describe('logstream-query over a real server output', () => {
     const db = expected((e) => e.daemon === 'db' && e.level <= 3);
     expect(await json(['-t', 'db', '-p', '3', '-n', '25'])).toEqual(db.slice(-25));
     expect(await json(['-t', 'db', '-p', '3', '-r'])).toEqual([...db].reverse());
-    expect(await json(['--lines=5', '--reverse', 'wave=1'])).toEqual(expected((e) => e.fields.wave === '1').slice(-5).reverse());
+    expect(await json(['--lines=5', '--reverse', 'wave=1'])).toEqual(
+      expected((e) => e.fields.wave === '1')
+        .slice(-5)
+        .reverse(),
+    );
   });
 
   it('cursors round-trip: --show-cursor prints the last id, --after-cursor resumes after it', async () => {
@@ -210,7 +255,9 @@ describe('logstream-query over a real server output', () => {
     expect(rest.length).toBeGreaterThan(0);
     expect(await json(['--after-cursor', lastShown.id, '-r'])).toEqual([...rest].reverse());
     expect(await json(['--after-cursor', lastShown.id, '-n', '3'])).toEqual(rest.slice(-3));
-    expect(await json(['--after-cursor', lastShown.id, '-t', 'cache'])).toEqual(rest.filter((l) => (JSON.parse(l) as Entry).daemon === 'cache'));
+    expect(await json(['--after-cursor', lastShown.id, '-t', 'cache'])).toEqual(
+      rest.filter((l) => (JSON.parse(l) as Entry).daemon === 'cache'),
+    );
     const missing = await runQuery(['-D', out, '--after-cursor', 'no-such-id']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(`logstream-query: cursor no-such-id is not in ${out}\n`);
@@ -224,7 +271,9 @@ describe('logstream-query over a real server output', () => {
     const hms = t.toISOString().slice(11, 19);
     const msg = e.message.replace('\n', '\\n');
     const short = (await runQuery([...args, '-o', 'short'])).stdout.split('\n')[0];
-    expect(short).toBe(`${months[t.getUTCMonth()]} ${String(t.getUTCDate()).padStart(2, '0')} ${hms} ${e.hostname} ${e.daemon}[${e.pid}]: ${msg}`);
+    expect(short).toBe(
+      `${months[t.getUTCMonth()]} ${String(t.getUTCDate()).padStart(2, '0')} ${hms} ${e.hostname} ${e.daemon}[${e.pid}]: ${msg}`,
+    );
     const iso = (await runQuery([...args, '-o', 'short-iso'])).stdout.split('\n')[0];
     expect(iso).toBe(`${t.toISOString().slice(0, 19)}+00:00 ${e.hostname} ${e.daemon}[${e.pid}]: ${msg}`);
     const cat = (await runQuery([...args, '-o', 'cat'])).stdout.split('\n')[0];
@@ -261,7 +310,9 @@ describe('bad input', () => {
       await writeFile(join(empty, 'notes.txt'), 'hello\n');
       const r = await runQuery(['-D', empty]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe(`logstream-query: ${empty} is not a LogStream output directory: no current.log and no rotated current-*.log* files in it\n`);
+      expect(r.stderr).toBe(
+        `logstream-query: ${empty} is not a LogStream output directory: no current.log and no rotated current-*.log* files in it\n`,
+      );
       const gone = await runQuery(['-D', join(empty, 'missing')]);
       expect(gone.code).toBe(1);
       expect(gone.stderr).toBe(`logstream-query: ${join(empty, 'missing')}: no such directory\n`);
@@ -341,49 +392,62 @@ describe('the library', () => {
 });
 
 describe('follow (-f)', () => {
-  it.each(['gzip', 'lz4'] as const)('yields every new entry once across rotations with %s, and a logrotate rename + SIGHUP', async (compression) => {
-    const fdir = await tempDir();
-    const fout = join(fdir, 'out');
-    const sock = join(fdir, 's.sock');
-    const server = await startServer(await writeConfig(fdir, compression, 16384));
-    let follower: ReturnType<typeof spawn> | undefined;
-    try {
-      await sendLines(sock, 'before', waveLines(0, 50));
-      // Resume after the last stored entry: no race with the entries sent below.
-      const lastBefore = JSON.parse((await storedLines(fout)).pop() as string) as Entry;
-      follower = spawn(process.execPath, [QUERY_CLI, '-D', fout, '-f', '--after-cursor', lastBefore.id, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      let err = '';
-      follower.stdout?.setEncoding('utf8').on('data', (d: string) => (text += d));
-      follower.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-      for (let round = 0; round < 4; round++) await sendLines(sock, `d${round}`, waveLines(10 + round, 400));
-      // A file renamed away by logrotate before the follower opened it is not one of ours: let
-      // the follower reach the live file first.
-      const lines = (): number => text.split('\n').length - 1;
-      await until(() => lines() >= 1600, 60_000, `follow output before the rename (${lines()} of 1600)`);
-      await rename(join(fout, 'current.log'), join(fout, 'current.log.1'));
-      server.proc.kill('SIGHUP');
-      await until(() => server.stderr().includes('reopened'), 20_000, 'reopen');
-      await sendLines(sock, 'after', waveLines(20, 300));
-      const rotatedAway = (await readFile(join(fout, 'current.log.1'), 'utf8')).split('\n').filter((l) => l !== '');
-      const wanted = [...(await storedLines(fout)), ...rotatedAway].filter((l) => (JSON.parse(l) as Entry).fields.wave !== '0');
-      const newIds = new Set(wanted.map((l) => (JSON.parse(l) as Entry).id));
-      expect(newIds.size).toBe(4 * 400 + 300);
-      await until(() => text.split('\n').length - 1 >= newIds.size, 60_000, `follow output (${text.split('\n').length - 1} of ${newIds.size})`);
-      // Nothing more comes (no repeats): stop it and read what it printed up to its exit.
-      follower.kill('SIGTERM');
-      await new Promise((r) => follower?.once('exit', r));
-      const got = text.slice(0, -1).split('\n').map((l) => (JSON.parse(l) as Entry).id);
-      expect(got).toHaveLength(newIds.size);
-      expect(new Set(got).size).toBe(got.length);
-      expect(got.every((id) => newIds.has(id))).toBe(true);
-      const names = await readdir(fout);
-      expect(names.filter((n) => n.endsWith(compression === 'gzip' ? '.gz' : '.lz4')).length).toBeGreaterThan(3);
-      expect(err).toBe('');
-    } finally {
-      follower?.kill('SIGTERM');
-      await server.stop();
-      await removeDir(fdir);
-    }
-  }, 120_000);
+  it.each(['gzip', 'lz4'] as const)(
+    'yields every new entry once across rotations with %s, and a logrotate rename + SIGHUP',
+    async (compression) => {
+      const fdir = await tempDir();
+      const fout = join(fdir, 'out');
+      const sock = join(fdir, 's.sock');
+      const server = await startServer(await writeConfig(fdir, compression, 16384));
+      let follower: ReturnType<typeof spawn> | undefined;
+      try {
+        await sendLines(sock, 'before', waveLines(0, 50));
+        // Resume after the last stored entry: no race with the entries sent below.
+        const lastBefore = JSON.parse((await storedLines(fout)).pop() as string) as Entry;
+        follower = spawn(process.execPath, [QUERY_CLI, '-D', fout, '-f', '--after-cursor', lastBefore.id, '-o', 'json'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let text = '';
+        let err = '';
+        follower.stdout?.setEncoding('utf8').on('data', (d: string) => (text += d));
+        follower.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+        for (let round = 0; round < 4; round++) await sendLines(sock, `d${round}`, waveLines(10 + round, 400));
+        // A file renamed away by logrotate before the follower opened it is not one of ours: let
+        // the follower reach the live file first.
+        const lines = (): number => text.split('\n').length - 1;
+        await until(() => lines() >= 1600, 60_000, `follow output before the rename (${lines()} of 1600)`);
+        await rename(join(fout, 'current.log'), join(fout, 'current.log.1'));
+        server.proc.kill('SIGHUP');
+        await until(() => server.stderr().includes('reopened'), 20_000, 'reopen');
+        await sendLines(sock, 'after', waveLines(20, 300));
+        const rotatedAway = (await readFile(join(fout, 'current.log.1'), 'utf8')).split('\n').filter((l) => l !== '');
+        const wanted = [...(await storedLines(fout)), ...rotatedAway].filter((l) => (JSON.parse(l) as Entry).fields.wave !== '0');
+        const newIds = new Set(wanted.map((l) => (JSON.parse(l) as Entry).id));
+        expect(newIds.size).toBe(4 * 400 + 300);
+        await until(
+          () => text.split('\n').length - 1 >= newIds.size,
+          60_000,
+          `follow output (${text.split('\n').length - 1} of ${newIds.size})`,
+        );
+        // Nothing more comes (no repeats): stop it and read what it printed up to its exit.
+        follower.kill('SIGTERM');
+        await new Promise((r) => follower?.once('exit', r));
+        const got = text
+          .slice(0, -1)
+          .split('\n')
+          .map((l) => (JSON.parse(l) as Entry).id);
+        expect(got).toHaveLength(newIds.size);
+        expect(new Set(got).size).toBe(got.length);
+        expect(got.every((id) => newIds.has(id))).toBe(true);
+        const names = await readdir(fout);
+        expect(names.filter((n) => n.endsWith(compression === 'gzip' ? '.gz' : '.lz4')).length).toBeGreaterThan(3);
+        expect(err).toBe('');
+      } finally {
+        follower?.kill('SIGTERM');
+        await server.stop();
+        await removeDir(fdir);
+      }
+    },
+    120_000,
+  );
 });
