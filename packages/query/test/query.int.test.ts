@@ -411,19 +411,21 @@ describe('follow (-f)', () => {
         let err = '';
         follower.stdout?.setEncoding('utf8').on('data', (d: string) => (text += d));
         follower.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-        for (let round = 0; round < 4; round++) await sendLines(sock, `d${round}`, waveLines(10 + round, 400));
-        // A file renamed away by logrotate before the follower opened it is not one of ours: let
-        // the follower reach the live file first.
-        const lines = (): number => text.split('\n').length - 1;
-        await until(() => lines() >= 1600, 60_000, `follow output before the rename (${lines()} of 1600)`);
-        await rename(join(fout, 'current.log'), join(fout, 'current.log.1'));
+        const printed = (): number => text.split('\n').length - 1;
+      // Rounds of 100 entries (a rotation every ~70), each waited for: the follower is following
+      // the live file when it is rotated and compressed, again and again.
+      for (let round = 0; round < 16; round++) {
+        await sendLines(sock, `d${round}`, waveLines(10 + round, 100));
+        await until(() => printed() >= 100 * (round + 1), 60_000, `follow output (${printed()} of ${100 * (round + 1)})`);
+      }
+      await rename(join(fout, 'current.log'), join(fout, 'current.log.1'));
         server.proc.kill('SIGHUP');
         await until(() => server.stderr().includes('reopened'), 20_000, 'reopen');
         await sendLines(sock, 'after', waveLines(20, 300));
         const rotatedAway = (await readFile(join(fout, 'current.log.1'), 'utf8')).split('\n').filter((l) => l !== '');
         const wanted = [...(await storedLines(fout)), ...rotatedAway].filter((l) => (JSON.parse(l) as Entry).fields.wave !== '0');
         const newIds = new Set(wanted.map((l) => (JSON.parse(l) as Entry).id));
-        expect(newIds.size).toBe(4 * 400 + 300);
+        expect(newIds.size).toBe(16 * 100 + 300);
         await until(
           () => text.split('\n').length - 1 >= newIds.size,
           60_000,
