@@ -412,13 +412,13 @@ describe('follow (-f)', () => {
         follower.stdout?.setEncoding('utf8').on('data', (d: string) => (text += d));
         follower.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
         const printed = (): number => text.split('\n').length - 1;
-      // Rounds of 100 entries (a rotation every ~70), each waited for: the follower is following
-      // the live file when it is rotated and compressed, again and again.
-      for (let round = 0; round < 16; round++) {
-        await sendLines(sock, `d${round}`, waveLines(10 + round, 100));
-        await until(() => printed() >= 100 * (round + 1), 60_000, `follow output (${printed()} of ${100 * (round + 1)})`);
-      }
-      await rename(join(fout, 'current.log'), join(fout, 'current.log.1'));
+        // Rounds of 100 entries (a rotation every ~70), each waited for: the follower is following
+        // the live file when it is rotated and compressed, again and again.
+        for (let round = 0; round < 16; round++) {
+          await sendLines(sock, `d${round}`, waveLines(10 + round, 100));
+          await until(() => printed() >= 100 * (round + 1), 60_000, `follow output (${printed()} of ${100 * (round + 1)})`);
+        }
+        await rename(join(fout, 'current.log'), join(fout, 'current.log.1'));
         server.proc.kill('SIGHUP');
         await until(() => server.stderr().includes('reopened'), 20_000, 'reopen');
         await sendLines(sock, 'after', waveLines(20, 300));
