@@ -2,9 +2,10 @@
 // Installs the Debian packages the tests need when they are missing: rsyslog and rsyslog-gnutls
 // (the real syslog peer and its TLS driver), openssl (certificates for the TLS test), systemd
 // (systemd-journald and journalctl, the journald peer), lz4 and gzip (the rotation tests check
-// archives with them), netcat-openbsd (nc, for the `echo … | nc -U` test) and util-linux
-// (unshare, which the journald peer runs in, and prlimit). Runs apt-get only as root and only for
-// what is absent, so a second run costs nothing. Never starts a system daemon.
+// archives with them), netcat-openbsd (nc, for the `echo … | nc -U` test), util-linux
+// (unshare, which the journald peer runs in, and prlimit), jq and time (the query bench). Runs
+// apt-get only as root and only for what is absent, so a second run costs nothing. Never starts
+// a system daemon.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 
@@ -19,6 +20,9 @@ const wanted = [
   { pkg: 'netcat-openbsd', has: () => has('nc') },
   { pkg: 'systemd', has: () => existsSync('/lib/systemd/systemd-journald') && has('journalctl') },
   { pkg: 'util-linux', has: () => has('unshare') && has('prlimit') },
+  // The query bench compares logstream-query with `zcat | jq`, and reads peak RSS from time(1).
+  { pkg: 'jq', has: () => has('jq') },
+  { pkg: 'time', has: () => existsSync('/usr/bin/time') },
 ];
 
 function has(cmd) {

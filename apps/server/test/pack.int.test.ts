@@ -8,7 +8,7 @@ import { readEntries, startServer, tempDir, type ServerProcess } from './helpers
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const PACKAGES = ['protocol', 'client', 'core', 'metrics', 'rotator', 'unix-dgram', 'backend-file', 'backend-journald', 'backend-syslog'];
+const PACKAGES = ['protocol', 'client', 'core', 'metrics', 'rotator', 'unix-dgram', 'backend-file', 'backend-journald', 'backend-syslog', 'query'];
 // Everything the server installs: the packed server and the packages it depends on.
 const SERVER_PACKAGES = [...PACKAGES.filter((p) => p !== 'client'), 'server'];
 
@@ -104,6 +104,9 @@ describe('the published packages, installed from their tarballs', () => {
       ['cjs-daemon', 'from commonjs', { style: 'require' }],
       ['esm-daemon', 'from esm', { style: 'import' }],
     ]);
+    // logstream-query comes with the server and reads its output back.
+    const query = await run(join(operator, 'node_modules', '.bin', 'logstream-query'), ['-D', out, '-o', 'cat']);
+    expect(query.stdout).toBe('from commonjs\nfrom esm\n');
     await server.stop();
     server = undefined;
   }, 300_000);

@@ -1,0 +1,16 @@
+export { queryEntries, queryEntryBatches } from './query-entries';
+export type { QueryOptions, QueryWarning } from './query-entries';
+export { LineMatcher } from './entry-filter';
+export type { EntryFilter } from './entry-filter';
+export { StoredEntry, parseStoredLine } from './stored-entry';
+export { QueryError } from './query-error';
+export type { QueryErrorCode } from './query-error';
+export { listStoredFiles, checkDirectory } from './stored-files';
+export type { ArchiveFile, DirectoryListing } from './stored-files';
+export { runQueryCli, EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DAMAGED } from './run-query-cli';
+export type { QueryCliIo } from './run-query-cli';
+export { parseQueryArgs, DEFAULT_OUTPUT_DIRECTORY } from './cli-args';
+export type { QueryCliArgs, OutputFormat } from './cli-args';
+export { parseTimeSpec } from './time-spec';
+export { parseLevelSpec } from './level-spec';
+export { formatEntry } from './format-entry';
