@@ -20,7 +20,7 @@ describe('start-up errors name the cause', () => {
     expect((await stat(runDir)).mode & 0o7777).toBe(0o755);
     expect((await stat(path)).isSocket()).toBe(true);
     const client = await LogClient.connect(path, 'rundir');
-    await client.info('through a created directory');
+    client.info('through a created directory');
     await client.close();
     expect((await readEntries(join(out, 'current.log'))).map((e) => e.message)).toEqual(['through a created directory']);
   });

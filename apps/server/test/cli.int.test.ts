@@ -83,7 +83,7 @@ describe('pnpm start', () => {
       expect(err).toContain(`listening on ${sock} `);
       expect(err).not.toContain('building');
       const client = await LogClient.connect(sock, 'via-pnpm');
-      await client.info('hello');
+      client.info('hello');
       await client.close();
       expect((await readEntries(join(out, 'current.log'))).map((e) => e.message)).toEqual(['hello']);
       const after = Object.fromEntries((await readdir(dist)).map((f) => [f, statSync(join(dist, f)).mtimeMs]));

@@ -179,7 +179,7 @@ describe('logstream-server end to end', () => {
     );
     server = await startServer(['-c', join(dir, 's.toml'), '-s', sock, '-o', out]);
     const client = await LogClient.connect(sock, 'web-server');
-    await client.warning('disk\u001b[2J "almost" full\nliteral #012', { mount: '/var' });
+    client.warning('disk\u001b[2J "almost" full\nliteral #012', { mount: '/var' });
     await client.close();
     const line = await readFile(join(out, 'current.log'), 'utf8');
     // RFC 3164 has no structured data; PRI = LOG_LOCAL0 (16) * 8 + warning (4).

@@ -202,7 +202,7 @@ describe('SIGHUP reloads the config', () => {
     await writeFile(config, `[storage]\noutput_directory = "${out}"\n`);
     const server = await startServer(['-c', config, '-s', sock]);
     const client = await LogClient.withConfig({ socketPath: sock, daemonName: 'bad-reload', autoReconnect: false });
-    await client.info('before');
+    client.info('before');
     await client.flush();
     // Valid TOML and schema, but the TLS CA file does not exist.
     await writeFile(
@@ -212,7 +212,7 @@ describe('SIGHUP reloads the config', () => {
     server.proc.kill('SIGHUP');
     await until(() => server.stderr().includes('not applied, the running config stays'), 60_000, 'the refusal');
     expect(server.stderr()).toContain(`backends.syslog.tls_ca: cannot read ${join(dir, 'nope.pem')}`);
-    await client.info('after');
+    client.info('after');
     await client.flush();
     await client.close();
     expect((await fileEntries(join(out, 'current.log'))).map((e) => [e.format, e.message])).toEqual([

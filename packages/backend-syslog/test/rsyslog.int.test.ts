@@ -124,7 +124,10 @@ describe('SyslogBackend against a real rsyslogd', () => {
   it('sends RFC 5424 over TLS to rsyslog (gtls driver) with the CA that signed its certificate', async (ctx) => {
     if (tlsUnavailable !== undefined) {
       // In CI a skipped real-peer test would hide a gap: a green run must mean TLS was tested.
-      if (process.env.CI) throw new Error(`CI: rsyslog's TLS listener is unavailable: ${String(tlsUnavailable)}`);
+      if (process.env.CI)
+        throw new Error(
+          `CI: rsyslog's TLS listener is unavailable: ${tlsUnavailable instanceof Error ? tlsUnavailable.message : JSON.stringify(tlsUnavailable)}`,
+        );
       ctx.skip();
     }
     const backend = await sendAndCheck(
