@@ -87,4 +87,57 @@ describe('LineSplitter', () => {
       ),
     );
   });
+
+  it('holds an unfinished line in one buffer at most twice its size, however finely it is fed', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 60 }), fc.integer({ min: 1, max: 2000 }), (sizes, max) => {
+        const splitter = new LineSplitter(max);
+        const lines: number[] = [];
+        const sink = { line: (l: Buffer) => void lines.push(l.length), oversize: () => undefined };
+        let sent = 0;
+        for (const n of sizes) {
+          splitter.push(Buffer.alloc(n, 0x61), sink);
+          sent += n;
+          if (sent <= max + 1) {
+            expect(splitter.bufferedBytes).toBe(sent);
+            expect(splitter.heldBytes).toBeLessThanOrEqual(Math.min(max + 1, 2 * sent));
+            expect(splitter.inLine).toBe(true);
+          } else {
+            // Past the limit the line is discarded as it streams: nothing held.
+            expect(splitter.heldBytes).toBe(0);
+            expect(splitter.inLine).toBe(true);
+          }
+        }
+        splitter.push(Buffer.from('\n'), sink);
+        expect(splitter.heldBytes).toBe(0);
+        expect(splitter.inLine).toBe(false);
+        if (sent <= max) expect(lines).toEqual(sent === 0 ? [0] : [sent]);
+      }),
+    );
+  });
+
+  it('one byte at a time: the same lines as whole chunks, byte for byte', () => {
+    const text = Buffer.from('first line\r\nsecond\n\n' + 'x'.repeat(300) + '\nlast');
+    const whole = run(100, [text]);
+    const bytes = run(100, [...text].map((b) => Buffer.from([b])));
+    expect({ lines: bytes.lines, oversize: bytes.oversize }).toEqual({ lines: whole.lines, oversize: whole.oversize });
+    expect(whole.lines).toEqual(['first line', 'second', '', 'last']);
+    expect(whole.oversize).toEqual([300]);
+  });
+
+  it('reset() drops the unfinished line and the memory it held', () => {
+    const splitter = new LineSplitter(1000);
+    const lines: string[] = [];
+    const sink = { line: (l: Buffer) => void lines.push(l.toString()), oversize: () => undefined };
+    splitter.push(Buffer.from('dropped part'), sink);
+    expect(splitter.heldBytes).toBeGreaterThan(0);
+    splitter.reset();
+    expect({ held: splitter.heldBytes, buffered: splitter.bufferedBytes, inLine: splitter.inLine }).toEqual({
+      held: 0,
+      buffered: 0,
+      inLine: false,
+    });
+    splitter.push(Buffer.from('next\n'), sink);
+    expect(lines).toEqual(['next']);
+  });
 });

@@ -18,11 +18,17 @@ export interface LineSink {
  * the limit is never held whole: once it passes the limit its bytes are dropped as they arrive,
  * and it is reported (with its full length) when its newline comes. So a connection never holds
  * more than `maxLineBytes` of a partial line, whatever it sends.
+ *
+ * An unfinished line is held in one buffer that grows by doubling (never past `maxLineBytes` + 1),
+ * so the memory it takes is at most twice its bytes however it is fed: a peer sending one byte at
+ * a time does not make one `Buffer` per byte. {@link LineSplitter.heldBytes} says how much that is,
+ * for a caller that bounds the total over many streams.
  */
 export class LineSplitter {
   readonly maxLineBytes: number;
-  #parts: Buffer[] = [];
-  #partBytes = 0;
+  // The unfinished line is #buf[0, #len); #buf is dropped once the line is complete.
+  #buf: Buffer | undefined;
+  #len = 0;
   #discarding = false;
   #discarded = 0;
 
@@ -36,7 +42,17 @@ export class LineSplitter {
 
   /** Bytes of an unfinished line held now (at most `maxLineBytes` + 1). */
   get bufferedBytes(): number {
-    return this.#partBytes;
+    return this.#len;
+  }
+
+  /** Memory held for the unfinished line, in bytes (its buffer's size: at most twice `bufferedBytes`). */
+  get heldBytes(): number {
+    return this.#buf === undefined ? 0 : this.#buf.length;
+  }
+
+  /** True while a line has begun and its newline has not come (also while an oversized one is discarded). */
+  get inLine(): boolean {
+    return this.#len > 0 || this.#discarding;
   }
 
   /**
@@ -67,26 +83,48 @@ export class LineSplitter {
       this.#discarding = false;
       this.#discarded = 0;
       sink.oversize(bytes);
-    } else if (this.#partBytes > 0) {
-      const line = this.#take(undefined, 0, 0);
+    } else if (this.#len > 0) {
+      const line = (this.#buf as Buffer).subarray(0, this.#len);
+      this.#release();
       this.#emit(line, sink);
     }
+  }
+
+  /** Drops the unfinished line, if any, and the memory it held; nothing is reported. */
+  reset(): void {
+    this.#release();
+    this.#discarding = false;
+    this.#discarded = 0;
+  }
+
+  #release(): void {
+    this.#buf = undefined;
+    this.#len = 0;
   }
 
   #hold(chunk: Buffer, start: number, end: number): void {
     const n = end - start;
     if (this.#discarding) {
       this.#discarded += n;
-    } else if (this.#partBytes + n > this.maxLineBytes + 1) {
+    } else if (this.#len + n > this.maxLineBytes + 1) {
       // +1: a `\r` of a CRLF may still be stripped from a line of exactly maxLineBytes.
       this.#discarding = true;
-      this.#discarded = this.#partBytes + n;
-      this.#parts = [];
-      this.#partBytes = 0;
+      this.#discarded = this.#len + n;
+      this.#release();
     } else {
-      // Copy, so a small tail does not pin a large chunk in memory.
-      this.#parts.push(Buffer.from(chunk.subarray(start, end)));
-      this.#partBytes += n;
+      const need = this.#len + n;
+      let buf = this.#buf;
+      if (buf === undefined || buf.length < need) {
+        // The first piece is held at its size (the next chunk usually completes the line); then
+        // doubling, so a line fed in many small pieces costs O(1) copies per byte.
+        const size = buf === undefined ? n : Math.min(this.maxLineBytes + 1, Math.max(need, 2 * buf.length));
+        // Not from the shared pool: a small tail held for long must not pin a pool slab.
+        const grown = Buffer.allocUnsafeSlow(size);
+        if (buf !== undefined) buf.copy(grown, 0, 0, this.#len);
+        this.#buf = buf = grown;
+      }
+      chunk.copy(buf, this.#len, start, end);
+      this.#len = need;
     }
   }
 
@@ -99,16 +137,20 @@ export class LineSplitter {
       sink.oversize(bytes);
       return true;
     }
-    const line = this.#partBytes === 0 ? chunk.subarray(start, nl) : this.#take(chunk, start, nl);
+    if (this.#len === 0) return this.#emit(chunk.subarray(start, nl), sink);
+    const held = this.#buf as Buffer;
+    const len = this.#len + (nl - start);
+    let line: Buffer;
+    if (held.length >= len) {
+      chunk.copy(held, this.#len, start, nl);
+      line = held.subarray(0, len);
+    } else {
+      line = Buffer.allocUnsafe(len);
+      held.copy(line, 0, 0, this.#len);
+      chunk.copy(line, this.#len, start, nl);
+    }
+    this.#release();
     return this.#emit(line, sink);
-  }
-
-  #take(chunk: Buffer | undefined, start: number, end: number): Buffer {
-    if (chunk !== undefined && end > start) this.#parts.push(chunk.subarray(start, end));
-    const line = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
-    this.#parts = [];
-    this.#partBytes = 0;
-    return line;
   }
 
   #emit(line: Buffer, sink: LineSink): boolean {
