@@ -13,22 +13,32 @@ export interface LineSink {
   oversize(bytes: number): void;
 }
 
+/** A piece of an unfinished line this long or longer may be kept as a view of its chunk. */
+const MIN_VIEW_BYTES = 4096;
+/** Largest buffer the splitter allocates to gather small pieces of an unfinished line. */
+const MAX_GATHER_BYTES = 64 * 1024;
+
 /**
  * Splits a byte stream into `\n`-terminated lines, enforcing a maximum line length. A line over
  * the limit is never held whole: once it passes the limit its bytes are dropped as they arrive,
  * and it is reported (with its full length) when its newline comes. So a connection never holds
  * more than `maxLineBytes` of a partial line, whatever it sends.
  *
- * An unfinished line is held in one buffer that grows by doubling (never past `maxLineBytes` + 1),
- * so the memory it takes is at most twice its bytes however it is fed: a peer sending one byte at
- * a time does not make one `Buffer` per byte. {@link LineSplitter.heldBytes} says how much that is,
- * for a caller that bounds the total over many streams.
+ * The memory an unfinished line takes stays within about three times its bytes however it is
+ * fed: a large piece is kept as a view of its chunk (no copy) when it is at least half of that
+ * chunk's memory; small pieces are copied together into buffers that double (up to 64 KiB), so a
+ * peer sending one byte at a time does not make one `Buffer` per byte. The line is copied once
+ * when it completes. {@link LineSplitter.heldBytes} says how much memory that is, for a caller
+ * that bounds the total over many streams.
  */
 export class LineSplitter {
   readonly maxLineBytes: number;
-  // The unfinished line is #buf[0, #len); #buf is dropped once the line is complete.
-  #buf: Buffer | undefined;
+  // The unfinished line: #parts, then #gather[0, #gatherLen). Dropped once the line completes.
+  #parts: Buffer[] = [];
+  #gather: Buffer | undefined;
+  #gatherLen = 0;
   #len = 0;
+  #held = 0;
   #discarding = false;
   #discarded = 0;
 
@@ -45,9 +55,12 @@ export class LineSplitter {
     return this.#len;
   }
 
-  /** Memory held for the unfinished line, in bytes (its buffer's size: at most twice `bufferedBytes`). */
+  /**
+   * Memory the unfinished line keeps alive, in bytes: the chunks it has views of, whole, and the
+   * buffers its small pieces were copied into. 0 when no line is unfinished.
+   */
   get heldBytes(): number {
-    return this.#buf === undefined ? 0 : this.#buf.length;
+    return this.#held;
   }
 
   /** True while a line has begun and its newline has not come (also while an oversized one is discarded). */
@@ -84,8 +97,7 @@ export class LineSplitter {
       this.#discarded = 0;
       sink.oversize(bytes);
     } else if (this.#len > 0) {
-      const line = (this.#buf as Buffer).subarray(0, this.#len);
-      this.#release();
+      const line = this.#take(undefined, 0, 0);
       this.#emit(line, sink);
     }
   }
@@ -98,34 +110,48 @@ export class LineSplitter {
   }
 
   #release(): void {
-    this.#buf = undefined;
+    this.#parts = [];
+    this.#gather = undefined;
+    this.#gatherLen = 0;
     this.#len = 0;
+    this.#held = 0;
   }
 
   #hold(chunk: Buffer, start: number, end: number): void {
     const n = end - start;
     if (this.#discarding) {
       this.#discarded += n;
-    } else if (this.#len + n > this.maxLineBytes + 1) {
+      return;
+    }
+    if (this.#len + n > this.maxLineBytes + 1) {
       // +1: a `\r` of a CRLF may still be stripped from a line of exactly maxLineBytes.
       this.#discarding = true;
       this.#discarded = this.#len + n;
       this.#release();
-    } else {
-      const need = this.#len + n;
-      let buf = this.#buf;
-      if (buf === undefined || buf.length < need) {
-        // The first piece is held at its size (the next chunk usually completes the line); then
-        // doubling, so a line fed in many small pieces costs O(1) copies per byte.
-        const size = buf === undefined ? n : Math.min(this.maxLineBytes + 1, Math.max(need, 2 * buf.length));
-        // Not from the shared pool: a small tail held for long must not pin a pool slab.
-        const grown = Buffer.allocUnsafeSlow(size);
-        if (buf !== undefined) buf.copy(grown, 0, 0, this.#len);
-        this.#buf = buf = grown;
-      }
-      chunk.copy(buf, this.#len, start, end);
-      this.#len = need;
+      return;
     }
+    let gather = this.#gather;
+    if (gather === undefined || gather.length - this.#gatherLen < n) {
+      // What does not fit in the gathering buffer closes it (wasting less than n).
+      if (gather !== undefined) this.#parts.push(gather.subarray(0, this.#gatherLen));
+      const backing = chunk.buffer.byteLength;
+      if (n >= MIN_VIEW_BYTES && 2 * n >= backing) {
+        this.#gather = undefined;
+        this.#parts.push(chunk.subarray(start, end));
+        this.#held += backing;
+        this.#len += n;
+        return;
+      }
+      // The first piece at its size (the next chunk usually completes the line), then doubling.
+      const size = Math.min(this.maxLineBytes + 1 - this.#len, Math.max(n, Math.min(this.#len, MAX_GATHER_BYTES)));
+      // Not from the shared pool: a small piece held for long must not pin a pool slab.
+      this.#gather = gather = Buffer.allocUnsafeSlow(size);
+      this.#gatherLen = 0;
+      this.#held += size;
+    }
+    chunk.copy(gather, this.#gatherLen, start, end);
+    this.#gatherLen += n;
+    this.#len += n;
   }
 
   /** Completes the line ending at `nl`; false when the sink asked to stop. */
@@ -137,20 +163,29 @@ export class LineSplitter {
       sink.oversize(bytes);
       return true;
     }
-    if (this.#len === 0) return this.#emit(chunk.subarray(start, nl), sink);
-    const held = this.#buf as Buffer;
-    const len = this.#len + (nl - start);
+    const line = this.#len === 0 ? chunk.subarray(start, nl) : this.#take(chunk, start, nl);
+    return this.#emit(line, sink);
+  }
+
+  /** The unfinished line followed by `chunk[start, end)`, in one buffer; forgets the line. */
+  #take(chunk: Buffer | undefined, start: number, end: number): Buffer {
+    const head = end - start;
+    const gather = this.#gather;
     let line: Buffer;
-    if (held.length >= len) {
-      chunk.copy(held, this.#len, start, nl);
-      line = held.subarray(0, len);
+    if (this.#parts.length === 0 && gather !== undefined && gather.length - this.#gatherLen >= head) {
+      if (chunk !== undefined) chunk.copy(gather, this.#gatherLen, start, end);
+      line = gather.subarray(0, this.#gatherLen + head);
+    } else if (this.#parts.length === 1 && gather === undefined && head === 0) {
+      line = this.#parts[0] as Buffer;
     } else {
-      line = Buffer.allocUnsafe(len);
-      held.copy(line, 0, 0, this.#len);
-      chunk.copy(line, this.#len, start, nl);
+      line = Buffer.allocUnsafe(this.#len + head);
+      let at = 0;
+      for (const part of this.#parts) at += part.copy(line, at);
+      if (gather !== undefined) at += gather.copy(line, at, 0, this.#gatherLen);
+      if (chunk !== undefined) chunk.copy(line, at, start, end);
     }
     this.#release();
-    return this.#emit(line, sink);
+    return line;
   }
 
   #emit(line: Buffer, sink: LineSink): boolean {
