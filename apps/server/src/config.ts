@@ -32,7 +32,7 @@ export const ConfigSchema = v.strictObject({
       shutdown_timeout_ms: v.optional(int(0), 5000),
       dedupe_window: v.optional(int(0), 65536),
       max_inflight_bytes: v.optional(int(65536), 16 * 1024 * 1024),
-      // Unset: the larger of 32 MiB and 4 x (max_line_bytes + 1); see LogServerOptions.maxPartialBytes.
+      // Unset: the larger of 16 MiB and 4 x (max_line_bytes + 1); see LogServerOptions.maxPartialBytes.
       max_partial_bytes: v.optional(int(65536)),
       handshake_timeout_ms: v.optional(int(100), 10_000),
     }),

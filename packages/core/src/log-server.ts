@@ -27,7 +27,7 @@ import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 /** Default bound of the bytes of unfinished lines held across all connections (see `maxPartialBytes`). */
-export const DEFAULT_MAX_PARTIAL_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_PARTIAL_BYTES = 16 * 1024 * 1024;
 /** Default time a connection has to complete its first line, or a line it began (see `handshakeTimeoutMs`). */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -72,7 +72,7 @@ export interface LogServerOptions {
    * connections. Past it, the connections holding the most are refused with an error frame
    * (`BUFFER_FULL`) and closed, largest first, until the total is under 7/8 of it: their complete
    * lines are still stored and acknowledged, and the client library reconnects and resends the
-   * rest. Default the larger of 32 MiB and 4 × (`maxLineBytes` + 1); at least `maxLineBytes` + 1.
+   * rest. Default the larger of 16 MiB and 4 × (`maxLineBytes` + 1); more than `maxLineBytes`.
    */
   maxPartialBytes?: number;
   /**
@@ -809,6 +809,10 @@ export class LogServer extends EventEmitter {
     conn.finished = true;
     const socket = conn.socket;
     socket.end();
+    // A connection the server refused has its answers in the peer's queue once they are flushed
+    // (a Unix socket keeps them readable after we close): no need to keep it, and what it holds
+    // (a paused socket keeps one more read buffered), for the whole linger.
+    if (conn.refused) socket.once('finish', () => socket.destroy());
     conn.lingerTimer = setTimeout(() => socket.destroy(), this.#lingerMs).unref();
   }
 
