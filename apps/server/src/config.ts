@@ -180,9 +180,13 @@ export function parseConfig(document: unknown, source = 'config'): Config {
   const { max_partial_bytes: partial, max_line_bytes: line } = result.output.server;
   if (partial !== undefined && partial <= line) {
     // A line of max_line_bytes could never be received.
-    throw new LogStreamError('config', `${source}: 1 error(s)\nserver.max_partial_bytes: expected more than max_line_bytes (${line}), got ${partial}`, {
-      code: 'CONFIG',
-    });
+    throw new LogStreamError(
+      'config',
+      `${source}: 1 error(s)\nserver.max_partial_bytes: expected more than max_line_bytes (${line}), got ${partial}`,
+      {
+        code: 'CONFIG',
+      },
+    );
   }
   return result.output;
 }

@@ -160,7 +160,16 @@ describe('scanCanonicalEntry', () => {
     const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
     const line = (n: number) =>
       Buffer.from(
-        encodeEntry({ id: 'x', timestamp: '2024-01-15T10:30:45.123Z', level: 6, daemon: 'd', message: 'm', fields: fields(n), pid: 1, hostname: 'h' }),
+        encodeEntry({
+          id: 'x',
+          timestamp: '2024-01-15T10:30:45.123Z',
+          level: 6,
+          daemon: 'd',
+          message: 'm',
+          fields: fields(n),
+          pid: 1,
+          hostname: 'h',
+        }),
       );
     expect(scanCanonicalEntry(line(32))).toEqual({ id: 'x', level: 6 });
     expect(scanCanonicalEntry(line(33))).toBeUndefined();

@@ -242,7 +242,9 @@ export class LogServer extends EventEmitter {
     }
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     if (!(this.#handshakeTimeoutMs > 0)) {
-      throw new LogStreamError('config', `handshakeTimeoutMs must be a positive number, got ${this.#handshakeTimeoutMs}`, { code: 'CONFIG' });
+      throw new LogStreamError('config', `handshakeTimeoutMs must be a positive number, got ${this.#handshakeTimeoutMs}`, {
+        code: 'CONFIG',
+      });
     }
     const window = options.dedupeWindow ?? 65536;
     this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;

@@ -84,7 +84,7 @@ describe('handshake_timeout_ms', () => {
     expect(frame.message).toContain('line not finished within handshake_timeout_ms 300');
     await c.waitFrame((f) => f.type === 'ack' && f.seq === 1);
     await until(() => c.closed, 10_000, 'the connection to be closed');
-    expect(backend.lines.map((l) => JSON.parse(l).message)).toEqual(['kept']);
+    expect(backend.lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['kept']);
   });
 
   it('an oversized line that never ends is refused too (it holds no memory, but a slot)', async () => {
@@ -144,7 +144,7 @@ describe('maxPartialBytes: a bound on unfinished lines across all connections', 
     await kept?.waitFrame((f) => f.type === 'ack' && f.seq === 1);
     good.send('{"message":"still served"}\n');
     await good.waitFrame((f) => f.type === 'ack' && f.seq === 1);
-    expect(backend.lines.map((l) => (JSON.parse(l).message as string).slice(0, 12))).toEqual(
+    expect(backend.lines.map((l) => (JSON.parse(l) as { message: string }).message.slice(0, 12))).toEqual(
       expect.arrayContaining(['aaaaaaaaaaaa', 'still served']),
     );
     for (const c of holders) c.socket.destroy();

@@ -153,7 +153,10 @@ describe('LineSplitter', () => {
   it('one byte at a time: the same lines as whole chunks, byte for byte', () => {
     const text = Buffer.from('first line\r\nsecond\n\n' + 'x'.repeat(300) + '\nlast');
     const whole = run(100, [text]);
-    const bytes = run(100, [...text].map((b) => Buffer.from([b])));
+    const bytes = run(
+      100,
+      [...text].map((b) => Buffer.from([b])),
+    );
     expect({ lines: bytes.lines, oversize: bytes.oversize }).toEqual({ lines: whole.lines, oversize: whole.oversize });
     expect(whole.lines).toEqual(['first line', 'second', '', 'last']);
     expect(whole.oversize).toEqual([300]);
