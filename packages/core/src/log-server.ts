@@ -593,7 +593,7 @@ export class LogServer extends EventEmitter {
   /**
    * Refuses `conn` from now on: answers with an error frame, drops its unfinished line and reads
    * nothing more. Its complete lines are stored and acknowledged as usual; then the server ends
-   * its side (see #release) and destroys the socket after the linger.
+   * its side (see #release) and destroys the socket once those answers are flushed.
    */
   #refuse(conn: Conn, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string): void {
     conn.refused = true;
