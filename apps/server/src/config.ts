@@ -32,6 +32,9 @@ export const ConfigSchema = v.strictObject({
       shutdown_timeout_ms: v.optional(int(0), 5000),
       dedupe_window: v.optional(int(0), 65536),
       max_inflight_bytes: v.optional(int(65536), 16 * 1024 * 1024),
+      // Unset: the larger of 16 MiB and 4 x (max_line_bytes + 1); see LogServerOptions.maxPartialBytes.
+      max_partial_bytes: v.optional(int(65536)),
+      handshake_timeout_ms: v.optional(int(100), 10_000),
     }),
     {},
   ),
@@ -232,6 +235,17 @@ export function parseConfig(document: unknown, source = 'config'): Config {
   }
   if (lines.length > 0 || !result.success) {
     throw new LogStreamError('config', `${source}: ${lines.length} error(s)\n${lines.join('\n')}`, { code: 'CONFIG' });
+  }
+  const { max_partial_bytes: partial, max_line_bytes: line } = result.output.server;
+  if (partial !== undefined && partial <= line) {
+    // A line of max_line_bytes could never be received.
+    throw new LogStreamError(
+      'config',
+      `${source}: 1 error(s)\nserver.max_partial_bytes: expected more than max_line_bytes (${line}), got ${partial}`,
+      {
+        code: 'CONFIG',
+      },
+    );
   }
   return result.output;
 }

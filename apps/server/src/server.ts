@@ -271,6 +271,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     shutdownTimeoutMs: config.server.shutdown_timeout_ms,
     dedupeWindow: config.server.dedupe_window,
     maxInflightBytes: config.server.max_inflight_bytes,
+    ...(config.server.max_partial_bytes === undefined ? {} : { maxPartialBytes: config.server.max_partial_bytes }),
+    handshakeTimeoutMs: config.server.handshake_timeout_ms,
   });
   server.on('error', (error: Error) => log.error(error.message));
   server.on('client-error', (e: { code: string; message: string }) => log.debug(`client: ${e.code}: ${e.message}`));

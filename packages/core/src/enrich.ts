@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { nowIso, type LogEntry, type LogEntryInput } from '@logstream/protocol';
 
-const CANONICAL_KEYS = ['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname'];
-
 /** Defaults the server fills in for what an entry leaves out. */
 export interface EnrichDefaults {
   daemon: string;
@@ -10,26 +8,12 @@ export interface EnrichDefaults {
 }
 
 /**
- * Completes a checked entry: id, timestamp, level (6), daemon, fields, pid, hostname.
- * Returns the entry and whether the input was already complete in canonical key order with a
- * numeric level, in which case its original bytes are its canonical encoding (zero-copy).
+ * Completes a checked entry: what it leaves out of id, timestamp, level (6), daemon, fields,
+ * pid (null) and hostname is filled in; an explicit `"hostname":null` stays null. The
+ * server stores the result's canonical encoding (`encodeEntry`), never the bytes it was parsed
+ * from: those may have spaces, escapes or a key twice, which a reader would see differently.
  */
-export function completeEntry(
-  input: LogEntryInput,
-  defaults: EnrichDefaults,
-  levelWasNumber: boolean,
-): { entry: LogEntry; canonical: boolean } {
-  const keys = Object.keys(input);
-  let canonical = levelWasNumber && keys.length === CANONICAL_KEYS.length;
-  if (canonical) {
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] !== CANONICAL_KEYS[i]) {
-        canonical = false;
-        break;
-      }
-    }
-  }
-  if (canonical) return { entry: input as LogEntry, canonical: true };
+export function completeEntry(input: LogEntryInput, defaults: EnrichDefaults): { entry: LogEntry } {
   return {
     entry: {
       id: input.id ?? randomUUID(),
@@ -39,8 +23,8 @@ export function completeEntry(
       message: input.message,
       fields: input.fields ?? {},
       pid: input.pid ?? null,
-      hostname: input.hostname ?? defaults.hostname,
+      // An explicit null (unknown) is kept, as the fast path keeps it: only a missing one is filled.
+      hostname: input.hostname === undefined ? defaults.hostname : input.hostname,
     },
-    canonical: false,
   };
 }

@@ -11,11 +11,12 @@ function scanCanonicalEntry(line: Buffer): { id: string; level: number } | undef
   return { id: line.toString('utf8', out.idStart, out.idEnd), level: out.level };
 }
 
-function slowPath(line: Buffer): { id: string; level: number; canonical: boolean } | undefined {
+/** What the slow path makes of a line: its id, level and the canonical bytes it stores. */
+function slowPath(line: Buffer): { id: string; level: number; stored: Buffer } | undefined {
   const decoded = decodeEntryLine(line);
   if (!decoded.ok) return undefined;
-  const { entry, canonical } = completeEntry(decoded.entry, { daemon: 'd', hostname: 'h' }, !decoded.levelWasName);
-  return { id: entry.id, level: entry.level, canonical };
+  const { entry } = completeEntry(decoded.entry, { daemon: 'd', hostname: 'h' });
+  return { id: entry.id, level: entry.level, stored: Buffer.from(encodeEntry(entry)) };
 }
 
 const timestamp = fc
@@ -76,7 +77,8 @@ describe('scanCanonicalEntry', () => {
         if (fast === undefined) return;
         const slow = slowPath(bytes);
         expect(slow).toBeDefined();
-        expect(slow?.canonical).toBe(true);
+        // The bytes kept as they are are exactly what the slow path would store.
+        expect(slow?.stored.equals(bytes)).toBe(true);
         expect(slow?.id).toBe(fast.id);
         expect(slow?.level).toBe(fast.level);
       }),
@@ -105,6 +107,72 @@ describe('scanCanonicalEntry', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('never takes a line with a key twice: it goes to the slow path, which stores each key once', () => {
+    const base = {
+      id: 'x',
+      timestamp: '2024-01-15T10:30:45.123Z',
+      level: 6 as const,
+      daemon: 'd',
+      message: 'm',
+      fields: { a: '1', b: '2' },
+      pid: null,
+      hostname: null,
+    };
+    const canonical = encodeEntry(base);
+    const twice = [
+      canonical.replace('"fields":{"a":"1","b":"2"}', '"fields":{"a":"1","b":"2","a":"3"}'),
+      canonical.replace('"fields":{"a":"1","b":"2"}', '"fields":{"a":"1","a":"1"}'),
+      canonical.replace('"level":6,', '"level":0,"level":6,'),
+      canonical.slice(0, -1) + ',"level":0}',
+      canonical.slice(0, -1) + ',"message":"other"}',
+    ];
+    for (const text of twice) {
+      const line = Buffer.from(text);
+      expect(scanCanonicalEntry(line)).toBeUndefined();
+      const slow = slowPath(line);
+      if (slow === undefined) continue;
+      const stored = slow.stored.toString();
+      expect(stored).not.toBe(text);
+      expect(JSON.parse(stored)).toEqual(JSON.parse(text));
+    }
+  });
+
+  it('never takes a line with a duplicate field key, wherever it is (property)', () => {
+    const key = fc.constantFrom('a', 'b', 'user_id', 'k', 'ab');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, text), { minLength: 2, maxLength: 40 }), (pairs) => {
+        const fieldsText = pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',');
+        const line = Buffer.from(
+          `{"id":"x","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"m","fields":{${fieldsText}},"pid":null,"hostname":null}`,
+        );
+        const fast = scanCanonicalEntry(line);
+        const keys = pairs.map(([k]) => k);
+        if (new Set(keys).size !== keys.length || keys.length > 32) expect(fast).toBeUndefined();
+        if (fast !== undefined) expect(slowPath(line)?.stored.equals(line)).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('leaves an entry of more than 32 fields to the slow path', () => {
+    const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+    const line = (n: number) =>
+      Buffer.from(
+        encodeEntry({
+          id: 'x',
+          timestamp: '2024-01-15T10:30:45.123Z',
+          level: 6,
+          daemon: 'd',
+          message: 'm',
+          fields: fields(n),
+          pid: 1,
+          hostname: 'h',
+        }),
+      );
+    expect(scanCanonicalEntry(line(32))).toEqual({ id: 'x', level: 6 });
+    expect(scanCanonicalEntry(line(33))).toBeUndefined();
   });
 
   it('refuses invalid UTF-8 and leaves it to the slow path', () => {

@@ -23,6 +23,15 @@ const PID = Buffer.from(',"pid":');
 const HOSTNAME = Buffer.from(',"hostname":');
 const NULL = Buffer.from('null');
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/**
+ * Most field keys the fast path takes in one entry; an entry with more takes the slow path. Each
+ * key is compared with the ones before it (a duplicate key must not be stored as sent), so the
+ * bound keeps that check at a few hundred comparisons of lengths at worst.
+ */
+const MAX_FAST_FIELDS = 32;
+// Where each field key of the line being scanned starts and ends (reused: no allocation per line).
+const keyStarts = new Int32Array(MAX_FAST_FIELDS);
+const keyEnds = new Int32Array(MAX_FAST_FIELDS);
 
 function literal(line: Buffer, at: number, lit: Buffer): boolean {
   if (at + lit.length > line.length) return false;
@@ -78,6 +87,19 @@ function jsonString(line: Buffer, at: number): number {
     i++;
   }
   return -1;
+}
+
+/** True when the key `line[start, end)` equals one of the first `count` keys seen (plain keys: bytes decide). */
+function seenKey(line: Buffer, start: number, end: number, count: number): boolean {
+  const len = end - start;
+  for (let k = 0; k < count; k++) {
+    const s = keyStarts[k] as number;
+    if ((keyEnds[k] as number) - s !== len) continue;
+    let i = 0;
+    while (i < len && line[s + i] === line[start + i]) i++;
+    if (i === len) return true;
+  }
+  return false;
 }
 
 function digit(line: Buffer, at: number): number {
@@ -153,8 +175,8 @@ function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
 /**
  * Checks, without building objects, that `line` is a complete entry in canonical form —
  * `{"id":…,"timestamp":…,"level":N,"daemon":…,"message":…,"fields":{…},"pid":…,"hostname":…}`
- * with no spaces, a `YYYY-MM-DDTHH:MM:SS.sssZ` timestamp and plain names — that the slow path
- * (JSON.parse + checkEntryInput) would accept unchanged. Returns true and fills `out` with its
+ * with no spaces, a `YYYY-MM-DDTHH:MM:SS.sssZ` timestamp, plain names, at most 32 fields and no
+ * key twice — that the slow path (JSON.parse + checkEntryInput) would accept unchanged. Returns true and fills `out` with its
  * level and where its id is, or false when the line must take the slow path (which then accepts
  * or words the error). The line's bytes are then its canonical encoding: the server stores them
  * as they are.
@@ -190,10 +212,14 @@ export function scanCanonicalEntry(line: Buffer, out: ScannedEntry): boolean {
   if (!literal(line, at, AFTER_MESSAGE)) return false;
   at += AFTER_MESSAGE.length;
   if (line[at] !== 0x7d /* } */) {
-    for (;;) {
-      if (line[at] !== QUOTE) return false;
+    for (let keys = 0; ; keys++) {
+      if (line[at] !== QUOTE || keys === MAX_FAST_FIELDS) return false;
       const keyEnd = plainString(line, at + 1);
       if (keyEnd <= at + 1 || keyEnd - at - 1 > MAX_FIELD_KEY_LENGTH) return false;
+      // A key twice: JSON.parse keeps the last value, so the sent bytes are not what is meant.
+      if (keys > 0 && seenKey(line, at + 1, keyEnd, keys)) return false;
+      keyStarts[keys] = at + 1;
+      keyEnds[keys] = keyEnd;
       if (line[keyEnd + 1] !== 0x3a /* : */ || line[keyEnd + 2] !== QUOTE) return false;
       const valueEnd = jsonString(line, keyEnd + 3);
       if (valueEnd === -1) return false;

@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -31,6 +30,10 @@ import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
 
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+/** Default bound of the bytes of unfinished lines held across all connections (see `maxPartialBytes`). */
+export const DEFAULT_MAX_PARTIAL_BYTES = 16 * 1024 * 1024;
+/** Default time a connection has to complete its first line, or a line it began (see `handshakeTimeoutMs`). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Options of {@link LogServer}. */
 export interface LogServerOptions {
@@ -79,6 +82,21 @@ export interface LogServerOptions {
    * is emitted as `'error'` at most once per cause per this many ms, with the count. Default 10000.
    */
   reportIntervalMs?: number;
+  /**
+   * Bytes of unfinished lines (a line whose newline has not come yet) held across all
+   * connections. Past it, the connections holding the most are refused with an error frame
+   * (`BUFFER_FULL`) and closed, largest first, until the total is under 7/8 of it: their complete
+   * lines are still stored and acknowledged, and the client library reconnects and resends the
+   * rest. Default the larger of 16 MiB and 4 × (`maxLineBytes` + 1); more than `maxLineBytes`.
+   */
+  maxPartialBytes?: number;
+  /**
+   * Milliseconds a connection has to send its first complete line, and to finish a line it
+   * began; past that it gets an error frame (`TIMEOUT`) and is closed. Time with the server not
+   * reading (backpressure) does not count, and a connection may stay idle between complete lines
+   * as long as it likes. Default 10000.
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Counters for metrics, read at scrape time. */
@@ -100,6 +118,17 @@ interface Conn {
   splitter: LineSplitter;
   /** Handshake state: undefined until the first line. */
   daemon: string | undefined;
+  /**
+   * When the line being received began (`Date.now()`), or when the connection was accepted
+   * until its first line is complete; 0 between lines. See handshakeTimeoutMs.
+   */
+  lineSince: number;
+  /** Bytes of `splitter.heldBytes` counted in the server's total of unfinished lines. */
+  partialBytes: number;
+  /** The server refused the connection (see #refuse): nothing more is read from it. */
+  refused: boolean;
+  /** Destroys the socket once the linger is over (see #finish); cleared when it closes first. */
+  lingerTimer: NodeJS.Timeout | undefined;
   /** Lines received on this connection that count in acks (entries, valid or not). */
   seq: number;
   acked: number;
@@ -180,6 +209,8 @@ export class LogServer extends EventEmitter {
   readonly #maxInflightBytes: number;
   readonly #readBufferBytes: number;
   readonly #lingerMs: number;
+  readonly #maxPartialBytes: number;
+  readonly #handshakeTimeoutMs: number;
   readonly #dedupe: DedupeWindow | undefined;
   readonly #reports: ReportLimiter;
   /** Aborted once the server is closed: the end of the backends' background work. */
@@ -192,6 +223,10 @@ export class LogServer extends EventEmitter {
   /** Connections open per unprivileged uid (see maxConnectionsPerUid). */
   #perUid = new Map<number, number>();
   #conns = new Set<Conn>();
+  // Bytes held for unfinished lines by every connection's splitter (see maxPartialBytes).
+  #partialBytes = 0;
+  // When the server last resumed reading after backpressure: a line's time runs from then at most.
+  #resumedAt = 0;
   // Connections that had their share of this turn (see TURN_MS), resumed at its end.
   #lineTick = 0;
   #turnDeadline = 0;
@@ -228,6 +263,20 @@ export class LogServer extends EventEmitter {
     this.#maxInflightBytes = options.maxInflightBytes ?? 16 * 1024 * 1024;
     this.#readBufferBytes = options.readBufferBytes ?? 65536;
     this.#lingerMs = options.lingerMs ?? 5000;
+    this.#maxPartialBytes = options.maxPartialBytes ?? Math.max(DEFAULT_MAX_PARTIAL_BYTES, 4 * (this.maxLineBytes + 1));
+    if (!(this.#maxPartialBytes > this.maxLineBytes)) {
+      throw new LogStreamError(
+        'config',
+        `maxPartialBytes (${this.#maxPartialBytes}) must be more than maxLineBytes (${this.maxLineBytes}): a line of maxLineBytes could never be received`,
+        { code: 'CONFIG' },
+      );
+    }
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (!(this.#handshakeTimeoutMs > 0)) {
+      throw new LogStreamError('config', `handshakeTimeoutMs must be a positive number, got ${this.#handshakeTimeoutMs}`, {
+        code: 'CONFIG',
+      });
+    }
     const window = options.dedupeWindow ?? 65536;
     this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
     this.#reports = new ReportLimiter(options.reportIntervalMs ?? 10_000, (text) =>
@@ -289,6 +338,11 @@ export class LogServer extends EventEmitter {
   /** Connections open now. */
   get activeConnections(): number {
     return this.#conns.size;
+  }
+
+  /** Bytes held for unfinished lines across all connections (bounded by `maxPartialBytes`). */
+  get partialBytes(): number {
+    return this.#partialBytes;
   }
 
   /** Bytes of entries parsed but not yet stored by every backend. */
@@ -358,6 +412,10 @@ export class LogServer extends EventEmitter {
       );
     }
     this.#state = 'listening';
+    // One sweep for every connection's line timeout, not a timer per connection.
+    const sweep = setInterval(() => this.#sweepTimeouts(), Math.min(1000, Math.max(10, this.#handshakeTimeoutMs / 4)));
+    sweep.unref();
+    this.once('close', () => clearInterval(sweep));
     this.emit('listening');
   }
 
@@ -602,9 +660,14 @@ export class LogServer extends EventEmitter {
       }
       socket.on('error', () => undefined);
       this.#refused.add(socket);
-      socket.once('close', () => this.#refused.delete(socket));
-      // The peer may never close its side (allowHalfOpen): do not let it hold the server.
-      setTimeout(() => socket.destroy(), 1000).unref();
+      // The peer may never close its side (allowHalfOpen): do not let it hold the server. The
+      // timer goes with the socket: under connect churn, timers left to run would keep thousands
+      // of closed sockets alive.
+      const timer = setTimeout(() => socket.destroy(), 1000).unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        this.#refused.delete(socket);
+      });
       socket.end(encodeError({ kind: 'server', code: this.#state === 'listening' ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', message }));
       return;
     }
@@ -614,6 +677,10 @@ export class LogServer extends EventEmitter {
       peer,
       splitter: new LineSplitter(this.maxLineBytes),
       daemon: undefined,
+      lineSince: Date.now(),
+      partialBytes: 0,
+      refused: false,
+      lingerTimer: undefined,
       seq: 0,
       acked: 0,
       ended: false,
@@ -637,18 +704,21 @@ export class LogServer extends EventEmitter {
     socket.on('data', (chunk: Buffer) => {
       conn.lastDataAt = Date.now();
       this.counters.bytesReceived += chunk.length;
-      if (conn.finished) return;
+      if (conn.finished || conn.refused) return;
       // Data after the pause that held the rest of a chunk: kept behind it, in order.
       if (conn.held !== undefined) conn.held = Buffer.concat([conn.held, chunk]);
       else this.#feed(conn, chunk);
     });
     socket.on('end', () => {
+      if (conn.refused) return;
       if (conn.held !== undefined) conn.endPending = true;
       else this.#onEnd(conn);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
       conn.ended = true;
+      clearTimeout(conn.lingerTimer);
+      this.#dropPartial(conn);
       this.#conns.delete(conn);
       if (shared) {
         const left = (this.#perUid.get(peer.uid) ?? 1) - 1;
@@ -665,25 +735,112 @@ export class LogServer extends EventEmitter {
     const started = performance.now();
     this.#turnDeadline = started + TURN_MS - conn.turnMs;
     const seqBefore = conn.seq;
-    const taken = conn.splitter.push(chunk, conn.sink);
+    const handshaken = conn.daemon !== undefined;
+    const splitter = conn.splitter;
+    const taken = splitter.push(chunk, conn.sink);
     const now = performance.now();
     conn.turnMs += now - started;
     // One ack record per chunk, not per line: it covers every line the chunk completed.
     if (conn.seq > seqBefore) this.#note(conn, started, now);
+    if (conn.finished || conn.refused) {
+      // Refused within the chunk (a bad handshake): what it holds is dropped, the rest not read.
+      this.#dropPartial(conn);
+      return;
+    }
+    // A line's time runs from the chunk that began it; the first line's from the accept.
+    if (conn.seq > seqBefore || (!handshaken && conn.daemon !== undefined)) conn.lineSince = splitter.inLine ? conn.lastDataAt : 0;
+    else if (conn.lineSince === 0 && splitter.inLine) conn.lineSince = conn.lastDataAt;
+    // The global bound on unfinished lines: O(1) per chunk; the search for whom to refuse runs
+    // only past it, and frees an eighth of the bound each time.
+    const held = splitter.heldBytes;
+    if (held !== conn.partialBytes) {
+      this.#partialBytes += held - conn.partialBytes;
+      conn.partialBytes = held;
+      if (this.#partialBytes > this.#maxPartialBytes) this.#shed();
+      if (conn.refused) return;
+    }
     if (taken < chunk.length) conn.held = chunk.subarray(taken);
     if ((conn.held !== undefined || conn.turnMs >= TURN_MS) && !conn.turnPaused) this.#yieldTurn(conn);
+  }
+
+  /** Forgets what `conn`'s splitter holds of an unfinished line, and its share of the total. */
+  #dropPartial(conn: Conn): void {
+    conn.splitter.reset();
+    this.#partialBytes -= conn.partialBytes;
+    conn.partialBytes = 0;
+  }
+
+  /**
+   * Unfinished lines of all connections hold more than maxPartialBytes: refuses the connections
+   * holding the most until the total is under 7/8 of the bound. A client mid-way through an
+   * ordinary line holds a few KiB for microseconds; whoever holds the most is the likeliest to be
+   * sending lines it never ends, and refusing it gives the most back.
+   */
+  #shed(): void {
+    const holders: Conn[] = [];
+    for (const conn of this.#conns) if (conn.partialBytes > 0 && !conn.refused) holders.push(conn);
+    holders.sort((a, b) => b.partialBytes - a.partialBytes);
+    const target = this.#maxPartialBytes - (this.#maxPartialBytes >> 3);
+    for (const conn of holders) {
+      if (this.#partialBytes <= target) break;
+      this.#refuse(
+        conn,
+        'server',
+        'BUFFER_FULL',
+        `unfinished lines of all connections exceed max_partial_bytes ${this.#maxPartialBytes}; this connection held the most (${conn.partialBytes} bytes)`,
+      );
+    }
+  }
+
+  /** Closes connections whose first line, or a line they began, is older than handshakeTimeoutMs. */
+  #sweepTimeouts(): void {
+    // Nothing is read while paused: nobody is late for it.
+    if (this.#paused || this.#state !== 'listening') return;
+    const limit = Date.now() - this.#handshakeTimeoutMs;
+    if (this.#resumedAt > limit) return;
+    for (const conn of this.#conns) {
+      const since = conn.lineSince;
+      if (since === 0 || since > limit || conn.ended || conn.finished || conn.refused) continue;
+      // Bytes it sent are waiting for their turn: they may well end the line.
+      if (conn.held !== undefined || conn.turnPaused) continue;
+      const what =
+        conn.daemon === undefined
+          ? `no complete first line within handshake_timeout_ms ${this.#handshakeTimeoutMs}`
+          : `line not finished within handshake_timeout_ms ${this.#handshakeTimeoutMs}`;
+      this.#refuse(conn, 'client', 'TIMEOUT', `${what}; closing the connection`);
+    }
+  }
+
+  /**
+   * Refuses `conn` from now on: answers with an error frame, drops its unfinished line and reads
+   * nothing more. Its complete lines are stored and acknowledged as usual; then the server ends
+   * its side (see #release) and destroys the socket once those answers are flushed.
+   */
+  #refuse(conn: Conn, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string): void {
+    conn.refused = true;
+    this.#dropPartial(conn);
+    conn.held = undefined;
+    conn.endPending = false;
+    conn.socket.pause();
+    this.counters.errors[kind]++;
+    this.#send(conn, encodeError({ kind, code, message }));
+    this.emit('client-error', { kind, code, message });
+    conn.ended = true;
+    this.#pendingAcks.set(conn, conn.seq);
+    this.#scheduleFlush();
   }
 
   #onEnd(conn: Conn): void {
     conn.ended = true;
     conn.splitter.end(conn.sink);
+    this.#dropPartial(conn);
     // Keep our side open until the last acks are out; #flush sends them.
     this.#scheduleFlush();
     this.#pendingAcks.set(conn, conn.seq);
   }
 
   #onLine(conn: Conn, line: Buffer): void {
-    if (conn.finished) return;
+    if (conn.finished || conn.refused) return;
     if (conn.daemon === undefined) {
       if (line[0] !== 0x7b /* { */) {
         const name = line.toString('utf8');
@@ -724,17 +881,15 @@ export class LogServer extends EventEmitter {
       this.#reject(conn, 'serde', decoded.code, decoded.message, seq);
       return;
     }
-    const { entry, canonical } = completeEntry(
-      decoded.entry,
-      { daemon: conn.daemon || this.#defaultDaemon, hostname: this.#hostname },
-      !decoded.levelWasName,
-    );
+    const { entry } = completeEntry(decoded.entry, { daemon: conn.daemon || this.#defaultDaemon, hostname: this.#hostname });
     if (this.#dedupe !== undefined && !this.#dedupe.add(entry.id)) {
       this.counters.duplicatesDropped++;
       return;
     }
-    // Original bytes only when they are valid UTF-8 (JSON.parse replaced invalid sequences).
-    const bytes = canonical && isUtf8(line) ? Buffer.from(line) : Buffer.from(encodeEntry(entry));
+    // Always the canonical encoding, never the bytes sent: they may have spaces, escapes or a key
+    // twice (JSON.parse kept the last value; a reader keeping the first would see another entry),
+    // and readers of the stored lines (dedupe after a restart among them) expect one layout.
+    const bytes = Buffer.from(encodeEntry(entry));
     this.#lines.push(bytes);
     this.#levels.push(entry.level);
     this.#pendingBytes += bytes.length + 1;
@@ -834,6 +989,7 @@ export class LogServer extends EventEmitter {
       for (const c of paused) {
         c.turnPaused = false;
         c.turnMs = 0;
+        if (c.refused) continue;
         const held = c.held;
         if (held !== undefined) {
           // Read even under backpressure: its bytes are in memory already, and it keeps order.
@@ -866,8 +1022,9 @@ export class LogServer extends EventEmitter {
   #resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#resumedAt = Date.now();
     // A connection waiting for its turn is resumed when the turn comes.
-    for (const conn of this.#conns) if (!conn.turnPaused && conn.held === undefined) conn.socket.resume();
+    for (const conn of this.#conns) if (!conn.turnPaused && conn.held === undefined && !conn.refused) conn.socket.resume();
   }
 
   /** Ends the server's side of `conn`; destroys it if the peer has not closed within lingerMs. */
@@ -876,7 +1033,11 @@ export class LogServer extends EventEmitter {
     conn.finished = true;
     const socket = conn.socket;
     socket.end();
-    setTimeout(() => socket.destroy(), this.#lingerMs).unref();
+    // A connection the server refused has its answers in the peer's queue once they are flushed
+    // (a Unix socket keeps them readable after we close): no need to keep it, and what it holds
+    // (a paused socket keeps one more read buffered), for the whole linger.
+    if (conn.refused) socket.once('finish', () => socket.destroy());
+    conn.lingerTimer = setTimeout(() => socket.destroy(), this.#lingerMs).unref();
   }
 
   #send(conn: Conn, frame: string): void {

@@ -13,16 +13,32 @@ export interface LineSink {
   oversize(bytes: number): void;
 }
 
+/** A piece of an unfinished line this long or longer may be kept as a view of its chunk. */
+const MIN_VIEW_BYTES = 4096;
+/** Largest buffer the splitter allocates to gather small pieces of an unfinished line. */
+const MAX_GATHER_BYTES = 64 * 1024;
+
 /**
  * Splits a byte stream into `\n`-terminated lines, enforcing a maximum line length. A line over
  * the limit is never held whole: once it passes the limit its bytes are dropped as they arrive,
  * and it is reported (with its full length) when its newline comes. So a connection never holds
  * more than `maxLineBytes` of a partial line, whatever it sends.
+ *
+ * The memory an unfinished line takes stays within about three times its bytes however it is
+ * fed: a large piece is kept as a view of its chunk (no copy) when it is at least half of that
+ * chunk's memory; small pieces are copied together into buffers that double (up to 64 KiB), so a
+ * peer sending one byte at a time does not make one `Buffer` per byte. The line is copied once
+ * when it completes. {@link LineSplitter.heldBytes} says how much memory that is, for a caller
+ * that bounds the total over many streams.
  */
 export class LineSplitter {
   readonly maxLineBytes: number;
+  // The unfinished line: #parts, then #gather[0, #gatherLen). Dropped once the line completes.
   #parts: Buffer[] = [];
-  #partBytes = 0;
+  #gather: Buffer | undefined;
+  #gatherLen = 0;
+  #len = 0;
+  #held = 0;
   #discarding = false;
   #discarded = 0;
 
@@ -36,7 +52,20 @@ export class LineSplitter {
 
   /** Bytes of an unfinished line held now (at most `maxLineBytes` + 1). */
   get bufferedBytes(): number {
-    return this.#partBytes;
+    return this.#len;
+  }
+
+  /**
+   * Memory the unfinished line keeps alive, in bytes: the chunks it has views of, whole, and the
+   * buffers its small pieces were copied into. 0 when no line is unfinished.
+   */
+  get heldBytes(): number {
+    return this.#held;
+  }
+
+  /** True while a line has begun and its newline has not come (also while an oversized one is discarded). */
+  get inLine(): boolean {
+    return this.#len > 0 || this.#discarding;
   }
 
   /**
@@ -67,27 +96,62 @@ export class LineSplitter {
       this.#discarding = false;
       this.#discarded = 0;
       sink.oversize(bytes);
-    } else if (this.#partBytes > 0) {
+    } else if (this.#len > 0) {
       const line = this.#take(undefined, 0, 0);
       this.#emit(line, sink);
     }
+  }
+
+  /** Drops the unfinished line, if any, and the memory it held; nothing is reported. */
+  reset(): void {
+    this.#release();
+    this.#discarding = false;
+    this.#discarded = 0;
+  }
+
+  #release(): void {
+    this.#parts = [];
+    this.#gather = undefined;
+    this.#gatherLen = 0;
+    this.#len = 0;
+    this.#held = 0;
   }
 
   #hold(chunk: Buffer, start: number, end: number): void {
     const n = end - start;
     if (this.#discarding) {
       this.#discarded += n;
-    } else if (this.#partBytes + n > this.maxLineBytes + 1) {
+      return;
+    }
+    if (this.#len + n > this.maxLineBytes + 1) {
       // +1: a `\r` of a CRLF may still be stripped from a line of exactly maxLineBytes.
       this.#discarding = true;
-      this.#discarded = this.#partBytes + n;
-      this.#parts = [];
-      this.#partBytes = 0;
-    } else {
-      // Copy, so a small tail does not pin a large chunk in memory.
-      this.#parts.push(Buffer.from(chunk.subarray(start, end)));
-      this.#partBytes += n;
+      this.#discarded = this.#len + n;
+      this.#release();
+      return;
     }
+    let gather = this.#gather;
+    if (gather === undefined || gather.length - this.#gatherLen < n) {
+      // What does not fit in the gathering buffer closes it (wasting less than n).
+      if (gather !== undefined) this.#parts.push(gather.subarray(0, this.#gatherLen));
+      const backing = chunk.buffer.byteLength;
+      if (n >= MIN_VIEW_BYTES && 2 * n >= backing) {
+        this.#gather = undefined;
+        this.#parts.push(chunk.subarray(start, end));
+        this.#held += backing;
+        this.#len += n;
+        return;
+      }
+      // The first piece at its size (the next chunk usually completes the line), then doubling.
+      const size = Math.min(this.maxLineBytes + 1 - this.#len, Math.max(n, Math.min(this.#len, MAX_GATHER_BYTES)));
+      // Not from the shared pool: a small piece held for long must not pin a pool slab.
+      this.#gather = gather = Buffer.allocUnsafeSlow(size);
+      this.#gatherLen = 0;
+      this.#held += size;
+    }
+    chunk.copy(gather, this.#gatherLen, start, end);
+    this.#gatherLen += n;
+    this.#len += n;
   }
 
   /** Completes the line ending at `nl`; false when the sink asked to stop. */
@@ -99,15 +163,28 @@ export class LineSplitter {
       sink.oversize(bytes);
       return true;
     }
-    const line = this.#partBytes === 0 ? chunk.subarray(start, nl) : this.#take(chunk, start, nl);
+    const line = this.#len === 0 ? chunk.subarray(start, nl) : this.#take(chunk, start, nl);
     return this.#emit(line, sink);
   }
 
+  /** The unfinished line followed by `chunk[start, end)`, in one buffer; forgets the line. */
   #take(chunk: Buffer | undefined, start: number, end: number): Buffer {
-    if (chunk !== undefined && end > start) this.#parts.push(chunk.subarray(start, end));
-    const line = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
-    this.#parts = [];
-    this.#partBytes = 0;
+    const head = end - start;
+    const gather = this.#gather;
+    let line: Buffer;
+    if (this.#parts.length === 0 && gather !== undefined && gather.length - this.#gatherLen >= head) {
+      if (chunk !== undefined) chunk.copy(gather, this.#gatherLen, start, end);
+      line = gather.subarray(0, this.#gatherLen + head);
+    } else if (this.#parts.length === 1 && gather === undefined && head === 0) {
+      line = this.#parts[0] as Buffer;
+    } else {
+      line = Buffer.allocUnsafe(this.#len + head);
+      let at = 0;
+      for (const part of this.#parts) at += part.copy(line, at);
+      if (gather !== undefined) at += gather.copy(line, at, 0, this.#gatherLen);
+      if (chunk !== undefined) chunk.copy(line, at, start, end);
+    }
+    this.#release();
     return line;
   }
 
