@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_SYSLOG_SD_ID, LogStreamError, parseFacility, parseLogLevel, type LogLevel } from '@logstream/protocol';
+import { DEFAULT_MAX_WAIT_MS } from '@logstream/core';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const str = () => v.pipe(v.string(), v.minLength(1));
@@ -25,6 +26,7 @@ export const ConfigSchema = v.strictObject({
     v.strictObject({
       socket_path: v.optional(str(), '/tmp/logstream.sock'),
       max_connections: v.optional(int(1), 1000),
+      max_connections_per_uid: v.optional(int(1)),
       buffer_size: v.optional(int(1024), 8192),
       max_line_bytes: v.optional(int(256, 64 * 1024 * 1024), 65536),
       socket_mode: v.optional(mode(), '0660'),
@@ -65,6 +67,7 @@ export const ConfigSchema = v.strictObject({
           min_level: v.optional(level(), 7),
           when_full: v.optional(whenFull(), 'block'),
           max_queue_bytes: v.optional(int(65536), 8 * 1024 * 1024),
+          max_wait_ms: v.optional(int(1), DEFAULT_MAX_WAIT_MS),
         }),
         {},
       ),
@@ -76,6 +79,7 @@ export const ConfigSchema = v.strictObject({
           min_level: v.optional(level(), 7),
           when_full: v.optional(whenFull(), 'block'),
           max_queue_bytes: v.optional(int(65536), 8 * 1024 * 1024),
+          max_wait_ms: v.optional(int(1), DEFAULT_MAX_WAIT_MS),
         }),
         {},
       ),
@@ -117,6 +121,7 @@ export const ConfigSchema = v.strictObject({
           min_level: v.optional(level(), 7),
           when_full: v.optional(whenFull(), 'block'),
           max_queue_bytes: v.optional(int(65536), 8 * 1024 * 1024),
+          max_wait_ms: v.optional(int(1), DEFAULT_MAX_WAIT_MS),
         }),
         {},
       ),

@@ -78,12 +78,16 @@ export async function reloadServer(server: LogServer, running: Config, next: Con
  */
 export async function createBackends(config: Config): Promise<BackendRouteOptions[]> {
   const routes: BackendRouteOptions[] = [];
-  const route = (backend: Backend, b: { min_level: number; when_full: 'block' | 'drop_newest'; max_queue_bytes: number }) =>
+  const route = (
+    backend: Backend,
+    b: { min_level: number; when_full: 'block' | 'drop_newest'; max_queue_bytes: number; max_wait_ms: number },
+  ) =>
     routes.push({
       backend,
       minLevel: b.min_level as BackendRouteOptions['minLevel'],
       whenFull: b.when_full,
       maxQueuedBytes: b.max_queue_bytes,
+      maxWaitMs: b.max_wait_ms,
     });
   const { file, journald, syslog } = config.backends;
   if (file.enabled) {
@@ -265,6 +269,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     socketPath: config.server.socket_path,
     backends: routes,
     maxConnections: config.server.max_connections,
+    ...(config.server.max_connections_per_uid === undefined ? {} : { maxConnectionsPerUid: config.server.max_connections_per_uid }),
     maxLineBytes: config.server.max_line_bytes,
     readBufferBytes: config.server.buffer_size,
     socketMode: config.server.socket_mode,
