@@ -161,3 +161,24 @@ export async function readStream(servers: string[], stream: string, timeoutMs = 
     await nc.close();
   }
 }
+
+/** Creates a stream directly (e.g. one whose subjects clash with the backend's). */
+export async function addStream(servers: string[], name: string, subjects: string[]): Promise<void> {
+  const nc = await connect({ servers, timeout: 10_000 });
+  try {
+    await (await nc.jetstreamManager()).streams.add({ name, subjects });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The index (0-based, as in the cluster's node list) of the node that leads `stream` now. */
+export async function streamLeader(servers: string[], stream: string): Promise<number> {
+  const nc = await connect({ servers, timeout: 10_000 });
+  try {
+    const info = await (await nc.jetstreamManager()).streams.info(stream);
+    return Number((info.cluster?.leader ?? 'n0').replace(/^n/, ''));
+  } finally {
+    await nc.close();
+  }
+}
