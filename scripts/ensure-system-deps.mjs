@@ -3,7 +3,8 @@
 // (the real syslog peer and its TLS driver), openssl (certificates for the TLS test), systemd
 // (systemd-journald and journalctl, the journald peer), lz4 and gzip (the rotation tests check
 // archives with them), netcat-openbsd (nc, for the `echo … | nc -U` test) and util-linux
-// (unshare, which the journald peer runs in, and prlimit). Runs apt-get only as root and only for
+// (unshare, which the journald peer runs in, and prlimit), nats-server (the JetStream cluster the
+// nats backend's tests start; Debian's 2.9 has JetStream built in). Runs apt-get only as root and only for
 // what is absent, so a second run costs nothing. Never starts a system daemon.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ const wanted = [
   { pkg: 'netcat-openbsd', has: () => has('nc') },
   { pkg: 'systemd', has: () => existsSync('/lib/systemd/systemd-journald') && has('journalctl') },
   { pkg: 'util-linux', has: () => has('unshare') && has('prlimit') },
+  { pkg: 'nats-server', has: () => has('nats-server') || existsSync('/usr/sbin/nats-server') },
 ];
 
 function has(cmd) {
