@@ -126,7 +126,10 @@ export const ConfigSchema = v.strictObject({
             ['nats://127.0.0.1:4222'],
           ),
           subject_prefix: v.optional(v.pipe(v.string(), v.regex(/^[^\s.*>]+(\.[^\s.*>]+)*$/, 'a literal subject such as "logs"')), 'logs'),
-          stream: v.optional(v.pipe(v.string(), v.regex(/^[^\s.*>/\\]{1,255}$/, 'a stream name (no space, ".", "*", ">", "/")')), 'LOGSTREAM'),
+          stream: v.optional(
+            v.pipe(v.string(), v.regex(/^[^\s.*>/\\]{1,255}$/, 'a stream name (no space, ".", "*", ">", "/")')),
+            'LOGSTREAM',
+          ),
           replicas: v.optional(int(1, 5), 1),
           duplicate_window_ms: v.optional(int(1000), 120_000),
           max_inflight: v.optional(int(1, 65536), 256),

@@ -26,7 +26,10 @@ const BACKEND_COUNTERS: Readonly<Record<string, { name: string; help: string; sc
 /** Backend `stats()` keys that are levels, not totals. */
 const BACKEND_GAUGES: Readonly<Record<string, { name: string; help: string }>> = {
   live_file_bytes: { name: 'logstream_live_file_bytes', help: 'Size of the live file (current.log) now.' },
-  lag_entries: { name: 'logstream_backend_lag_entries', help: 'Entries a backend has taken and its peer not yet acknowledged (nats: not yet PubAcked by JetStream).' },
+  lag_entries: {
+    name: 'logstream_backend_lag_entries',
+    help: 'Entries a backend has taken and its peer not yet acknowledged (nats: not yet PubAcked by JetStream).',
+  },
 };
 
 /** Backend `stats()` keys that count entries a backend dropped, with their `reason` label. */

@@ -133,7 +133,8 @@ export function describeBackends(config: Config): string {
   if (journald.enabled) parts.push(`journald (${journald.socket_path})`);
   if (syslog.enabled)
     parts.push(`syslog (${syslog.server || syslog.socket_path}, ${syslog.format ?? (syslog.server ? 'rfc5424' : 'rfc3164')})`);
-  if (config.backends.nats.enabled) parts.push(`nats (stream ${config.backends.nats.stream} on ${config.backends.nats.servers.join(', ')})`);
+  if (config.backends.nats.enabled)
+    parts.push(`nats (stream ${config.backends.nats.stream} on ${config.backends.nats.servers.join(', ')})`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 

@@ -48,8 +48,7 @@ describe('logstream-server with [backends.nats] on a real 3-node JetStream clust
   it('30,000 entries from 4 connections into an R3 stream; a NATS node and the server are SIGKILLed mid-stream: every acknowledged entry is in the stream exactly once', async () => {
     const CLIENTS = 4;
     const ENTRIES = 7500;
-    const config =
-      '[backends.file]\nenabled = false\n' + natsConfig('FLEET', 'fleet', 'replicas = 3\npublish_timeout_ms = 2000\n');
+    const config = '[backends.file]\nenabled = false\n' + natsConfig('FLEET', 'fleet', 'replicas = 3\npublish_timeout_ms = 2000\n');
     let server = await serve(config);
     const load = spawnClients({ socketPath: sock, clients: CLIENTS, entries: ENTRIES });
     children.push(load);

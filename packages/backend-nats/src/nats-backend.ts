@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connect,
   credsAuthenticator,
+  Events,
   RetentionPolicy,
   StorageType,
   nanos,
@@ -173,7 +174,7 @@ export class NatsBackend implements Backend {
    * refused credentials, are: they reject naming the stream (or the servers).
    */
   async open(context: BackendContext = {}): Promise<void> {
-    if (context.reportError !== undefined) this.#report = context.reportError;
+    if (context.reportError !== undefined) this.#report = (error) => context.reportError?.(error);
     context.signal?.addEventListener('abort', () => this.#closing.abort(), { once: true });
     const options = await this.#connectionOptions();
     let nc: NatsConnection;
@@ -226,7 +227,10 @@ export class NatsBackend implements Backend {
   }
 
   #connectError(error: unknown): LogStreamError {
-    return new LogStreamError('io', `nats: cannot connect to ${this.#servers.join(', ')}: ${describe(error)}`, { cause: error, code: 'IO' });
+    return new LogStreamError('io', `nats: cannot connect to ${this.#servers.join(', ')}: ${describe(error)}`, {
+      cause: error,
+      code: 'IO',
+    });
   }
 
   /** Retries the first connection with backoff until it works or the backend closes. */
@@ -310,8 +314,10 @@ export class NatsBackend implements Backend {
   /** Counts reconnects and reports a lost connection (the client reconnects by itself). */
   async #watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
-      if (status.type === 'disconnect') this.#report(new Error(`nats: lost ${String(status.data)}; reconnecting`));
-      else if (status.type === 'reconnect') this.#stats.reconnects++;
+      if (status.type === Events.Disconnect) {
+        const server = typeof status.data === 'string' ? status.data : 'the server';
+        this.#report(new Error(`nats: lost ${server}; reconnecting`));
+      } else if (status.type === Events.Reconnect) this.#stats.reconnects++;
     }
   }
 
