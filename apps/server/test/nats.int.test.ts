@@ -95,6 +95,15 @@ describe('logstream-server with [backends.nats] on a real 3-node JetStream clust
     expect(result.stderr).toMatch(/backend nats failed to open: nats: stream CLASH: cannot create it with subjects "clash\.>".*overlap/);
   });
 
+  it('bad [backends.nats] values stop start-up with one line per key', async () => {
+    await writeFile(join(dir, 'c.toml'), '[backends.nats]\nenabled = true\nstream = "a.b"\nsubject_prefix = "logs.*"\nservers = []\n');
+    const result = await runCli(['-c', join(dir, 'c.toml'), '-s', sock, '-o', out]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('backends.nats.stream: expected a stream name (no space, ".", "*", ">", "/"), got "a.b"');
+    expect(result.stderr).toContain('backends.nats.subject_prefix: expected a literal subject such as "logs", got "logs.*"');
+    expect(result.stderr).toContain('backends.nats.servers: expected');
+  });
+
   it('a cluster that is down at start does not stop the file backend: the server starts, reports it, and stores and acknowledges entries', async () => {
     const dead = await freePort();
     const server = await serve(
