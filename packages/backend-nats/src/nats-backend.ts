@@ -423,11 +423,11 @@ export class NatsBackend implements Backend {
     for (;;) {
       try {
         const ack = await js.publish(p.subjects[i] as string, data, { msgID: p.ids[i] as string, timeout: this.#publishTimeoutMs });
+        if (ack.duplicate) this.#stats.duplicates++;
+        else this.#stats.published++;
         if (p.acked[i] === 0) {
           p.acked[i] = 1;
           p.left--;
-          if (ack.duplicate) this.#stats.duplicates++;
-          else this.#stats.published++;
         }
         return;
       } catch (error) {
