@@ -191,7 +191,11 @@ export class NatsBackend implements Backend {
       await this.#ready(nc);
     } catch (error) {
       await nc.close().catch(() => undefined);
-      throw error;
+      // JetStream busy (no meta leader yet, an election): not a start-up error, tried again later.
+      if (!retryable((error as LogStreamError).cause)) throw error;
+      this.#notReady = error as Error;
+      this.#report(this.#notReady);
+      void this.#connectInBackground(options);
     }
   }
 

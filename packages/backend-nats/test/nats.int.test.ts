@@ -162,3 +162,30 @@ describe('NatsBackend when the cluster is down at start', () => {
     }
   });
 });
+
+describe('NatsBackend with a user that may not create streams', () => {
+  it('open() rejects naming the stream and the missing permission', async () => {
+    const auth = `authorization {
+  users = [
+    { user: admin, password: adminpw }
+    { user: limited, password: limitedpw, permissions: { publish: { deny: ["$JS.API.STREAM.CREATE.>"] } } }
+  ]
+}`;
+    const locked = await startNatsCluster(3, auth);
+    try {
+      const b = new NatsBackend({ servers: locked.urls, stream: 'T_PERM', user: 'limited', pass: 'limitedpw', connectTimeoutMs: 3000 });
+      backends.push(b);
+      await expect(b.open()).rejects.toThrow(
+        /^nats: stream T_PERM: cannot create it with subjects "logs\.>" and 1 replica\(s\): .*Permissions Violation/i,
+      );
+      // The same cluster with a user that may: the stream is made and entries go in.
+      const ok = new NatsBackend({ servers: locked.urls, stream: 'T_PERM', user: 'admin', pass: 'adminpw' });
+      backends.push(ok);
+      await ok.open();
+      await write(ok, EntryBatch.fromEntries(entries(10)));
+      expect(ok.stats().published).toBe(10);
+    } finally {
+      await locked.stop();
+    }
+  });
+});
