@@ -87,10 +87,10 @@ export async function run() {
   try {
     version = (await runCommand(env.NATS_BIN, ['--version'], { timeoutMs: 10_000 })).stdout.trim();
     const nat = (stream, replicas) =>
-      `\n[backends.file]\nenabled = false\n\n[backends.nats]\nenabled = true\nservers = ${JSON.stringify(servers)}\nstream = "${stream}"\nreplicas = ${replicas}\n`;
+      `\n[backends.file]\nenabled = false\n\n[backends.nats]\nenabled = true\nservers = ${JSON.stringify(servers)}\nstream = "${stream}"\nsubject_prefix = "${stream.toLowerCase()}"\nreplicas = ${replicas}\n`;
     const targets = [
       { key: 'file', label: 'file backend only (json, sync none)', config: '' },
-      // A stream per run: each run's entries have new ids, but a fresh stream keeps counts exact.
+      // A stream (and subject prefix: two streams may not share subjects) per run, so counts are exact.
       { key: 'r1', label: 'nats backend only, R1 stream', replicas: 1 },
       { key: 'r3', label: 'nats backend only, R3 stream', replicas: 3 },
     ];
