@@ -107,8 +107,8 @@ function unreachable(error: unknown): boolean {
 /**
  * A LogStream backend that publishes every entry to a NATS JetStream stream: the stored JSON
  * line as payload, the entry id as `Nats-Msg-Id`, on `<prefix>.<daemon>`. A write resolves once
- * JetStream acknowledged (PubAck) every entry of the batch, i.e. once every replica of the
- * stream has it. Publishes that time out are sent again with the same id, so JetStream stores
+ * JetStream acknowledged (PubAck) every entry of the batch, i.e. once a majority of the
+ * stream's replicas has it. Publishes that time out are sent again with the same id, so JetStream stores
  * each entry once within the stream's duplicate window. A cluster that is down at start is
  * connected to in the background; a stream that cannot be created is a start-up error.
  */
