@@ -85,6 +85,7 @@ interface Progress {
 const RETRYABLE = new Set(['TIMEOUT', '503', '408', 'DISCONNECT', 'CONNECTION_REFUSED']);
 
 function retryable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
   const e = error as Partial<NatsError>;
   if (typeof e.code === 'string' && RETRYABLE.has(e.code)) return true;
   // "JetStream system temporarily unavailable" and friends during an election.
