@@ -8,7 +8,7 @@ import { readEntries, startServer, tempDir, type ServerProcess } from './helpers
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const PACKAGES = ['protocol', 'client', 'core', 'rotator', 'backend-file', 'backend-journald', 'backend-syslog'];
+const PACKAGES = ['protocol', 'client', 'core', 'rotator', 'backend-file', 'backend-journald', 'backend-syslog', 'backend-nats'];
 
 // pnpm is the one running the tests (npm_execpath) or, when run directly, the pinned version.
 function pnpm(args: string[], cwd: string) {
