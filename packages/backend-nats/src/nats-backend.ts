@@ -274,6 +274,19 @@ export class NatsBackend implements Backend {
     this.#nc = nc;
     this.#js = nc.jetstream({ timeout: this.#publishTimeoutMs });
     void this.#watch(nc);
+    // The client reconnects forever by itself; it closes only on a fatal error (credentials
+    // revoked): start over then, so writes do not keep failing on a dead connection.
+    void nc
+      .closed()
+      .then(async (error) => {
+        if (this.#closed || this.#nc !== nc) return;
+        this.#nc = undefined;
+        this.#js = undefined;
+        this.#notReady = new Error(`nats: connection closed${error ? `: ${describe(error)}` : ''}; connecting again`);
+        this.#report(this.#notReady);
+        await this.#connectInBackground(await this.#connectionOptions());
+      })
+      .catch((error: unknown) => this.#report(error as Error));
     for (const wake of this.#wakeReady.splice(0)) wake();
   }
 
