@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { metric, readEntries, runCli, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from './helpers';
 import { freePort, spawnClients, type StreamClients } from './fixtures/fault-helpers';
 // The NATS test peer lives with the backend; it starts a real 3-node nats-server cluster.
 import {
@@ -34,9 +34,9 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function serve(toml: string): Promise<ServerProcess> {
+async function serve(toml: string, args: string[] = []): Promise<ServerProcess> {
   await writeFile(join(dir, 'c.toml'), toml);
-  return startServer(['-c', join(dir, 'c.toml'), '-s', sock, '-o', out]);
+  return startServer(['-c', join(dir, 'c.toml'), '-s', sock, '-o', out, ...args]);
 }
 
 const natsConfig = (stream: string, prefix: string, extra = '') =>
@@ -64,10 +64,15 @@ describe('logstream-server with [backends.nats] on a real 3-node JetStream clust
     await until(() => sum(load.acked) >= 0.6 * total, 90_000, '60% acked');
     const killed = await server.stop('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
-    server = await serve(config);
+    const metricsPort = await freePort();
+    server = await serve(config, ['--metrics-port', String(metricsPort)]);
 
     const stats = await load.done;
     expect(stats.every((s) => s.acked === ENTRIES && s.droppedFull === 0)).toBe(true);
+    // The restarted server's metrics: what it published (and what JetStream already had), no lag left.
+    const samples = await scrapeMetrics(metricsPort);
+    expect(metric(samples, 'logstream_backend_events_total', { backend: 'nats', event: 'published' })).toBeGreaterThan(0);
+    expect(metric(samples, 'logstream_backend_lag_entries', { backend: 'nats' })).toBe(0);
 
     const stored = await readStream(cluster.urls, 'FLEET', 90_000);
     // Exactly once by Nats-Msg-Id, and each client's numbered entries all there, once each.
