@@ -3,9 +3,10 @@
 // (the real syslog peer and its TLS driver), openssl (certificates for the TLS test), systemd
 // (systemd-journald and journalctl, the journald peer), lz4 and gzip (the rotation tests check
 // archives with them), netcat-openbsd (nc, for the `echo … | nc -U` test), util-linux
-// (unshare, which the journald peer runs in, and prlimit), jq and time (the query bench). Runs
-// apt-get only as root and only for what is absent, so a second run costs nothing. Never starts
-// a system daemon.
+// (unshare, which the journald peer runs in, and prlimit), jq and time (the query bench),
+// nats-server (the JetStream cluster the nats backend's tests start; Debian's 2.9 has JetStream
+// built in). Runs apt-get only as root and only for what is absent, so a second run costs
+// nothing. Never starts a system daemon.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 
@@ -23,6 +24,7 @@ const wanted = [
   // The query bench compares logstream-query with `zcat | jq`, and reads peak RSS from time(1).
   { pkg: 'jq', has: () => has('jq') },
   { pkg: 'time', has: () => existsSync('/usr/bin/time') },
+  { pkg: 'nats-server', has: () => has('nats-server') || existsSync('/usr/sbin/nats-server') },
 ];
 
 function has(cmd) {

@@ -153,6 +153,32 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
       syslog,
     );
   }
+  const { nats } = config.backends;
+  if (nats.enabled) {
+    const { NatsBackend } = await import('@logstream/backend-nats');
+    const optional = <K extends string, T>(key: K, value: T | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, T>));
+    route(
+      new NatsBackend({
+        servers: nats.servers,
+        subjectPrefix: nats.subject_prefix,
+        stream: nats.stream,
+        replicas: nats.replicas,
+        duplicateWindowMs: nats.duplicate_window_ms,
+        maxInflight: nats.max_inflight,
+        publishTimeoutMs: nats.publish_timeout_ms,
+        writeTimeoutMs: nats.write_timeout_ms,
+        connectTimeoutMs: nats.connect_timeout_ms,
+        ...optional('user', nats.user),
+        ...optional('pass', nats.pass),
+        ...optional('token', nats.token),
+        ...optional('credsFile', nats.creds_file),
+        ...(nats.tls_ca || nats.tls_cert || nats.tls_key
+          ? { tls: { ...optional('caFile', nats.tls_ca), ...optional('certFile', nats.tls_cert), ...optional('keyFile', nats.tls_key) } }
+          : {}),
+      }),
+      nats,
+    );
+  }
   return routes;
 }
 
@@ -167,6 +193,8 @@ export function describeBackends(config: Config): string {
   if (journald.enabled) parts.push(`journald (${journald.socket_path})`);
   if (syslog.enabled)
     parts.push(`syslog (${syslog.server || syslog.socket_path}, ${syslog.format ?? (syslog.server ? 'rfc5424' : 'rfc3164')})`);
+  if (config.backends.nats.enabled)
+    parts.push(`nats (stream ${config.backends.nats.stream} on ${config.backends.nats.servers.join(', ')})`);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 

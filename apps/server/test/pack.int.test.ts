@@ -19,6 +19,7 @@ const PACKAGES = [
   'backend-journald',
   'backend-syslog',
   'query',
+  'backend-nats',
 ];
 // Everything the server installs: the packed server and the packages it depends on.
 const SERVER_PACKAGES = [...PACKAGES.filter((p) => p !== 'client'), 'server'];

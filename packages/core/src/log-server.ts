@@ -305,6 +305,27 @@ export class LogServer extends EventEmitter {
   }
 
   /**
+   * The recent ids every backend says it stored, to seed the dedupe window. A resend dropped as a
+   * repeat is acknowledged without reaching any backend, so an id one backend stored and another
+   * did not (the server died between the two writes) must not be seeded; and a backend without
+   * `recentIds()` cannot say, so then nothing is: a resend may then be stored twice by the
+   * others, which is better than lost by that one.
+   */
+  async #storedEverywhere(): Promise<Iterable<string>> {
+    let common: Set<string> | undefined;
+    for (const route of this.routes) {
+      const ids = await route.backend.recentIds?.();
+      if (ids === undefined) return [];
+      if (common === undefined) common = new Set(ids);
+      else {
+        const mine = new Set(ids);
+        for (const id of common) if (!mine.has(id)) common.delete(id);
+      }
+    }
+    return common ?? [];
+  }
+
+  /**
    * Opens a route's backend with its context (errors it reports, the server's lifetime).
    * @throws LogStreamError (kind `io`) naming the backend that failed to open
    */
@@ -367,10 +388,7 @@ export class LogServer extends EventEmitter {
   async listen(): Promise<void> {
     if (this.#state !== 'new') throw new LogStreamError('server', 'listen() called twice');
     for (const route of this.routes) await this.#openBackend(route);
-    for (const route of this.routes) {
-      const ids = await route.backend.recentIds?.();
-      if (ids !== undefined) this.rememberIds(ids);
-    }
+    this.rememberIds(await this.#storedEverywhere());
     this.#peerCredentials = await loadPeerCredentialsReader();
     await this.#clearStaleSocket();
     const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) => this.#accept(socket));

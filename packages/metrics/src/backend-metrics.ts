@@ -26,6 +26,10 @@ const STATS_COUNTERS: Readonly<Record<string, { name: string; help: string; scal
 /** `stats()` keys that are levels, not totals (the one exception to "stats only grow"). */
 const STATS_GAUGES: Readonly<Record<string, { name: string; help: string }>> = {
   live_file_bytes: { name: 'logstream_live_file_bytes', help: 'Size of the live file (current.log) now.' },
+  lag_entries: {
+    name: 'logstream_backend_lag_entries',
+    help: 'Entries a backend took and its peer has not acknowledged yet (nats: not yet PubAcked by JetStream).',
+  },
 };
 
 /** `stats()` keys that count entries a backend dropped, with their `reason` label. */
