@@ -68,6 +68,22 @@ describe('scanCanonicalEntry', () => {
     expect(scanCanonicalEntry(line)).toEqual({ id: '550e8400-e29b-41d4-a716-446655440000', level: 6 });
   });
 
+  it('leaves to the slow path every escape JSON.stringify would not write (so what it keeps is canonical)', () => {
+    const base = encodeEntry({
+      id: '550e8400-e29b-41d4-a716-446655440000',
+      timestamp: '2024-01-15T10:30:45.123Z',
+      level: 6,
+      daemon: 'd',
+      message: 'MSG',
+      fields: {},
+      pid: null,
+      hostname: 'h',
+    });
+    const fast = (message: string) => scanCanonicalEntry(Buffer.from(base.replace('MSG', message))) !== undefined;
+    for (const escape of ['\\u1001', '\\/', '\\u001F', '\\u000a', '\\u0009', '\\ud83d\\ude00']) expect(fast(escape), escape).toBe(false);
+    for (const escape of ['\\u001f', '\\u0001', '\\n', '\\"', '\\\\']) expect(fast(escape), escape).toBe(true);
+  });
+
   it('accepts only what the slow path accepts unchanged, with the same id and level', () => {
     fc.assert(
       fc.property(entry, fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 255 }), fc.boolean(), (e, at, byte, mutate) => {

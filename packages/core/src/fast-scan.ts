@@ -70,15 +70,21 @@ function jsonString(line: Buffer, at: number): number {
     if (b >= 0x80) highBytes = true;
     if (b === BACKSLASH) {
       const e = line[i + 1];
+      // Only the escapes JSON.stringify writes, so kept bytes are the canonical encoding: \u00xx
+      // (lowercase) for a control byte without a short form. Any other \u escape, or \/, is
+      // valid JSON that the slow path re-encodes.
       if (e === 0x75 /* u */) {
-        for (let k = 2; k < 6; k++) {
-          const h = line[i + k];
-          if (h === undefined || !((h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66))) return -1;
-        }
+        if (line[i + 2] !== 0x30 || line[i + 3] !== 0x30) return -1;
+        const h = line[i + 4] as number;
+        const l = line[i + 5] as number;
+        const low = l >= 0x30 && l <= 0x39 ? l - 0x30 : l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+        if ((h !== 0x30 && h !== 0x31) || low < 0) return -1;
+        const code = (h - 0x30) * 16 + low;
+        if (code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d) return -1;
         i += 6;
         continue;
       }
-      if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      if (e === QUOTE || e === BACKSLASH || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
         i += 2;
         continue;
       }
