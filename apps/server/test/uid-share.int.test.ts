@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startServer, until, useServerDir } from './helpers';
@@ -60,5 +60,13 @@ describe('connections per uid', () => {
     await until(() => text.includes('"ready"') || text.includes('error'), 2_000, 'the root client answered');
     expect(text).toContain('"ready"');
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('warns at start when its socket sits in a world-writable directory (where another user could take the path)', async () => {
+    const shared = join(dir, 'tmp');
+    await mkdir(shared);
+    await chmod(shared, 0o1777);
+    const server = await startServer(['-s', join(shared, 'logstream.sock'), '-o', out]);
+    expect(server.stderr()).toContain(`is in a world-writable directory (${shared})`);
   });
 });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { writeSync } from 'node:fs';
+import { readFileSync, statSync, writeSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { EntryEncoder, type EntryOrigin } from './entry-encoder';
@@ -48,6 +48,13 @@ export interface ClientConfig {
    * 'users[*].password']` or `{ paths, censor, remove }`. Matched against the flattened keys.
    */
   redact?: RedactOptions;
+  /**
+   * Users whose server this client talks to, besides root, this process's own user and the
+   * `logstream` user: the owner of the socket file must be one of them, so that a process that
+   * bound the socket path first (a squatter) never receives an entry. Default: none more;
+   * `$LOGSTREAM_TRUSTED_UIDS` (comma-separated uids) adds to it.
+   */
+  trustedServerUids?: readonly number[];
 }
 
 /** An entry for {@link LogClient.logEntry}: made elsewhere or earlier, with its own time, pid and hostname. */
@@ -206,6 +213,8 @@ export class LogClient extends EventEmitter<LogClientEvents> {
   // Why the last connection attempt failed: the errno error of the socket.
   #lastError: NodeJS.ErrnoException | undefined;
   #reportedPermission = false;
+  #reportedUntrusted = false;
+  readonly #trustedServerUids: readonly number[];
 
   /** Use {@link LogClient.connect} or {@link LogClient.withConfig}. */
   constructor(config: ClientConfig) {
@@ -215,6 +224,7 @@ export class LogClient extends EventEmitter<LogClientEvents> {
     const minLevel = config.minLevel === undefined ? 7 : parseLogLevel(config.minLevel);
     if (minLevel === undefined) throw new LogStreamError('client', `minLevel: not a level: ${String(config.minLevel)}`);
     this.socketPath = config.socketPath ?? (process.env.LOGSTREAM_SOCKET || DEFAULT_SOCKET_PATH);
+    this.#trustedServerUids = config.trustedServerUids ?? [];
     this.#redact = compileRedact(config.redact);
     this.daemonName = config.daemonName;
     this.#encoder = new EntryEncoder(config.daemonName);
@@ -680,7 +690,19 @@ export class LogClient extends EventEmitter<LogClientEvents> {
       this.timeout,
     );
     timer.unref();
-    socket.once('connect', () => socket.write(encodeHandshake(this.daemonName)));
+    socket.once('connect', () => {
+      // Nothing is written before the server is known to run as a trusted user.
+      const untrusted = this.#untrustedServer();
+      if (untrusted !== undefined) {
+        if (!this.#reportedUntrusted) {
+          this.#reportedUntrusted = true;
+          this.#warn(untrusted.message);
+        }
+        socket.destroy(untrusted);
+        return;
+      }
+      socket.write(encodeHandshake(this.daemonName));
+    });
     socket.on('data', (data: string) => this.#onData(data, timer));
     // Kept as the cause of the close's error (e.g. `connect ENOENT <path>`).
     let lastError: Error | undefined;
@@ -713,6 +735,28 @@ export class LogClient extends EventEmitter<LogClientEvents> {
       this.#checkDrain();
       if (this.#state === 'waiting' && this.autoReconnect) this.#scheduleReconnect();
     });
+  }
+
+  /**
+   * Why the server behind the socket is not to be trusted, or undefined: the socket file's owner
+   * must be root, this process's user, the `logstream` user or one of `trustedServerUids`. (The
+   * file is looked at once connected: a squatter's socket is its own file, owned by it.)
+   */
+  #untrustedServer(): LogStreamError | undefined {
+    if (process.platform === 'win32' || process.getuid === undefined) return undefined;
+    let owner: number;
+    try {
+      owner = statSync(this.socketPath).uid;
+    } catch {
+      return undefined; // gone already: the connection fails on its own
+    }
+    const trusted = trustedUids(this.#trustedServerUids);
+    if (trusted.has(owner)) return undefined;
+    return new LogStreamError(
+      'connection',
+      `refusing the LogStream server at ${this.socketPath}: its socket belongs to uid ${owner}, not to root, this user (uid ${process.getuid()}) or logstream; set trustedServerUids or LOGSTREAM_TRUSTED_UIDS to trust it`,
+      { code: 'UNTRUSTED_SERVER' },
+    );
   }
 
   #scheduleReconnect(): void {
@@ -888,4 +932,29 @@ export class LogChild {
   drain(): Promise<void> {
     return this.#client.drain();
   }
+}
+
+/** The `logstream` user's uid, read once from /etc/passwd (undefined when there is none). */
+let logstreamUid: number | undefined | null = null;
+
+/** The uids whose socket a client trusts: root, its own user, `logstream`, and those it was told. */
+function trustedUids(extra: readonly number[]): Set<number> {
+  if (logstreamUid === null) {
+    logstreamUid = undefined;
+    try {
+      const line = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('logstream:'));
+      const uid = Number(line?.split(':')[2]);
+      if (line !== undefined && Number.isInteger(uid)) logstreamUid = uid;
+    } catch {
+      // No /etc/passwd: no logstream user to trust.
+    }
+  }
+  const uids = new Set<number>([0, process.getuid?.() ?? 0, ...extra]);
+  if (logstreamUid !== undefined) uids.add(logstreamUid);
+  for (const part of (process.env.LOGSTREAM_TRUSTED_UIDS ?? '').split(',')) {
+    if (/^\d+$/.test(part.trim())) uids.add(Number(part.trim()));
+  }
+  return uids;
 }

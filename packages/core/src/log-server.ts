@@ -418,6 +418,20 @@ export class LogServer extends EventEmitter {
       this.#report(fds ? 'server: out of file descriptors, a connection was closed (raise LimitNOFILE / ulimit -n)' : 'server', error);
     });
     await chmod(this.socketPath, this.#socketMode);
+    const parent = dirname(this.socketPath);
+    const parentMode = (await lstat(parent).catch(() => undefined))?.mode ?? 0;
+    if ((parentMode & 0o002) !== 0) {
+      // Any user may bind this path while the server is down, and receive the daemons' entries
+      // (clients refuse a socket owned by an untrusted user, but say so only as an error).
+      this.emit(
+        'error',
+        new LogStreamError(
+          'config',
+          `the socket ${this.socketPath} is in a world-writable directory (${parent}): another user could take the path while the server is down; use a directory only the server may write, such as /run/logstream/`,
+          { code: 'CONFIG' },
+        ),
+      );
+    }
     this.#fdRoom = await fileDescriptorRoom();
     if (this.#fdRoom !== undefined && this.#fdRoom < this.maxConnections) {
       this.emit(

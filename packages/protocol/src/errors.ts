@@ -21,6 +21,7 @@ export type LogStreamErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   | 'SHUTTING_DOWN'
   | 'NOT_CONNECTED'
+  | 'UNTRUSTED_SERVER'
   | 'TIMEOUT'
   | 'CLOSED'
   | 'BUFFER_FULL'
