@@ -167,7 +167,7 @@ export function formatConfigIssues(issues: readonly v.BaseIssue<unknown>[]): str
 /** The keys of a table of the schema (through `v.optional`), or undefined for a value. */
 function tableEntries(schema: v.GenericSchema): Record<string, v.GenericSchema> | undefined {
   let s = schema as v.GenericSchema & { wrapped?: v.GenericSchema; entries?: Record<string, v.GenericSchema> };
-  while (s.type === 'optional' && s.wrapped !== undefined) s = s.wrapped as typeof s;
+  while (s.type === 'optional' && s.wrapped !== undefined) s = s.wrapped;
   return s.type === 'strict_object' ? s.entries : undefined;
 }
 
