@@ -971,7 +971,15 @@ export class LogServer extends EventEmitter {
   }
 
   #flush(): void {
-    if (this.#routesHeld) return;
+    if (this.#routesHeld) {
+      // Held entries count against the in-flight bound too: past it, stop reading until the switch.
+      if (this.#pendingBytes > this.#maxInflightBytes && !this.#paused) {
+        this.#paused = true;
+        this.counters.socketPauses++;
+        for (const conn of this.#conns) conn.socket.pause();
+      }
+      return;
+    }
     this.#batchStartedAt = 0;
     if (this.#pendingAcks.size === 0 && this.#lines.length === 0) return;
     const batch = new EntryBatch(this.#lines, this.#levels);

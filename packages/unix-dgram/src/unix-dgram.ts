@@ -27,7 +27,7 @@ export interface UnixDgramSocket extends EventEmitter {
 /** The unix-dgram module. */
 export interface UnixDgramModule {
   /** A socket; `listener` gets each datagram received (at most 64 KiB of it) once it is bound. */
-  createSocket(this: void, type: 'unix_dgram', listener?: (data: Buffer) => void): UnixDgramSocket;
+  createSocket: (type: 'unix_dgram', listener?: (data: Buffer) => void) => UnixDgramSocket;
 }
 
 let loaded: Promise<UnixDgramModule> | undefined;
