@@ -308,6 +308,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     handshakeTimeoutMs: config.server.handshake_timeout_ms,
   });
   server.on('error', (error: Error) => log.error(error.message));
+  server.on('warning', (message: string) => log.warn(message));
   server.on('client-error', (e: { code: string; message: string }) => log.debug(`client: ${e.code}: ${e.message}`));
   await server.listen();
   if (gid !== undefined) {

@@ -182,7 +182,8 @@ const MAX_ERROR_MESSAGE_CHARS = 1024;
  * The LogStream server: accepts connections on a Unix socket, validates and completes entries,
  * routes them in batches to backends, and acknowledges them once every backend stored them.
  *
- * Events: `'listening'`, `'connection'` (count), `'error'` (Error: a backend write failed; the
+ * Events: `'listening'`, `'connection'` (count), `'warning'` (string: a setting or a
+ * situation worth an operator's attention), `'error'` (Error: a backend write failed; the
  * write is retried), `'client-error'` ({ kind, code, message }: a bad line or handshake),
  * `'close'`.
  */
@@ -423,24 +424,14 @@ export class LogServer extends EventEmitter {
     if ((parentMode & 0o002) !== 0) {
       // Any user may bind this path while the server is down, and receive the daemons' entries
       // (clients refuse a socket owned by an untrusted user, but say so only as an error).
-      this.emit(
-        'error',
-        new LogStreamError(
-          'config',
-          `the socket ${this.socketPath} is in a world-writable directory (${parent}): another user could take the path while the server is down; use a directory only the server may write, such as /run/logstream/`,
-          { code: 'CONFIG' },
-        ),
+      this.#warn(
+        `the socket ${this.socketPath} is in a world-writable directory (${parent}): another user could take the path while the server is down; use a directory only the server may write, such as /run/logstream/`,
       );
     }
     this.#fdRoom = await fileDescriptorRoom();
     if (this.#fdRoom !== undefined && this.#fdRoom < this.maxConnections) {
-      this.emit(
-        'error',
-        new LogStreamError(
-          'config',
-          `max_connections ${this.maxConnections} is more than the open-file limit leaves room for (${this.#fdRoom}); connections past ${this.#fdRoom} are refused: raise LimitNOFILE (ulimit -n)`,
-          { code: 'CONFIG' },
-        ),
+      this.#warn(
+        `max_connections ${this.maxConnections} is more than the open-file limit leaves room for (${this.#fdRoom}); connections past ${this.#fdRoom} are refused: raise LimitNOFILE (ulimit -n)`,
       );
     }
     this.#state = 'listening';
@@ -592,6 +583,16 @@ export class LogServer extends EventEmitter {
     await unlink(this.socketPath).catch(() => undefined);
     this.#state = 'closed';
     this.emit('close');
+  }
+
+  /**
+   * Says something worth an operator's attention that is not a failure, as a `'warning'` event
+   * (a string), or through `process.emitWarning` when nobody listens: unlike `'error'`, an
+   * unheard warning must not end the process.
+   */
+  #warn(message: string): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', message);
+    else process.emitWarning(message, 'LogStreamWarning');
   }
 
   /** Flushes and closes every backend, giving up on those not done within `ms`. */
