@@ -5,8 +5,23 @@ import { parseLogLevel, type LogLevel } from './level';
 export type LogFields = Record<string, string>;
 
 /**
+ * The sending process of an entry as the kernel says (SO_PEERCRED on the connection), never as
+ * the entry says: the server sets it. `comm` and `exe` come from `/proc/<pid>`, `unit` from
+ * `/proc/<pid>/cgroup` when it names a systemd unit; what cannot be read is left out.
+ */
+export interface PeerIdentity {
+  pid: number;
+  uid: number;
+  gid: number;
+  comm?: string;
+  exe?: string;
+  unit?: string;
+}
+
+/**
  * A complete log entry, as stored. The JSON encoding has exactly these keys, in this order:
- * `id`, `timestamp`, `level`, `daemon`, `message`, `fields`, `pid`, `hostname`.
+ * `id`, `timestamp`, `level`, `daemon`, `message`, `fields`, `pid`, `hostname`, then `peer` when
+ * the server knows the sender (see {@link PeerIdentity}; `null` where the kernel cannot say).
  */
 export interface LogEntry {
   /** Unique id (a UUID when made by LogStream); resends are recognised by it. */
@@ -22,6 +37,11 @@ export interface LogEntry {
   pid: number | null;
   /** Host the entry was logged on, `null` when unknown. */
   hostname: string | null;
+  /**
+   * The sender as the kernel says, set by the server (a client-sent `peer` is never stored as
+   * sent); `null` when credentials cannot be read; absent in entries stored before it existed.
+   */
+  peer?: PeerIdentity | null;
 }
 
 /** An entry as a client may send it: everything but `message` may be left out. */
@@ -109,6 +129,18 @@ export const LogEntryInputSchema = v.strictObject({
   hostname: v.optional(v.nullable(name(MAX_HOSTNAME_LENGTH, 'hostname'))),
 });
 
+const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4294967295));
+
+/** valibot schema of {@link PeerIdentity}. */
+export const PeerIdentitySchema = v.strictObject({
+  pid: u32,
+  uid: u32,
+  gid: u32,
+  comm: v.optional(v.string()),
+  exe: v.optional(v.string()),
+  unit: v.optional(v.string()),
+});
+
 /** valibot schema of a complete, stored entry. */
 export const LogEntrySchema = v.strictObject({
   id: name(MAX_ID_LENGTH, 'id'),
@@ -119,6 +151,7 @@ export const LogEntrySchema = v.strictObject({
   fields: LogFieldsSchema,
   pid: v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4294967295))),
   hostname: v.nullable(name(MAX_HOSTNAME_LENGTH, 'hostname')),
+  peer: v.optional(v.nullable(PeerIdentitySchema)),
 });
 
 /** The result of checking one entry: the hot path returns results, it never throws per line. */
@@ -210,5 +243,11 @@ export function encodeEntry(entry: LogEntry): string {
     fields: entry.fields,
     pid: entry.pid,
     hostname: entry.hostname,
+    peer: entry.peer === undefined ? undefined : entry.peer === null ? null : encodablePeer(entry.peer),
   });
+}
+
+/** `peer` in the canonical key order: pid, uid, gid, comm, exe, unit (absent ones left out). */
+function encodablePeer(peer: PeerIdentity): PeerIdentity {
+  return { pid: peer.pid, uid: peer.uid, gid: peer.gid, comm: peer.comm, exe: peer.exe, unit: peer.unit };
 }

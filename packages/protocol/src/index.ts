@@ -9,6 +9,7 @@ export {
   LogFieldsSchema,
   LogEntryInputSchema,
   LogEntrySchema,
+  PeerIdentitySchema,
   checkEntryInput,
   encodeEntry,
   formatIssues,
@@ -16,7 +17,7 @@ export {
   isTimestamp,
   nowIso,
 } from './entry';
-export type { LogEntry, LogEntryInput, LogFields, EntryResult } from './entry';
+export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
 export { LogStreamError, ERROR_KINDS } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
 export {
