@@ -1,10 +1,11 @@
+// Node scripts run as an application would run them: with the built packages and npm's pino/winston.
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const PACKAGES = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(PACKAGES, 'client', 'dist');
 
 /**
  * Gives `dir` a node_modules in which an application finds what it would after `npm install`:

@@ -4,6 +4,8 @@
 # kernel-chosen ports; all are routed to each other. Prints KEY=VALUE lines: NATS_DIR, NATS_URLS
 # (comma-separated), NATS_PIDS (space-separated), NATS_PORTS, NATS_BIN, NATS_CONF_<i>.
 # Extra config for every node can be passed in NATS_EXTRA_CONF (e.g. an accounts block).
+# Stop with: stop-peer.sh nats-server "$NATS_PIDS" "$NATS_DIR" (LOGSTREAM_PEER_BASE in each node's
+# environment marks it as ours).
 set -euo pipefail
 n=${1:-3}
 if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
@@ -34,7 +36,7 @@ jetstream { store_dir: "$dir/n$i/js" }
 cluster { name: lscluster, host: 127.0.0.1, port: ${p[$((n + i))]}, routes: [ $routes ] }
 ${NATS_EXTRA_CONF:-}
 CONF
-  setsid "$bin" -c "$dir/n$i/nats.conf" >>"$dir/n$i/server.log" 2>&1 </dev/null &
+  LOGSTREAM_PEER_BASE="$dir" setsid "$bin" -c "$dir/n$i/nats.conf" >>"$dir/n$i/server.log" 2>&1 </dev/null &
   pids+="$! "
   urls+="nats://127.0.0.1:${p[$i]},"
   echo "NATS_CONF_$i=$dir/n$i/nats.conf"

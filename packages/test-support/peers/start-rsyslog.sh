@@ -24,7 +24,7 @@
 #                               files kept; new messages are appended), on the ports given by
 #       RSYSLOG_FIXED_UDP_PORT / RSYSLOG_FIXED_TCP_PORT / RSYSLOG_FIXED_PTCP_PORT /
 #       RSYSLOG_FIXED_TLS_PORT  instead of port 0 (used to restart a peer at the same address)
-# Prints KEY=VALUE lines (also saved to $RSYSLOG_BASE/env). Stop with stop-rsyslog.sh PID.
+# Prints KEY=VALUE lines (also saved to $RSYSLOG_BASE/env). Stop with stop-peer.sh rsyslogd PID BASE.
 set -euo pipefail
 
 install_pkg() {
@@ -166,7 +166,7 @@ CONF
 
 START_NS=$(date +%s%N)
 # -n: foreground, so $! is rsyslogd's PID; setsid + stdio to files so `$(start-rsyslog.sh)`
-# returns. LOGSTREAM_PEER_BASE marks the process as ours for stop-rsyslog.sh.
+# returns. LOGSTREAM_PEER_BASE marks the process as ours for stop-peer.sh.
 LOGSTREAM_PEER_BASE="$BASE" setsid "$RSYSLOGD" -n -f "$CONF" -i "$PIDFILE" </dev/null >"$LOG" 2>&1 &
 PID=$!
 

@@ -7,7 +7,7 @@
 # When mount namespaces are allowed (root / CAP_SYS_ADMIN) it is confined: in a private mount
 # namespace /run and /var/log are bind-mounted from a temp dir, so nothing outside that dir is
 # touched. Otherwise (fallback, JOURNALD_MODE=plain) it uses /run/systemd/journal.NAME and
-# /var/log/journal/<machine-id>.NAME with a unique NAME, which stop-journald.sh removes again.
+# /var/log/journal/<machine-id>.NAME with a unique NAME, which stop-peer.sh removes again.
 #
 # Usage: start-journald.sh [--base DIR] [NAMESPACE]     (default namespace: logstream)
 #   --base DIR  start again in the temp dir of a journald stopped with KEEP_PEER_DATA=1: same
@@ -18,7 +18,7 @@
 # Prints KEY=VALUE lines (also saved to $BASE/env): JOURNALD_PID, JOURNALD_SOCKET (native protocol,
 # datagram), JOURNALD_DIRECTORY (for `journalctl --directory=`), JOURNALD_NAMESPACE,
 # JOURNALD_BASE, JOURNALD_LOG (journald's own log), JOURNALD_MODE (unshare or plain).
-# Stop with: stop-journald.sh "$JOURNALD_PID" "$JOURNALD_BASE"
+# Stop with: stop-peer.sh systemd-journal "$JOURNALD_PID" "$JOURNALD_BASE"
 set -euo pipefail
 
 BASE=""
@@ -105,7 +105,7 @@ else
   CONFDIR="/run/systemd/journald@$NS.conf.d"
   JDIR="/var/log/journal/$MID.$NS"
   mkdir -p /run/systemd
-  # The exact paths stop-journald.sh removes.
+  # The exact paths stop-peer.sh removes.
   printf '%s\n' "$SOCKDIR" "$CONFDIR" "$JDIR" "/run/log/journal/$MID.$NS" >"$BASE/cleanup-paths"
 fi
 
@@ -129,7 +129,7 @@ CONF
 # setsid: own session; stdio to a file so that `$(start-journald.sh)` does not wait on it.
 # SYSTEMD_LOG_TARGET=console: journald's own messages go to $LOG, never to /dev/kmsg.
 # Nothing here forks (setsid of a non-group-leader, unshare without --fork, sh exec), so $! is
-# journald's PID. LOGSTREAM_PEER_BASE marks the process as ours for stop-journald.sh.
+# journald's PID. LOGSTREAM_PEER_BASE marks the process as ours for stop-peer.sh.
 export LOGSTREAM_PEER_BASE="$BASE" SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL="${JOURNALD_LOG_LEVEL:-info}"
 if [ "$MODE" = unshare ]; then
   # shellcheck disable=SC2016  # $1..$3 are expanded by the inner sh
