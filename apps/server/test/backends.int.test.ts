@@ -2,15 +2,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-// The backends' own real-peer helpers: one recipe per peer in the repository.
+// The real peers: one recipe per peer in the repository.
 import {
+  readEntries,
+  runCli,
   startJournald,
+  startRsyslog,
+  startServer,
   stopJournald,
+  useServerDir,
   waitForJournal,
   type JournaldPeer,
-} from '../../../packages/backend-journald/test/helpers/journald-peer';
-import { startRsyslog, type RsyslogPeer } from '../../../packages/backend-syslog/test/helpers/rsyslog';
-import { readEntries, runCli, startServer, useServerDir } from './helpers';
+  type RsyslogPeer,
+} from '@logstream/test-support';
 
 let dir: string;
 let sock: string;

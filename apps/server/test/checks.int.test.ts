@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { readEntries, runCli, startServer, useServerDir } from './helpers';
+import { readEntries, runCli, startServer, useServerDir } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;

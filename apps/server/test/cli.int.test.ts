@@ -5,7 +5,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LogClient } from '@logstream/client';
-import { readEntries, runCli, until, useServerDir } from './helpers';
+import { readEntries, runCli, until, useServerDir } from '@logstream/test-support';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 

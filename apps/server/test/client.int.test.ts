@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { LogClient, LogStreamError } from '@logstream/client';
 import { LogServer, MemoryBackend } from '@logstream/core';
-import { tempDir, until } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
 
 let dir: string;
 let cleanup: () => Promise<void>;

@@ -3,7 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { appendFile, mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 import { countStored, spawnClients, tally, type StreamClients } from './fixtures/fault-helpers';
 
 // The server on a real 5 MB tmpfs, with rotation and compression: the disk fills up twice after

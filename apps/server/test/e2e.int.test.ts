@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LogClient, LogLevel } from '@logstream/client';
 import { parseServerFrame } from '@logstream/protocol';
-import { readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 let dir: string;
 let server: ServerProcess | undefined;

@@ -5,7 +5,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
 import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { metric, readEntries, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { metric, readEntries, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 import { countStored, freePort, memoryOf, spawnClients, tally, type StreamClients } from './fixtures/fault-helpers';
 
 let dir: string;

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { createConnection, type Socket } from 'node:net';
-import { CLI, until, useServerDir } from './helpers';
+import type { Socket } from 'node:net';
+import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
+import { SERVER_CLI as CLI, rawConnect, until, useServerDir, type RawConn } from '@logstream/test-support';
 
 // Past its open-file limit a Node server's new connections are closed by libuv without a word
 // (EMFILE on accept): the client sees a bare EOF and nothing says why. The server must refuse
@@ -16,18 +17,10 @@ afterEach(() => {
   for (const s of sockets.splice(0)) s.destroy();
 });
 
-function connect(): Promise<{ socket: Socket; text: () => string; closed: () => boolean }> {
-  return new Promise((resolve) => {
-    const socket = createConnection(sock);
-    sockets.push(socket);
-    let text = '';
-    let closed = false;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => (text += d));
-    socket.on('error', () => undefined);
-    socket.on('close', () => (closed = true));
-    socket.once('connect', () => resolve({ socket, text: () => text, closed: () => closed }));
-  });
+async function connect(): Promise<RawConn<ServerFrame>> {
+  const c = await rawConnect(sock, parseServerFrame);
+  sockets.push(c.socket);
+  return c;
 }
 
 describe('the open-file limit', () => {
@@ -42,8 +35,8 @@ describe('the open-file limit', () => {
       expect(err).toMatch(/max_connections 1000 is more than the open-file limit leaves room for \(\d+\)/);
       const conns: Awaited<ReturnType<typeof connect>>[] = [];
       for (let i = 0; i < 120; i++) conns.push(await connect());
-      await until(() => conns.filter((c) => c.closed()).length > 0, 10_000, 'refused connections to close');
-      const refused = conns.filter((c) => c.closed());
+      await until(() => conns.filter((c) => c.closed).length > 0, 10_000, 'refused connections to close');
+      const refused = conns.filter((c) => c.closed);
       // Every connection the server closed was told why: none was dropped unseen.
       expect(refused.every((c) => c.text().includes('TOO_MANY_CONNECTIONS'))).toBe(true);
       expect(refused.length).toBeGreaterThan(0);

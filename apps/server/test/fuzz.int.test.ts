@@ -4,7 +4,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { startServer, tempDir, type ServerProcess } from './helpers';
+import { startServer, tempDir, type ServerProcess } from '@logstream/test-support';
 import { memoryOf } from './fixtures/fault-helpers';
 
 // Untrusted input, thrown at a real server process on several connections at once, while a

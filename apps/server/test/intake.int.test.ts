@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
+import { rawConnect, runCli, startServer, until, useServerDir, type RawConn, type ServerProcess } from '@logstream/test-support';
 
 // The intake limits and canonical storage of issue 13 (items 6, 7 and 9's storage part), through
 // the built server and its config.
@@ -26,16 +27,10 @@ async function serve(config: string): Promise<ServerProcess> {
 }
 
 /** A raw connection that collects what the server sends. */
-async function raw(): Promise<{ socket: Socket; text: () => string; closed: () => boolean }> {
-  const socket = createConnection(sock);
-  sockets.push(socket);
-  let text = '';
-  let closed = false;
-  socket.setEncoding('utf8').on('data', (d: string) => (text += d));
-  socket.on('error', () => undefined);
-  socket.on('close', () => (closed = true));
-  await new Promise((r) => socket.once('connect', r));
-  return { socket, text: () => text, closed: () => closed };
+async function raw(): Promise<RawConn<ServerFrame>> {
+  const c = await rawConnect(sock, parseServerFrame);
+  sockets.push(c.socket);
+  return c;
 }
 
 describe('[server] handshake_timeout_ms', () => {
@@ -46,14 +41,14 @@ describe('[server] handshake_timeout_ms', () => {
     unfinished.socket.write('app\n{"message":"never');
     const idle = await raw();
     idle.socket.write('app\n{"message":"one"}\n');
-    await until(() => silent.closed() && unfinished.closed(), 15_000, 'the silent and the unfinished connection to be closed');
+    await until(() => silent.closed && unfinished.closed, 15_000, 'the silent and the unfinished connection to be closed');
     expect(silent.text()).toContain('"code":"TIMEOUT"');
     expect(silent.text()).toContain('no complete first line within handshake_timeout_ms 500');
     expect(unfinished.text()).toContain('line not finished within handshake_timeout_ms 500');
     // Idle after a complete line: still open, and it still logs.
     idle.socket.write('{"message":"two"}\n');
     await until(() => idle.text().includes('"seq":2'), 15_000, 'the idle connection acked twice');
-    expect(idle.closed()).toBe(false);
+    expect(idle.closed).toBe(false);
     expect(idle.text()).not.toContain('"type":"error"');
   });
 

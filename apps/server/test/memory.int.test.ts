@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LogClient } from '@logstream/client';
-import { CLI, until, useServerDir } from './helpers';
+import { SERVER_CLI as CLI, until, useServerDir } from '@logstream/test-support';
 import { memoryOf } from './fixtures/fault-helpers';
 
 // Memory under hostile connections (issue 13, item 5): the server's peak RSS (VmHWM, read from

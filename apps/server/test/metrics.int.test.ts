@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { metric, parseMetrics, startServer, until, useServerDir } from './helpers';
+import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
+import { metric, parseMetrics, rawConnect, startServer, until, useServerDir, type RawConn } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;
@@ -16,18 +17,10 @@ afterEach(() => {
 });
 
 /** Connects a raw socket and collects what the server sends. */
-async function raw(path: string): Promise<{ socket: Socket; text: () => string; closed: Promise<void> }> {
-  const socket = createConnection(path);
-  sockets.push(socket);
-  let text = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => (text += d));
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('error', reject);
-  });
-  return { socket, text: () => text, closed };
+async function raw(path: string): Promise<RawConn<ServerFrame>> {
+  const c = await rawConnect(path, parseServerFrame);
+  sockets.push(c.socket);
+  return c;
 }
 
 describe('metrics', () => {
@@ -75,7 +68,7 @@ describe('metrics', () => {
 
     // A third connection is one too many (max_connections = 2).
     const refused = await raw(sock);
-    await refused.closed;
+    await until(() => refused.closed, 15_000, 'the refused connection to close');
     expect(refused.text()).toContain('TOO_MANY_CONNECTIONS');
 
     // Rotated files are compressed in the background: wait until every archive is a .gz.

@@ -2,16 +2,23 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { metric, readEntries, runCli, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from './helpers';
-import { freePort, spawnClients, type StreamClients } from './fixtures/fault-helpers';
-// The NATS test peer lives with the backend; it starts a real 3-node nats-server cluster.
 import {
   addStream,
+  metric,
+  readEntries,
   readStream,
+  runCli,
+  scrapeMetrics,
   startNatsCluster,
+  startServer,
   streamLeader,
+  until,
+  useServerDir,
   type NatsCluster,
-} from '../../../packages/backend-nats/test/helpers/nats-cluster';
+  type ServerProcess,
+} from '@logstream/test-support';
+import { freePort, spawnClients, type StreamClients } from './fixtures/fault-helpers';
+// A real 3-node nats-server cluster.
 
 let dir: string;
 let sock: string;

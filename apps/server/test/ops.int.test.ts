@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { LogClient } from '@logstream/client';
-import { CLI, readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { SERVER_CLI as CLI, readEntries, runCli, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 const DEPLOY = join(dirname(fileURLToPath(import.meta.url)), '..', 'deploy');
 

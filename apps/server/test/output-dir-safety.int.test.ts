@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CLI, useServerDir } from './helpers';
+import { SERVER_CLI as CLI, useServerDir } from '@logstream/test-support';
 
 // The server runs as root and its output directory is a place other users must not be able to
 // point elsewhere: a planted link is never followed, and a directory another user may write to

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { readEntries, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { rawConnect, readEntries, startServer, until, useServerDir, type RawConn, type ServerProcess } from '@logstream/test-support';
 
 // A client that writes JSON with spaces after `:` and `,` (as Python's json.dumps does) resends
 // what a SIGKILL left unacknowledged. After the restart the server seeds its dedupe window from
@@ -17,25 +17,12 @@ afterEach(() => {
 });
 
 /** A raw protocol client: handshake, then lines; records the frames the server sends. */
-async function connect(daemon: string): Promise<{ socket: Socket; frames: ServerFrame[]; acked: () => number }> {
-  const socket = createConnection(sock);
-  sockets.push(socket);
-  const frames: ServerFrame[] = [];
-  let rest = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() as string;
-    for (const line of lines) {
-      const frame = parseServerFrame(line);
-      if (frame !== undefined) frames.push(frame);
-    }
-  });
-  socket.on('error', () => undefined);
-  socket.write(`${daemon}\n`);
-  await until(() => frames.some((f) => f.type === 'ready'), 10_000, 'ready frame');
-  const acked = (): number => frames.reduce((n, f) => (f.type === 'ack' ? Math.max(n, f.seq) : n), 0);
-  return { socket, frames, acked };
+async function connect(daemon: string): Promise<RawConn<ServerFrame>> {
+  const c = await rawConnect(sock, parseServerFrame);
+  sockets.push(c.socket);
+  c.send(`${daemon}\n`);
+  await c.waitFrame((f) => f.type === 'ready', 10_000);
+  return c;
 }
 
 /** JSON as Python's json.dumps writes it: `{"id": "x", "level": 6}`. */

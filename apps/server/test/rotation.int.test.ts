@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LogClient } from '@logstream/client';
-import { readEntries, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { readEntries, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 // The server with rotation and compression on: every acknowledged entry is in exactly one of
 // the archives (opened with the real zcat / lz4 tools) or the live file, whatever the rotations.

@@ -5,7 +5,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseServerFrame } from '@logstream/protocol';
-import { readEntries, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from './helpers';
+import { readEntries, scrapeMetrics, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 import { freePort } from './fixtures/fault-helpers';
 
 // A journald that never reads (or goes away) must not hold the acks of the other backends under

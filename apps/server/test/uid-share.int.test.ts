@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { startServer, until, useServerDir } from './helpers';
+import { startServer, until, useServerDir } from '@logstream/test-support';
 
 // One unprivileged user holding idle connections must not lock everyone else out: the server
 // counts connections per uid (the kernel's word, SO_PEERCRED) and caps each such user's share.

@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The real server, built: the same helpers as the server app's own tests.
-import { readEntries, startServer, until, useServerDir, type ServerProcess } from '../../../apps/server/test/helpers';
+import { readEntries, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 /** The built `logstream` command (tests run what ships). */
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');

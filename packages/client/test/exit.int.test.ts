@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 // The real server, built: the same helpers as the server app's own tests.
-import { readEntries, startServer, until, useServerDir } from '../../../apps/server/test/helpers';
-import { CJS_CLIENT, ESM_CLIENT, runScript } from './script-runner';
+import { CJS_CLIENT, ESM_CLIENT, readEntries, runScript, startServer, until, useServerDir } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;

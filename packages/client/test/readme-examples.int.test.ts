@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The real server, built, and the examples run as an application runs them.
-import { readEntries, startServer, until, useServerDir } from '../../../apps/server/test/helpers';
-import { linkPackages, runScript } from './script-runner';
+import { linkPackages, readEntries, runScript, startServer, until, useServerDir } from '@logstream/test-support';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const READMES = ['packages/client/README.md', 'packages/pino/README.md', 'packages/winston/README.md', 'README.md'];

@@ -3,8 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { LogClient, LogStreamError, type ErrorFrame } from '@logstream/client';
 // The real server, built: the same helpers as the server app's own tests.
-import { readEntries, startServer, until, useServerDir } from '../../../apps/server/test/helpers';
-import { runScript, ESM_CLIENT } from './script-runner';
+import { ESM_CLIENT, readEntries, runScript, startServer, until, useServerDir } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;

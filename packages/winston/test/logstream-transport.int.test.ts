@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 // The real server, built, and scripts run as applications run: real winston from npm, a real socket.
-import { readEntries, startServer, until, useServerDir } from '../../../apps/server/test/helpers';
-import { linkPackages, runScript } from '../../client/test/script-runner';
+import { linkPackages, readEntries, runScript, startServer, until, useServerDir } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;
