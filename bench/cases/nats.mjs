@@ -3,7 +3,7 @@
 // logstream-server with only the file backend, with only the nats backend on an R1 stream, and
 // on an R3 stream, in one run, plus the server's peak RSS. A real 3-node nats-server cluster on
 // 127.0.0.1 is started and stopped here through the backend's test peer scripts
-// (packages/backend-nats/test/helpers/start-nats-cluster.sh, which apt-get installs nats-server
+// (packages/test-support/peers/start-nats-cluster.sh, which apt-get installs nats-server
 // if it is missing and the bench runs as root). Each stream is read back: its message count
 // must equal the entries sent (Nats-Msg-Id dedupe, nothing lost).
 import { createRequire } from 'node:module';
@@ -15,7 +15,7 @@ import { median } from '../lib/stats.mjs';
 import { startLogstream } from '../lib/targets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const helpers = join(root, 'packages', 'backend-nats', 'test', 'helpers');
+const helpers = join(root, 'packages', 'test-support', 'peers');
 const CONNS = 4;
 const PER_CONN = Number(process.env.BENCH_NATS_PER_CONN) || 12_500;
 const MSG_BYTES = 20;
@@ -118,6 +118,6 @@ export async function run() {
       ],
     };
   } finally {
-    await runCommand(join(helpers, 'stop-nats-cluster.sh'), [env.NATS_PIDS ?? '', env.NATS_DIR ?? '']);
+    await runCommand(join(helpers, 'stop-peer.sh'), ['nats-server', env.NATS_PIDS ?? '', env.NATS_DIR ?? '']);
   }
 }

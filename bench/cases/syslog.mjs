@@ -1,7 +1,7 @@
 // Syslog backend throughput: entries/s sent to a real rsyslogd over TCP (octet counting, RFC
 // 5424) against appending the same entries' NDJSON to a file, in one run. The rsyslogd is
 // started and stopped here through the backend's test peer script
-// (packages/backend-syslog/test/helpers/start-rsyslog.sh, which apt-get installs rsyslog if it is
+// (packages/test-support/peers/start-rsyslog.sh, which apt-get installs rsyslog if it is
 // missing and the bench runs as root).
 import { randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { makeTempDir, parseKv, removeTempDir, runCommand } from '../lib/procs.mj
 import { median } from '../lib/stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const helpers = join(root, 'packages', 'backend-syslog', 'test', 'helpers');
+const helpers = join(root, 'packages', 'test-support', 'peers');
 const ENTRIES = 50_000;
 const BATCH = 500;
 const RUNS = 3;
@@ -24,7 +24,7 @@ async function startRsyslog() {
 }
 
 async function stopRsyslog(env) {
-  await runCommand(join(helpers, 'stop-rsyslog.sh'), [env.RSYSLOG_PID, env.RSYSLOG_BASE]);
+  await runCommand(join(helpers, 'stop-peer.sh'), ['rsyslogd', env.RSYSLOG_PID, env.RSYSLOG_BASE]);
 }
 
 /** The version `rsyslogd -v` prints (as start-rsyslog.sh finds the binary), or undefined. */

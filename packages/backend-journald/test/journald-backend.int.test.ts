@@ -4,7 +4,7 @@ import { EntryBatch, type LogEntry, type LogLevel } from '@logstream/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JournaldBackend, encodeJournalEntry, journalFieldName } from '../src/index';
 import { makeEntry, uniqueDaemon } from './helpers/entries';
-import { journaldUnavailableReason, waitForJournal, type JournalRecord } from './helpers/journald-peer';
+import { journaldUnavailableReason, waitForJournal, type JournalRecord } from '@logstream/test-support';
 import { useJournaldPeer } from './helpers/journald-suite';
 
 const unavailable = journaldUnavailableReason();

@@ -2,7 +2,7 @@
 // wait, never drop.
 import { describe, expect, it } from 'vitest';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
-import { journaldUnavailableReason, waitForJournal } from './helpers/journald-peer';
+import { journaldUnavailableReason, waitForJournal } from '@logstream/test-support';
 import { useJournaldBackend } from './helpers/journald-suite';
 
 const unavailable = journaldUnavailableReason();

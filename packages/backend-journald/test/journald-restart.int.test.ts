@@ -4,7 +4,7 @@
 import { LogStreamError } from '@logstream/protocol';
 import { describe, expect, it } from 'vitest';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
-import { journaldUnavailableReason, startJournald, stopJournald, waitForJournal } from './helpers/journald-peer';
+import { journaldUnavailableReason, startJournald, stopJournald, waitForJournal } from '@logstream/test-support';
 import { useJournaldBackend } from './helpers/journald-suite';
 
 const unavailable = journaldUnavailableReason();

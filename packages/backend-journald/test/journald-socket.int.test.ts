@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LogStreamError } from '@logstream/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '@logstream/test-support';
 import { DEFAULT_JOURNALD_SOCKET, JournaldBackend } from '../src/index';
 import { DgramReceiver } from './helpers/dgram-receiver';
 import { makeBatch, uniqueDaemon } from './helpers/entries';
@@ -38,14 +39,6 @@ function backend(options: ConstructorParameters<typeof JournaldBackend>[0] = {})
 
 function seqs(messages: readonly Buffer[]): number[] {
   return messages.map((m) => Number(decodeNativeRecord(m).SEQ));
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('open()', () => {
@@ -115,7 +108,7 @@ describe('write()', () => {
     // before the peer gets to read, since it reads only when the event loop runs.
     const { batch } = makeBatch(uniqueDaemon(), 3000, 1024);
     await b.write(batch);
-    await until(() => r.messages.length >= 3000, 'all datagrams');
+    await until(() => r.messages.length >= 3000, 20_000, 'all datagrams');
     expect(seqs(r.messages)).toEqual([...Array(3000).keys()]);
     expect(b.stats()).toMatchObject({ entries_sent: 3000, send_errors: 0, congestion_waits: expect.any(Number) });
     expect(b.stats().congestion_waits).toBeGreaterThan(0);
@@ -144,7 +137,7 @@ describe('write()', () => {
 
     const second = receiver();
     await b.write(batch); // the server's retry: the same batch object
-    await until(() => second.messages.length >= 200 - sentBefore, 'the rest of the batch');
+    await until(() => second.messages.length >= 200 - sentBefore, 20_000, 'the rest of the batch');
     // Exactly the entries not yet accepted, in order: nothing doubled, nothing skipped.
     expect(seqs(second.messages)).toEqual([...Array(200 - sentBefore).keys()].map((i) => i + sentBefore));
     expect(b.stats().entries_sent).toBe(200);
@@ -153,7 +146,7 @@ describe('write()', () => {
     // A different batch starts from its first entry.
     const next = makeBatch(uniqueDaemon(), 5);
     await b.write(next.batch);
-    await until(() => second.messages.length >= 200 - sentBefore + 5, 'the next batch');
+    await until(() => second.messages.length >= 200 - sentBefore + 5, 20_000, 'the next batch');
     expect(seqs(second.messages.slice(-5))).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -166,10 +159,10 @@ describe('write()', () => {
     await expect(b.write(batch)).rejects.toMatchObject({ cause: { code: 'ENOENT' } });
     expect(b.stats().connect_errors).toBeGreaterThan(0);
     const second = receiver();
-    await until(() => b.connected, 'the background reconnect');
+    await until(() => b.connected, 20_000, 'the background reconnect');
     expect(b.stats().reconnects).toBe(1);
     await b.write(batch);
-    await until(() => second.messages.length >= 3, 'the batch');
+    await until(() => second.messages.length >= 3, 20_000, 'the batch');
     expect(seqs(second.messages)).toEqual([0, 1, 2]);
   });
 
@@ -180,7 +173,7 @@ describe('write()', () => {
     first.close({ unlink: true });
     const second = receiver(); // a restarted journald binds the same path again
     await b.write(makeBatch(uniqueDaemon(), 2).batch);
-    await until(() => second.messages.length >= 2, 'the batch');
+    await until(() => second.messages.length >= 2, 20_000, 'the batch');
     expect(b.stats()).toMatchObject({ send_errors: 1, reconnects: 1, entries_sent: 2 });
   });
 

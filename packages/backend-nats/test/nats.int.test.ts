@@ -3,7 +3,7 @@ import { connect } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { NatsBackend, type NatsBackendOptions } from '../src/index';
-import { readStream, startNatsCluster, until, type NatsCluster } from './helpers/nats-cluster';
+import { readStream, startNatsCluster, until, type NatsCluster } from '@logstream/test-support';
 
 // One real 3-node JetStream cluster for the file; each test uses streams and subjects of its own.
 let cluster: NatsCluster;
@@ -95,7 +95,7 @@ describe('NatsBackend on a real 3-node JetStream cluster', () => {
     const controller = new AbortController();
     const reason = new Error('given up');
     const pending = b.write(batch, { signal: controller.signal, attempt: 1 });
-    await until(() => b.stats().published >= 100, '100 entries acknowledged');
+    await until(() => b.stats().published >= 100, 30_000, '100 entries acknowledged');
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
     const first = b.stats().published;
@@ -152,8 +152,8 @@ describe('NatsBackend when the cluster is down at start', () => {
             () => true,
             () => false,
           ),
-        'the write to succeed once the cluster is up',
         60_000,
+        'the write to succeed once the cluster is up',
       );
       expect(b.stats().published).toBe(50);
       expect(await readStream(down.urls, 'T_LATE')).toHaveLength(50);

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
-import { startRsyslog, until, type RsyslogMessage, type RsyslogPeer } from './helpers/rsyslog';
+import { startRsyslog, until, type RsyslogMessage, type RsyslogPeer } from '@logstream/test-support';
 
 // Each test starts its own rsyslogd, because these tests stop and restart it.
 const peers: RsyslogPeer[] = [];
@@ -71,10 +71,10 @@ describe('SyslogBackend when the peer goes away and comes back', () => {
       await sleep(10);
     }
     await p.kill();
-    await until(() => !backend.connected, 'the break');
+    await until(() => !backend.connected, 20_000, 'the break');
     // Written while rsyslog is down: this write waits (the route would hold its acks back).
     const during = write(100);
-    await until(() => backend.stats().connect_errors! >= 1, 'a refused reconnect');
+    await until(() => backend.stats().connect_errors! >= 1, 20_000, 'a refused reconnect');
     expect(backend.bufferedEntries).toBeGreaterThan(0);
     await p.start();
     await during;
@@ -84,7 +84,7 @@ describe('SyslogBackend when the peer goes away and comes back', () => {
       await sleep(10);
     }
     const total = next;
-    await until(() => backend.connected, 'the reconnect');
+    await until(() => backend.connected, 20_000, 'the reconnect');
     await backend.flush();
     const messages = await p.waitFor((ms) => seqs(ms, run).filter((s) => s >= afterRestart).length >= total - afterRestart);
     const got = seqs(messages, run);
@@ -114,7 +114,7 @@ describe('SyslogBackend when the peer goes away and comes back', () => {
     // 250 messages against a bound of 100: the write queues 100 and waits for room.
     let settled = false;
     const pending = backend.write(batch(run, 0, 250)).finally(() => (settled = true));
-    await until(() => backend.stats().connect_errors! >= 2, 'two refused connections');
+    await until(() => backend.stats().connect_errors! >= 2, 20_000, 'two refused connections');
     expect(backend.bufferedEntries).toBe(100);
     expect(settled).toBe(false);
     await p.start();
@@ -146,7 +146,7 @@ describe('SyslogBackend when the peer goes away and comes back', () => {
     await p.kill();
     // rsyslog is gone: the send is refused, the datagram goes back, and the write waits.
     const during = backend.write(batch(run, 20, 20));
-    await until(() => backend.stats().disconnects! >= 1, 'the refused send');
+    await until(() => backend.stats().disconnects! >= 1, 20_000, 'the refused send');
     await p.start();
     await during;
     await backend.write(batch(run, 40, 20));
@@ -176,7 +176,7 @@ describe('SyslogBackend when the peer goes away and comes back', () => {
     await p.kill();
     const backend = makeBackend({ server: `udp://127.0.0.1:${port}` });
     await backend.open();
-    await until(() => backend.connected, 'the UDP socket');
+    await until(() => backend.connected, 20_000, 'the UDP socket');
     for (let i = 0; i < 20; i++) {
       await backend.write(batch(randomUUID(), 0, 5));
       await backend.flush();

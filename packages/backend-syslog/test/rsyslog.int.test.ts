@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EntryBatch, formatStructuredData, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
-import { startRsyslog, type RsyslogMessage, type RsyslogPeer } from './helpers/rsyslog';
+import { startRsyslog, type RsyslogMessage, type RsyslogPeer } from '@logstream/test-support';
 
 // One real rsyslogd for the file (UDP, TCP, imptcp, TLS and the unix socket); each test tags
 // its messages with a unique run id and looks only at those.

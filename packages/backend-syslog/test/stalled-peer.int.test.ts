@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
-import { until } from './helpers/rsyslog';
+import { until } from '@logstream/test-support';
 import { TcpPeer } from './helpers/tcp-peer';
 
 // A real TCP peer that accepts and does not read (node:net, pauseOnConnect): the kernel's
@@ -89,8 +89,8 @@ async function settledOrStalled(backend: SyslogBackend, write: ReturnType<typeof
       }
       return Date.now() - since >= quietMs;
     },
-    'the write to settle or stall',
     60_000,
+    'the write to settle or stall',
   );
 }
 
@@ -121,7 +121,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     const errors: Error[] = [];
     const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024 }, errors);
     await backend.open();
-    await until(() => backend.connected, 'the connection');
+    await until(() => backend.connected, 20_000, 'the connection');
     const run = randomUUID();
 
     const { resolved, pending } = await writeUntilStalled(backend, run, 100);
@@ -132,7 +132,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     expect(backend.bufferedBytes).toBeLessThanOrEqual(256 * 1024);
     expect(peer.messages()).toHaveLength(0);
     // The stall is reported, not silent: the connection itself raises no error.
-    await until(() => errors.some((e) => /took nothing/.test(e.message)), 'the stall report', 30_000);
+    await until(() => errors.some((e) => /took nothing/.test(e.message)), 30_000, 'the stall report');
     expect(errors.find((e) => /took nothing/.test(e.message))).toMatchObject({
       code: 'ETIMEDOUT',
       message: expect.stringContaining(`tcp://127.0.0.1:${peer.port}`),
@@ -142,7 +142,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     peer.resume();
     await pending?.write.promise;
     const total = resolved + 100;
-    await until(() => arrivals(peer, run).size >= total, `${total} distinct messages at the peer`, 60_000);
+    await until(() => arrivals(peer, run).size >= total, 60_000, `${total} distinct messages at the peer`);
     const counts = arrivals(peer, run);
     for (let seq = 0; seq < total; seq++) expect(counts.get(seq), `seq ${seq}`).toBe(1);
     expect(counts.size).toBe(total);
@@ -155,7 +155,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     const peer = await stalledPeer();
     const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024 });
     await backend.open();
-    await until(() => backend.connected, 'the connection');
+    await until(() => backend.connected, 20_000, 'the connection');
     const run = randomUUID();
     // Batches of about 400 KB against 256 KiB of buffer: the stalled one is partly with the
     // socket and partly waiting for room.
@@ -164,7 +164,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     const { write, batch: stalled, controller } = pending as NonNullable<typeof pending>;
     const reason = new Error('given up by the route');
     controller.abort(reason);
-    await until(() => write.state !== 'pending', 'the aborted write to reject', 5000);
+    await until(() => write.state !== 'pending', 5000, 'the aborted write to reject');
     expect(write.state).toBe('rejected');
     expect(write.error).toBe(reason);
     const dropped = backend.stats().dropped_aborted as number;
@@ -180,7 +180,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     peer.resume();
     await backend.write(stalled);
     const total = resolved + 200;
-    await until(() => arrivals(peer, run).size >= total, `${total} distinct messages at the peer`, 60_000);
+    await until(() => arrivals(peer, run).size >= total, 60_000, `${total} distinct messages at the peer`);
     const counts = arrivals(peer, run);
     for (let seq = 0; seq < total; seq++) expect(counts.get(seq), `seq ${seq}`).toBe(1);
     expect(counts.size).toBe(total);
@@ -192,7 +192,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     // A window long enough that everything handed to the kernel before the reset counts.
     const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024, unconfirmedWindowMs: 600_000 });
     await backend.open();
-    await until(() => backend.connected, 'the connection');
+    await until(() => backend.connected, 20_000, 'the connection');
     const run = randomUUID();
     const { resolved, pending } = await writeUntilStalled(backend, run, 100);
     expect(pending, 'a write that stays pending').toBeDefined();
@@ -206,7 +206,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     const stats = backend.stats();
     expect(stats.disconnects).toBeGreaterThanOrEqual(1);
     for (const key of DROPS) expect(stats[key] ?? 0, key).toBe(0);
-    await until(() => arrivals(peer, run).has(total - 1), 'the last message at the peer', 60_000);
+    await until(() => arrivals(peer, run).has(total - 1), 60_000, 'the last message at the peer');
     const counts = arrivals(peer, run);
     // Every entry of the write that was pending at the reset arrived.
     for (let seq = resolved; seq < total; seq++) expect(counts.get(seq) ?? 0, `seq ${seq}`).toBeGreaterThanOrEqual(1);
@@ -221,7 +221,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     const peer = await stalledPeer();
     const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.port}`, maxBufferedBytes: 256 * 1024, flushTimeoutMs: 300 });
     await backend.open();
-    await until(() => backend.connected, 'the connection');
+    await until(() => backend.connected, 20_000, 'the connection');
     const run = randomUUID();
     const { resolved, pending } = await writeUntilStalled(backend, run, 100);
     expect(pending, 'a write that stays pending').toBeDefined();
@@ -229,7 +229,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     expect(sentBefore).toBeGreaterThanOrEqual(resolved);
     await backend.close();
     const { write } = pending as NonNullable<typeof pending>;
-    await until(() => write.state !== 'pending', 'the pending write to settle');
+    await until(() => write.state !== 'pending', 20_000, 'the pending write to settle');
     expect(write.state).toBe('rejected');
     expect(write.error).toMatchObject({ kind: 'server', code: 'CLOSED' });
     const stats = backend.stats();

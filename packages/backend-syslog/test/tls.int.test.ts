@@ -7,7 +7,7 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend } from '../src/index';
-import { until } from './helpers/rsyslog';
+import { until } from '@logstream/test-support';
 
 // A real TLS peer in this process (node:tls with certificates made by openssl here), for what
 // rsyslog's gtls test in rsyslog.int.test.ts does not cover: verification failures and
@@ -151,7 +151,7 @@ describe('SyslogBackend over TLS (node:tls peer)', () => {
     try {
       await backend.open();
       await backend.write(entries(run, 10));
-      await until(() => r.frames.length >= 10, 'ten frames');
+      await until(() => r.frames.length >= 10, 20_000, 'ten frames');
       expect(r.clients[0]).toEqual({ authorized: true, cn: 'client' });
       expect(r.frames[0]).toBe(
         `<11>1 2024-01-15T10:30:45.123Z h tls-app 9 - [logstream@32473 k="v\\]\\"\\\\"] ${run} #0 multi\nline \u00e9`,
@@ -170,13 +170,13 @@ describe('SyslogBackend over TLS (node:tls peer)', () => {
     const lax = new SyslogBackend({ server: `tls://127.0.0.1:${r.port}`, tls: { rejectUnauthorized: false } });
     try {
       await strict.open();
-      await until(() => (strict.stats().connect_errors as number) >= 1, 'a refused handshake');
+      await until(() => (strict.stats().connect_errors as number) >= 1, 20_000, 'a refused handshake');
       expect(strict.connected).toBe(false);
       expect((errors[0] as NodeJS.ErrnoException).code).toMatch(/CERT|SIGNATURE|SELF_SIGNED|UNABLE_TO_VERIFY/);
       const run = randomUUID();
       await lax.open();
       await lax.write(entries(run, 3));
-      await until(() => r.frames.filter((f) => f.includes(run)).length === 3, 'three frames');
+      await until(() => r.frames.filter((f) => f.includes(run)).length === 3, 20_000, 'three frames');
     } finally {
       await strict.close();
       await lax.close();

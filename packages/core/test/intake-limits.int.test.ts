@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import type { Backend, EntryBatch, ErrorFrame } from '@logstream/protocol';
 import { LogServer, type LogServerOptions } from '../src/index';
-import { rawConnect, tempDir, until, type RawConn } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
+import { rawConnect, type RawConn } from './helpers';
 
 /** A backend that keeps the stored lines as bytes: what a file backend would write. */
 class BytesBackend implements Backend {

@@ -4,7 +4,8 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '../src/index';
-import { rawConnect, tempDir, until } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
+import { rawConnect } from './helpers';
 
 let dir: string;
 let cleanup: () => Promise<void>;

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '../src/index';
-import { rawConnect, tempDir, until } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
+import { rawConnect } from './helpers';
 
 let dir: string;
 let cleanup: () => Promise<void>;

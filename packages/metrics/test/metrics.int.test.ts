@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createConnection, createServer as createTcpServer } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '@logstream/core';
-import type { BackendMetric } from '@logstream/protocol';
+import { parseServerFrame, type BackendMetric } from '@logstream/protocol';
 import { createMetricsRegistry, serveMetrics } from '../src/index';
-import { helpOf, metric, parseMetrics, tempDir, until } from './helpers';
+import { helpOf, metric, parseMetrics, rawConnect, tempDir, until } from '@logstream/test-support';
 
 /** A third-party-style backend with typed metrics: a counter, a labelled counter, a gauge, drops. */
 class TypedBackend extends MemoryBackend {
@@ -74,18 +74,14 @@ afterEach(async () => {
 
 /** Sends `n` entries over a raw connection (handshake first) and waits for their ack. */
 async function send(socketPath: string, from: number, n: number): Promise<void> {
-  const socket = createConnection(socketPath);
-  let text = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => (text += d));
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write('metrics-test\n');
-  await until(() => text.includes('"ready"'), 15_000, 'ready');
+  const conn = await rawConnect(socketPath, parseServerFrame);
+  conn.send('metrics-test\n');
+  await conn.waitFrame((f) => f.type === 'ready', 15_000);
   let lines = '';
   for (let i = from; i < from + n; i++) lines += `${JSON.stringify({ message: `entry ${i}`, level: 'info', fields: { i: String(i) } })}\n`;
-  socket.write(lines);
-  await until(() => text.includes(`"type":"ack","seq":${n}`), 15_000, `ack of ${n}`);
-  socket.end();
+  conn.send(lines);
+  await until(() => conn.acked() >= n, 15_000, `ack of ${n}`);
+  conn.end();
 }
 
 async function start(backends: MemoryBackend[]) {

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { metric, parseMetrics, tempDir, until } from './helpers';
+import { parseServerFrame } from '@logstream/protocol';
+import { metric, parseMetrics, rawConnect, tempDir, until } from '@logstream/test-support';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -114,15 +115,11 @@ describe('@logstream/metrics as published', () => {
     );
 
     // Three info entries are stored; a debug one is filtered out by minLevel 6.
-    const socket = createConnection(sock);
-    let frames = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => (frames += d));
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    socket.write('packed\n');
-    for (const level of ['info', 'info', 'debug', 'info']) socket.write(`${JSON.stringify({ message: `a ${level} entry`, level })}\n`);
-    await until(() => frames.includes('"type":"ack","seq":4'), 30_000, 'ack');
-    socket.end();
+    const conn = await rawConnect(sock, parseServerFrame);
+    conn.send('packed\n');
+    for (const level of ['info', 'info', 'debug', 'info']) conn.send(`${JSON.stringify({ message: `a ${level} entry`, level })}\n`);
+    await until(() => conn.acked() >= 4, 30_000, 'ack');
+    conn.end();
 
     const res = await fetch(url);
     expect(res.status).toBe(200);

@@ -1,28 +1,20 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tempDir as sharedTempDir } from '@logstream/test-support';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The built server and query commands (tests run what ships). */
-export const SERVER_CLI = join(here, '..', '..', '..', 'apps', 'server', 'dist', 'cli.js');
+/** The built query command (tests run what ships). */
 export const QUERY_CLI = join(here, '..', 'dist', 'cli.js');
 const execFileP = promisify(execFile);
 const ARCHIVE = /^current-\d{8}T\d{6}\.\d{3}Z-(\d{6,})\.log(\.gz|\.lz4)?$/;
 
+/** A fresh temp dir (remove it with {@link removeDir}). */
 export async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'lsq-'));
-}
-
-export async function until(predicate: () => boolean | Promise<boolean>, ms = 30_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return (await sharedTempDir('lsq-')).dir;
 }
 
 /** A config with rotation at `maxFileSize` bytes and the given compression. */
@@ -49,36 +41,6 @@ export async function writeConfig(dir: string, compression: 'gzip' | 'lz4', maxF
     ].join('\n'),
   );
   return path;
-}
-
-export interface Server {
-  proc: ChildProcess;
-  stderr(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** Starts the built server with a config file and waits for its start-up line. */
-export async function startServer(config: string): Promise<Server> {
-  const proc = spawn(process.execPath, [SERVER_CLI, '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  let exit: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    proc.once('exit', (code) => {
-      exit = code;
-      resolve(code);
-    }),
-  );
-  await until(() => err.includes('listening on') || exit !== undefined, 20_000, 'server start-up line');
-  if (exit !== undefined) throw new Error(`server exited at start: ${err}`);
-  return {
-    proc,
-    stderr: () => err,
-    async stop(signal = 'SIGTERM') {
-      if (exit === undefined) proc.kill(signal);
-      return exited;
-    },
-  };
 }
 
 /**

@@ -3,19 +3,8 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryEntries, type QueryWarning } from '../dist/index.js';
-import {
-  QUERY_CLI,
-  archiveNames,
-  removeDir,
-  runQuery,
-  sendLines,
-  startServer,
-  storedLines,
-  tempDir,
-  until,
-  writeConfig,
-  type Server,
-} from './helpers';
+import { startServer, until, type ServerProcess } from '@logstream/test-support';
+import { QUERY_CLI, archiveNames, removeDir, runQuery, sendLines, storedLines, tempDir, writeConfig } from './helpers';
 
 // One real server's output, written in four waves: two by a server compressing with gzip, two
 // by one compressing with lz4 (the same directory), rotating every few KiB. Every query is
@@ -87,16 +76,16 @@ beforeAll(async () => {
   dir = await tempDir();
   out = join(dir, 'out');
   const sock = join(dir, 's.sock');
-  let server: Server = await startServer(await writeConfig(dir, 'gzip', 8192));
+  let server: ServerProcess = await startServer(['-c', await writeConfig(dir, 'gzip', 8192)]);
   await wave(sock, 1);
   await new Promise((r) => setTimeout(r, 1100));
   await wave(sock, 2);
-  expect(await server.stop()).toBe(0);
-  server = await startServer(await writeConfig(dir, 'lz4', 8192));
+  expect((await server.stop()).code).toBe(0);
+  server = await startServer(['-c', await writeConfig(dir, 'lz4', 8192)]);
   await wave(sock, 3);
   await new Promise((r) => setTimeout(r, 1100));
   await wave(sock, 4);
-  expect(await server.stop()).toBe(0);
+  expect((await server.stop()).code).toBe(0);
   // The server stores every line in canonical form; lines in another layout (an older server, a
   // file another tool appended to) must be read too, through the full parse.
   await appendFile(join(out, 'current.log'), `${rawLines(5).join('\n')}\n`);
@@ -402,7 +391,7 @@ describe('follow (-f)', () => {
       const fdir = await tempDir();
       const fout = join(fdir, 'out');
       const sock = join(fdir, 's.sock');
-      const server = await startServer(await writeConfig(fdir, compression, 16384));
+      const server = await startServer(['-c', await writeConfig(fdir, compression, 16384)]);
       let follower: ReturnType<typeof spawn> | undefined;
       try {
         await sendLines(sock, 'before', waveLines(0, 50));

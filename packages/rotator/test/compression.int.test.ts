@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ArchiveNamer, type CompressedEvent } from '../src/index';
-import { archives, execFileP, idsOf, makeLines, range, readAllLogs, readArchive, until, useWriterDir } from './helpers';
+import { until } from '@logstream/test-support';
+import { archives, execFileP, idsOf, makeLines, range, readAllLogs, readArchive, useWriterDir } from './helpers';
 
 let dir: string;
 const namer = new ArchiveNamer('current.log');

@@ -3,7 +3,8 @@ import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArchiveNamer, RotatingFileWriter, RotatorError, type RotatingFileWriterOptions } from '../src/index';
-import { archives, canMountTmpfs, idsOf, makeLines, range, readAllLogs, readArchive, tempDir, tmpfs, until } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
+import { archives, canMountTmpfs, idsOf, makeLines, range, readAllLogs, readArchive, tmpfs } from './helpers';
 
 // Real failures only: a tiny tmpfs for ENOSPC (bytes and inodes), a directory where a file
 // should be for EISDIR. Mounting needs root (CAP_SYS_ADMIN); without it those tests are

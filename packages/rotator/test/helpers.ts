@@ -1,20 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach } from 'vitest';
+import { tempDir } from '@logstream/test-support';
 import { RotatingFileWriter, type RotatingFileWriterOptions } from '../src/index';
 
 export const execFileP = promisify(execFile);
-
-/** A fresh directory under the system temp dir, and a function that removes it. */
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'ls-rot-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 /**
  * Per test: a fresh directory (handed to `use` before the test) and a function that opens
@@ -25,7 +19,7 @@ export function useWriterDir(use: (dir: string) => void): (options?: Partial<Rot
   let cleanup: (() => Promise<void>) | undefined;
   const writers: RotatingFileWriter[] = [];
   beforeEach(async () => {
-    ({ dir, cleanup } = await tempDir());
+    ({ dir, cleanup } = await tempDir('ls-rot-'));
     use(dir);
   });
   afterEach(async () => {
@@ -103,18 +97,9 @@ export async function sha256OfCommand(cmd: string, args: string[]): Promise<stri
   return hash.digest('hex');
 }
 
-/** Polls `check` every 10 ms until it returns true; rejects after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN). */
 export async function canMountTmpfs(): Promise<boolean> {
-  const { dir, cleanup } = await tempDir();
+  const { dir, cleanup } = await tempDir('ls-rot-');
   try {
     await execFileP('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
     await execFileP('umount', [dir]);
@@ -130,7 +115,7 @@ export async function canMountTmpfs(): Promise<boolean> {
 
 /** Mounts a tmpfs with `options` (e.g. `size=1m,nr_inodes=8`) on a fresh directory. */
 export async function tmpfs(options: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const { dir, cleanup } = await tempDir();
+  const { dir, cleanup } = await tempDir('ls-rot-');
   await execFileP('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
   return {
     dir,

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ArchiveNamer, RotatingFileWriter, RotatorError, compressFile, cutTornLine, readArchiveTail, secureDirectory } from '../src/index';
-import { archives, idsOf, makeLines, range, readAllLogs, tempDir, until, useWriterDir } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
+import { archives, idsOf, makeLines, range, readAllLogs, useWriterDir } from './helpers';
 
 // A symbolic link planted under a name the writer uses is never followed: not to open, write,
 // cut, read, compress or delete. The victim is a file outside the directory; it must stay byte

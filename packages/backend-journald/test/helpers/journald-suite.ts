@@ -1,8 +1,8 @@
-// Kept apart from journald-peer.ts, which the server's tests import too: this one loads the
-// backend's source (and its unix-dgram types).
+// The journald peer itself comes from @logstream/test-support; this file adds the backend's
+// source (and its unix-dgram types) on top of it.
 import { afterAll, beforeAll } from 'vitest';
 import { JournaldBackend } from '../../src/index';
-import { startJournald, stopJournald, type JournaldPeer } from './journald-peer';
+import { startJournald, stopJournald, type JournaldPeer } from '@logstream/test-support';
 
 /**
  * For a describe block: a private journald, started before the block's tests and stopped after
