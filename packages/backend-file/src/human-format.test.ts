@@ -1,68 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LogLevel, type LogEntry } from '@logstream/protocol';
+import type { LogEntry } from '@logstream/protocol';
+import { hostileEntry, sampleEntry, TERMINAL_UNSAFE } from '@logstream/test-support';
 import { formatHuman } from './human-format';
 
-const entry = (over: Partial<LogEntry> = {}): LogEntry => ({
-  id: 'id-1',
-  timestamp: '2024-01-15T10:30:45.123Z',
-  level: 6,
-  daemon: 'web-server',
-  message: 'Request processed',
-  fields: { user_id: '12345' },
-  pid: 1234,
-  hostname: 'server01',
-  ...over,
-});
-
-// Characters that move a terminal's cursor, end a line or reorder text, and the ones that carry
-// the line's structure, mixed with any other code point.
-const SPECIALS = [
-  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
-  '\u007f',
-  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(0x80 + i)),
-  '\u061c',
-  '\u200e',
-  '\u200f',
-  '\u2028',
-  '\u2029',
-  '\u202a',
-  '\u202b',
-  '\u202c',
-  '\u202d',
-  '\u202e',
-  '\u2066',
-  '\u2067',
-  '\u2068',
-  '\u2069',
-  '\u00a0',
-  '\ufeff',
-  '\ud800',
-  '\\',
-  '\\n',
-  '"',
-  '=',
-  ' ',
-  '[',
-  ']',
-  ':',
-  ': ',
-  'sshd[1]: ',
-];
-const nasty = (maxLength = 40) =>
-  fc.string({ unit: fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength });
-const nastyEntry: fc.Arbitrary<LogEntry> = fc.record({
-  id: fc.uuid(),
-  timestamp: fc.constantFrom('2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00'),
-  level: fc.constantFrom(...Object.values(LogLevel)),
-  daemon: nasty(),
-  message: nasty(),
-  fields: fc.dictionary(nasty(10), nasty(), { maxKeys: 4 }),
-  pid: fc.option(fc.nat()),
-  hostname: fc.option(nasty()),
-});
-// eslint-disable-next-line no-control-regex
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const entry = (over: Partial<LogEntry> = {}): LogEntry => ({ ...sampleEntry({ id: 'id-1' }), ...over });
+const nastyEntry: fc.Arbitrary<LogEntry> = hostileEntry();
 const LABELS = ['EMERG', 'ALERT', 'CRIT ', 'ERROR', 'WARN ', 'NOTICE', 'INFO ', 'DEBUG'];
 // A daemon printed bare is printable ASCII without '"', ':', '[', '\' and ']'; anything else is quoted.
 const WHO = String.raw`([\x21\x23-\x39\x3b-\x5a\x5e-\x7e]+|"(?:[^"\\]|\\.)*")`;
@@ -77,7 +20,7 @@ describe('formatHuman', () => {
         expect(bytes.indexOf(0x0a)).toBe(bytes.length - 1);
         expect(bytes.findIndex((b, i) => b < 0x20 && i < bytes.length - 1)).toBe(-1);
         expect(bytes.includes(0x7f)).toBe(false);
-        expect(FORBIDDEN.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
+        expect(TERMINAL_UNSAFE.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
       }),
       { numRuns: 500 },
     );

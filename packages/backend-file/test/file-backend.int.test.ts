@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EntryBatch, formatSyslog, type LogEntry, type SyslogFormat } from '@logstream/protocol';
+import { decodeSyslogLine } from '@logstream/test-support';
 import { FileBackend, formatHuman } from '../src/index';
 
 let dir: string;
@@ -129,20 +130,3 @@ describe('FileBackend human and syslog files under hostile entries', () => {
     });
   }
 });
-
-/** What a reader of a syslog-format file gets back: each `#ooo` as its byte, then UTF-8. */
-function decodeSyslogLine(line: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < line.length;) {
-    const digits = line.slice(i + 1, i + 4);
-    if (line[i] === '#' && /^[0-7]{3}$/.test(digits)) {
-      bytes.push(parseInt(digits, 8));
-      i += 4;
-    } else {
-      const ch = String.fromCodePoint(line.codePointAt(i) as number);
-      bytes.push(...Buffer.from(ch));
-      i += ch.length;
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}

@@ -1,23 +1,12 @@
 import fc from 'fast-check';
 import type { LogEntry, LogLevel } from '@logstream/protocol';
 import { describe, expect, it } from 'vitest';
+import { sampleEntry } from '@logstream/test-support';
 import { decodeNativeDatagram, decodeNativeRecord } from '../test/helpers/native-format';
 import { DEFAULT_MAX_ENTRY_BYTES, MAX_DIRECT_FIELDS, MIN_MAX_ENTRY_BYTES, encodeJournalEntry } from './encode-journal-entry';
 import { isValidJournalFieldName } from './journal-field-name';
 
-function entry(over: Partial<LogEntry> = {}): LogEntry {
-  return {
-    id: '550e8400-e29b-41d4-a716-446655440000',
-    timestamp: '2024-01-15T10:30:45.123Z',
-    level: 6,
-    daemon: 'web-server',
-    message: 'Request processed',
-    fields: { user_id: '12345' },
-    pid: 1234,
-    hostname: 'server01',
-    ...over,
-  };
-}
+const entry = (over: Partial<LogEntry> = {}): LogEntry => ({ ...sampleEntry(), ...over });
 
 const MARKER = /… \[truncated (\d+) bytes\]$/;
 

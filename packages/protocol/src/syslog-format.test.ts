@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { decodeSyslogLine, hostileEntry, sampleEntry, TERMINAL_UNSAFE } from '@logstream/test-support';
 import type { LogEntry } from './entry';
-import { LogLevel } from './level';
 import {
   SYSLOG_FACILITIES,
   escapeParamValue,
@@ -16,19 +16,10 @@ import {
   toSdName,
 } from './syslog-format';
 
-function entry(over: Partial<LogEntry> = {}): LogEntry {
-  return {
-    id: '0b6f3c1e-6f7a-4a57-9d59-1a2b3c4d5e6f',
-    timestamp: '2024-01-15T10:30:45.123Z',
-    level: 6,
-    daemon: 'web-server',
-    message: 'request handled',
-    fields: {},
-    pid: 1234,
-    hostname: 'server01',
-    ...over,
-  };
-}
+const entry = (over: Partial<LogEntry> = {}): LogEntry => ({
+  ...sampleEntry({ id: '0b6f3c1e-6f7a-4a57-9d59-1a2b3c4d5e6f', message: 'request handled', fields: {} }),
+  ...over,
+});
 
 describe('parseFacility', () => {
   it('accepts syslog.h names, bare names in any case, and numbers 0-23', () => {
@@ -176,73 +167,7 @@ describe('formatRfc3164', () => {
   });
 });
 
-/** What any reader of a syslog-format file sees: each `#ooo` back to its byte, then UTF-8. */
-function decodeSyslogLine(line: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < line.length;) {
-    const digits = line.slice(i + 1, i + 4);
-    if (line[i] === '#' && /^[0-7]{3}$/.test(digits)) {
-      bytes.push(parseInt(digits, 8));
-      i += 4;
-      continue;
-    }
-    const ch = String.fromCodePoint(line.codePointAt(i) as number);
-    bytes.push(...Buffer.from(ch));
-    i += ch.length;
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-// Characters that move a terminal's cursor, end a line or reorder text, and the ones that could
-// make an escape ambiguous ('#' before octal digits), mixed with any other code point.
-const SPECIALS = [
-  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
-  '\u007f',
-  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(0x80 + i)),
-  '\u061c',
-  '\u200e',
-  '\u200f',
-  '\u2028',
-  '\u2029',
-  '\u202a',
-  '\u202b',
-  '\u202c',
-  '\u202d',
-  '\u202e',
-  '\u2066',
-  '\u2067',
-  '\u2068',
-  '\u2069',
-  '\u00a0',
-  '\ufeff',
-  '\ud800',
-  '#',
-  '#012',
-  '0',
-  '7',
-  '8',
-  '\\',
-  '"',
-  '=',
-  ' ',
-  '[',
-  ']',
-  ':',
-];
-const nasty = (maxLength = 40) =>
-  fc.string({ unit: fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength });
-const nastyEntry: fc.Arbitrary<LogEntry> = fc.record({
-  id: fc.uuid(),
-  timestamp: fc.constantFrom('2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00', 'garbage\u001b[2J'),
-  level: fc.constantFrom(...Object.values(LogLevel)),
-  daemon: nasty(),
-  message: nasty(),
-  fields: fc.dictionary(nasty(10), nasty(), { maxKeys: 4 }),
-  pid: fc.option(fc.nat()),
-  hostname: fc.option(nasty()),
-});
-// eslint-disable-next-line no-control-regex
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const nastyEntry: fc.Arbitrary<LogEntry> = hostileEntry(['2024-01-15T10:30:45.123Z', '2016-12-31T23:59:60.5+02:00', 'garbage\u001b[2J']);
 
 describe('formatSyslogLine (the syslog file format)', () => {
   it('never writes a control byte, DEL, C1, bidi or line separator: one entry, one line', () => {
@@ -252,7 +177,7 @@ describe('formatSyslogLine (the syslog file format)', () => {
         expect(bytes.indexOf(0x0a)).toBe(bytes.length - 1);
         expect(bytes.findIndex((b, i) => b < 0x20 && i < bytes.length - 1)).toBe(-1);
         expect(bytes.includes(0x7f)).toBe(false);
-        expect(FORBIDDEN.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
+        expect(TERMINAL_UNSAFE.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
       }),
       { numRuns: 500 },
     );
