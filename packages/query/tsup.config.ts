@@ -10,6 +10,7 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
   },
-  // The bin: ESM only (top-level await).
-  { entry: ['src/cli.ts'], format: ['esm'], sourcemap: true, target: 'node20', platform: 'node' },
+  // The bin, also exported as `@logstream/query/cli` (the server package's logstream-query runs
+  // it): ESM only (top-level await).
+  { entry: ['src/cli.ts'], format: ['esm'], dts: true, sourcemap: true, target: 'node20', platform: 'node' },
 ]);

@@ -1,12 +1,3 @@
 #!/usr/bin/env node
-// `logstream-query`, installed with the server: the command of @logstream/query.
-import { runQueryCli } from '@logstream/query';
-
-const abort = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
-process.exitCode = await runQueryCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  signal: abort.signal,
-});
+// `logstream-query`, installed with the server: the command of @logstream/query, run as it ships.
+import '@logstream/query/cli';

@@ -15,5 +15,6 @@ export { ArchiveNamer, formatStamp } from './archive-names';
 export type { ArchiveCompression, ArchiveName } from './archive-names';
 export { compressFile } from './compress-file';
 export type { CompressFileOptions, CompressResult, CompressionAlgorithm } from './compress-file';
-export { readArchiveTail } from './read-archive';
+export { EMPTY_BREAK, READ_CHUNK_BYTES, decompressedChunks, lz4FrameLength, readArchiveTail } from './read-archive';
+export type { DamageSink } from './read-archive';
 export { cutTornLine, secureDirectory } from './safe-files';
