@@ -100,32 +100,46 @@ class BackendFamilies {
     const { name, help, type } = first;
     this.#families.set(name, { type, labels: labelKey(first) });
     const labelNames = ['backend', ...Object.keys(first.labels ?? {}).sort()];
-    const samples = () =>
-      this.read().flatMap(({ backend, samples: all }) => all.filter((s) => s.name === name && this.fits(s)).map((s) => ({ backend, s })));
-    // Read, not accumulated: start from zero at every scrape, which also keeps label sets exact.
-    if (type === 'counter') {
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [this.#registry],
-        collect() {
-          this.reset();
-          for (const { backend, s } of samples()) this.inc({ ...s.labels, backend }, s.value);
-        },
-      });
-    } else {
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [this.#registry],
-        collect() {
-          this.reset();
-          for (const { backend, s } of samples()) this.set({ ...s.labels, backend }, s.value);
-        },
-      });
-    }
+    scrapeTimeFamily(this.#registry, type, name, help, labelNames, () =>
+      this.read().flatMap(({ backend, samples }) =>
+        samples.filter((s) => s.name === name && this.fits(s)).map((s): Sample => [{ ...s.labels, backend }, s.value]),
+      ),
+    );
+  }
+}
+
+/**
+ * A counter or gauge whose values are read, not accumulated: at every scrape it starts from zero
+ * and takes what `read` gives. A prom-client counter can only go up, but our totals live
+ * elsewhere; starting from zero also keeps label sets exact.
+ */
+function scrapeTimeFamily(
+  registry: Registry,
+  type: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  read: () => Iterable<Sample>,
+): void {
+  const config = { name, help, labelNames, registers: [registry] };
+  const fill = (family: { reset(): void }, put: (labels: Labels, value: number) => void): void => {
+    family.reset();
+    for (const [labels, value] of read()) put(labels, value);
+  };
+  if (type === 'counter') {
+    new Counter({
+      ...config,
+      collect() {
+        fill(this, (labels, value) => this.inc(labels, value));
+      },
+    });
+  } else {
+    new Gauge({
+      ...config,
+      collect() {
+        fill(this, (labels, value) => this.set(labels, value));
+      },
+    });
   }
 }
 
@@ -151,30 +165,10 @@ export function createMetricsRegistry(server: MetricsSource): Registry {
   const c = server.counters;
   const families = new BackendFamilies(registry, server.routes);
 
-  // A prom-client counter can only go up, but our totals live elsewhere: start from zero at
-  // every scrape and add the current total, which also keeps label sets exact.
   const counter = (name: string, help: string, labelNames: readonly string[], read: () => Iterable<Sample>) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of read()) this.inc(labels, value);
-      },
-    });
+    scrapeTimeFamily(registry, 'counter', name, help, labelNames, read);
   const gauge = (name: string, help: string, labelNames: readonly string[], read: () => Iterable<Sample>) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of read()) this.set(labels, value);
-      },
-    });
+    scrapeTimeFamily(registry, 'gauge', name, help, labelNames, read);
   const total = (name: string, help: string, read: () => number) => counter(name, help, [], () => [[{}, read()]]);
   const perRoute = (read: (r: BackendRoute) => number) => () => server.routes.map((r): Sample => [{ backend: r.backend.name }, read(r)]);
 
