@@ -5,7 +5,8 @@
 // archives with them), netcat-openbsd (nc, for the `echo … | nc -U` test), util-linux
 // (unshare, which the journald peer runs in, and prlimit), jq and time (the query bench),
 // nats-server (the JetStream cluster the nats backend's tests start; Debian's 2.9 has JetStream
-// built in). Runs apt-get only as root and only for what is absent, so a second run costs
+// built in), python3 (its start script picks free ports with it) and mount (tmpfs for the ENOSPC
+// suites). The scripts that start these peers are in packages/test-support/peers/. Runs apt-get only as root and only for what is absent, so a second run costs
 // nothing. Never starts a system daemon.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
@@ -25,6 +26,9 @@ const wanted = [
   { pkg: 'jq', has: () => has('jq') },
   { pkg: 'time', has: () => existsSync('/usr/bin/time') },
   { pkg: 'nats-server', has: () => has('nats-server') || existsSync('/usr/sbin/nats-server') },
+  // start-nats-cluster.sh picks free ports with python3; the ENOSPC suites mount tmpfs.
+  { pkg: 'python3', has: () => has('python3') },
+  { pkg: 'mount', has: () => has('mount') && has('umount') },
 ];
 
 function has(cmd) {
