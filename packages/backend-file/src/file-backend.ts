@@ -20,6 +20,9 @@ import { formatHuman } from './human-format';
 /** Line format of the file backend. */
 export type FileFormat = 'json' | 'human' | 'syslog';
 
+/** Default of {@link FileBackendOptions.format}. */
+export const DEFAULT_FILE_FORMAT: FileFormat = 'json';
+
 /** Options of {@link FileBackend}: the rotator's options plus the line format. */
 export interface FileBackendOptions extends RotatingFileWriterOptions {
   /**
@@ -51,7 +54,7 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
 
   constructor(options: FileBackendOptions) {
     super();
-    this.format = options.format ?? 'json';
+    this.format = options.format ?? DEFAULT_FILE_FORMAT;
     this.#syslog = options.syslog;
     this.writer = new RotatingFileWriter(options);
     this.writer.on('error', (error: RotatorError) => {

@@ -20,6 +20,7 @@ export {
 export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
 export { LogStreamError, ERROR_KINDS } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
+export { DEFAULT_OUTPUT_DIRECTORY } from './defaults';
 export {
   DEFAULT_SOCKET_PATH,
   PROTOCOL_VERSION,
