@@ -187,7 +187,10 @@ export const ConfigSchema = v.strictObject({
             v.pipe(v.array(v.pipe(v.string(), v.regex(/^(nats|tls):\/\/[^\s]+$/, 'a URL such as "nats://host:4222"'))), v.minLength(1)),
             ['nats://127.0.0.1:4222'],
           ),
-          subject_prefix: v.optional(v.pipe(v.string(), v.regex(/^[^\s.*>]+(\.[^\s.*>]+)*$/, 'a literal subject such as "logs"')), DEFAULT_SUBJECT_PREFIX),
+          subject_prefix: v.optional(
+            v.pipe(v.string(), v.regex(/^[^\s.*>]+(\.[^\s.*>]+)*$/, 'a literal subject such as "logs"')),
+            DEFAULT_SUBJECT_PREFIX,
+          ),
           stream: v.optional(
             v.pipe(v.string(), v.regex(/^[^\s.*>/\\]{1,255}$/, 'a stream name (no space, ".", "*", ">", "/")')),
             DEFAULT_STREAM,
@@ -383,6 +386,125 @@ export async function loadConfig(path: string | undefined, required: boolean): P
     throw new LogStreamError('config', tomlSyntaxError(path, text, error as Error), { cause: error, code: 'CONFIG' });
   }
   return parseConfig(document, path);
+}
+
+/** The tables of server.toml whose settings a backend package takes. */
+export type BackendTable = 'file' | 'journald' | 'syslog' | 'nats';
+
+const ROUTE_KEYS = { minLevel: 'min_level', whenFull: 'when_full', maxQueuedBytes: 'max_queue_bytes', maxWaitMs: 'max_wait_ms' };
+const under = (table: string, keys: Record<string, string>) =>
+  Object.fromEntries(Object.entries(keys).map(([option, key]) => [option, `${table}.${key}`]));
+
+/**
+ * The one map from a library's option names to server.toml keys: a backend package refuses a
+ * value under its own name (`maxMessageBytes`), the app reports it under the key the operator
+ * wrote (`backends.syslog.max_message_bytes`). Nested options are dotted (`tls.ca`).
+ */
+export const BACKEND_OPTION_KEYS: Readonly<Record<BackendTable, Readonly<Record<string, string>>>> = {
+  file: {
+    directory: 'storage.output_directory',
+    maxFileBytes: 'storage.max_file_size',
+    'rotation.enabled': 'storage.rotation.enabled',
+    'rotation.maxAgeHours': 'storage.rotation.max_age_hours',
+    'rotation.keepFiles': 'storage.rotation.keep_files',
+    ...under('backends.file', { format: 'format', sync: 'sync', compression: 'compression_algorithm', ...ROUTE_KEYS }),
+  },
+  journald: under('backends.journald', { socketPath: 'socket_path', syslogIdentifier: 'syslog_identifier', ...ROUTE_KEYS }),
+  syslog: under('backends.syslog', {
+    format: 'format',
+    facility: 'facility',
+    server: 'server',
+    socketPath: 'socket_path',
+    framing: 'framing',
+    maxBufferedEntries: 'max_buffered_entries',
+    maxBufferedBytes: 'max_buffered_bytes',
+    maxMessageBytes: 'max_message_bytes',
+    appName: 'app_name',
+    msgId: 'msg_id',
+    hostname: 'hostname',
+    sdId: 'sd_id',
+    utf8Bom: 'utf8_bom',
+    connectTimeoutMs: 'connect_timeout_ms',
+    'tls.ca': 'tls_ca',
+    'tls.cert': 'tls_cert',
+    'tls.key': 'tls_key',
+    'tls.servername': 'tls_servername',
+    'tls.rejectUnauthorized': 'tls_reject_unauthorized',
+    ...ROUTE_KEYS,
+  }),
+  nats: under('backends.nats', {
+    servers: 'servers',
+    subjectPrefix: 'subject_prefix',
+    stream: 'stream',
+    replicas: 'replicas',
+    duplicateWindowMs: 'duplicate_window_ms',
+    maxInflight: 'max_inflight',
+    publishTimeoutMs: 'publish_timeout_ms',
+    writeTimeoutMs: 'write_timeout_ms',
+    connectTimeoutMs: 'connect_timeout_ms',
+    user: 'user',
+    pass: 'pass',
+    token: 'token',
+    credsFile: 'creds_file',
+    'tls.caFile': 'tls_ca',
+    'tls.certFile': 'tls_cert',
+    'tls.keyFile': 'tls_key',
+    ...ROUTE_KEYS,
+  }),
+};
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A backend package's refusal of an option, said in server.toml's words, one line:
+ * `maxMessageBytes 100000000: expected 480 to maxBufferedBytes (8388608)` from the syslog
+ * package becomes `backends.syslog.max_message_bytes: expected 480 to max_buffered_bytes
+ * (8388608), got 100000000`. The option is found under its library name or its TOML key; a
+ * message that names no option is put under the table (`backends.syslog: …`). Errors that are
+ * not about an option (not `config` LogStreamErrors or RangeErrors) are returned as they are.
+ */
+export function tomlOptionError(table: BackendTable, error: unknown): unknown {
+  if (!(LogStreamError.is(error) && error.kind === 'config') && !(error instanceof RangeError)) return error;
+  const keys = BACKEND_OPTION_KEYS[table];
+  const tableKey = `backends.${table}`;
+  const byName = new Map<string, string>();
+  for (const [option, key] of Object.entries(keys)) {
+    byName.set(option, key);
+    byName.set(key.slice(key.lastIndexOf('.') + 1), key);
+    byName.set(key, key);
+  }
+  // Another option named in the text: its key, short when it is in the same table.
+  const short = (key: string) => (key.startsWith(`${tableKey}.`) ? key.slice(tableKey.length + 1) : key);
+  const mentions = (text: string) =>
+    Object.entries(keys)
+      .filter(([option]) => /[A-Z.]/.test(option))
+      .reduce((t, [option, key]) => t.replace(new RegExp(`(?<![\\w.])${escape(option)}(?![\\w])`, 'g'), short(key)), text);
+  // The library's own prefix: `backends.syslog: `, `syslog: `, `syslog `, `nats: `.
+  const text = error.message.replace(new RegExp(`^(backends\\.${table}|${table})(: *| (?=[a-z]))`), '');
+  const subject = /^([\w.]+)(?:: (.*)| ("[^"]*"|-?[\d.]+): (.*)| ("[^"]*"|-?[\d.]+) (.*)| ((?:must|is|expected) .*))$/s.exec(text);
+  const key = subject === null ? undefined : byName.get(subject[1] as string);
+  let line: string;
+  if (subject === null || key === undefined) line = `${tableKey}: ${mentions(text)}`;
+  else if (subject[2] !== undefined) line = `${key}: ${mentions(subject[2])}`;
+  else if (subject[3] !== undefined) {
+    const rest = mentions(subject[4] as string);
+    line = rest.startsWith('expected ') ? `${key}: ${rest}, got ${subject[3]}` : `${key}: ${subject[3]}: ${rest}`;
+  } else if (subject[5] !== undefined) line = `${key}: ${subject[5]} ${mentions(subject[6] as string)}`;
+  else line = `${key}: ${mentions(subject[7] as string)}`;
+  return new LogStreamError('config', line, { cause: error, code: 'CONFIG' });
+}
+
+/**
+ * `new Backend(options)` for a table's settings, reporting a refused option under its TOML key
+ * ({@link tomlOptionError}).
+ * @throws LogStreamError (kind `config`) naming the key
+ */
+export function buildBackend<O, B>(table: BackendTable, Backend: new (options: O) => B, options: O): B {
+  try {
+    return new Backend(options);
+  } catch (error) {
+    throw tomlOptionError(table, error);
+  }
 }
 
 /** Applies command-line overrides to a checked configuration. */
