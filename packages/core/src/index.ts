@@ -11,10 +11,6 @@ export {
   DEFAULT_MAX_INFLIGHT_BYTES,
 } from './server-defaults';
 export type { BackendRouteEvents, BackendRouteOptions, DropReason, RouteDrop, WhenFull } from './backend-route';
-export { DedupeWindow } from './dedupe-window';
-export { IdWindow } from './id-window';
 export { MemoryBackend } from './memory-backend';
 export { completeEntry } from './enrich';
-export { scanCanonicalEntry } from './fast-scan';
-export type { ScannedEntry } from './fast-scan';
 export type { EnrichDefaults } from './enrich';

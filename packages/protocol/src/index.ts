@@ -12,9 +12,6 @@ export {
   PeerIdentitySchema,
   checkEntryInput,
   encodeEntry,
-  formatIssues,
-  isName,
-  isTimestamp,
   nowIso,
 } from './entry';
 export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
@@ -35,7 +32,6 @@ export type { ReadyFrame, AckFrame, ErrorFrame, ServerFrame } from './frames';
 export { LineSplitter } from './line-splitter';
 export type { LineSink } from './line-splitter';
 export { decodeEntryLine } from './ndjson';
-export { jsonSyntaxError } from './json-syntax';
 export type { DecodeResult } from './ndjson';
 export { EntryBatch } from './batch';
 export type { Backend, BackendContext, BackendEvents, BackendMetric, BackendWriteOptions } from './backend';
@@ -49,11 +45,7 @@ export {
   formatSyslog,
   formatSyslogLine,
   escapeSyslogText,
-  formatRfc5424Timestamp,
-  formatRfc3164Timestamp,
   formatStructuredData,
-  toSdName,
-  escapeParamValue,
 } from './syslog-format';
 export type { SyslogFormat, SyslogFormatOptions } from './syslog-format';
-export { Backoff, BACKOFF_FIRST_MS, BACKOFF_MAX_MS } from './backoff';
+export { Backoff } from './backoff';
