@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
+  closedError,
   formatSyslogLine,
   type Backend,
   type BackendEvents,
@@ -51,6 +52,7 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   readonly format: FileFormat;
   readonly writer: RotatingFileWriter;
   readonly #syslog: (SyslogFormatOptions & { format?: SyslogFormat }) | undefined;
+  #closed = false;
 
   constructor(options: FileBackendOptions) {
     super();
@@ -88,6 +90,7 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
 
   /** Writes the batch as one buffer; resolves when written (and synced, per `sync`). */
   async write(batch: EntryBatch): Promise<void> {
+    if (this.#closed) throw closedError(`${this.name} backend`);
     if (batch.length === 0) return;
     await this.writer.write(this.#encode(batch));
   }
@@ -109,6 +112,7 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     return this.writer.close();
   }
 

@@ -12,7 +12,7 @@ import {
   type NatsConnection,
   type NatsError,
 } from 'nats';
-import { Backoff, LogStreamError, type Backend, type BackendContext, type BackendWriteOptions, type EntryBatch } from '@logstream/protocol';
+import { Backoff, LogStreamError, closedError, type Backend, type BackendContext, type BackendWriteOptions, type EntryBatch } from '@logstream/protocol';
 import { coversPrefix, isStreamName, isSubjectPrefix, subjectToken } from './subjects';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -352,7 +352,7 @@ export class NatsBackend implements Backend {
   /** The JetStream client once connected; waits at most the connect timeout (or the signal). */
   async #client(signal: AbortSignal): Promise<JetStreamClient> {
     if (this.#js !== undefined) return this.#js;
-    if (this.#closed) throw new Error('nats: backend is closed');
+    if (this.#closed) throw closedError(`${this.name} backend`);
     let wake: () => void = () => {};
     const woken = new Promise<void>((resolve) => {
       wake = resolve;

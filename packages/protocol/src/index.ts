@@ -15,7 +15,7 @@ export {
   nowIso,
 } from './entry';
 export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
-export { LogStreamError, ERROR_KINDS } from './errors';
+export { LogStreamError, ERROR_KINDS, closedError } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
 export { DEFAULT_OUTPUT_DIRECTORY } from './defaults';
 export {
