@@ -12,7 +12,15 @@ import {
   type NatsConnection,
   type NatsError,
 } from 'nats';
-import { Backoff, LogStreamError, closedError, type Backend, type BackendContext, type BackendWriteOptions, type EntryBatch } from '@logstream/protocol';
+import {
+  Backoff,
+  LogStreamError,
+  closedError,
+  type Backend,
+  type BackendContext,
+  type BackendWriteOptions,
+  type EntryBatch,
+} from '@logstream/protocol';
 import { coversPrefix, isStreamName, isSubjectPrefix, subjectToken } from './subjects';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
