@@ -7,7 +7,7 @@ import { LogServer, type BackendRouteOptions } from '@logstream/core';
 import { FileBackend } from '@logstream/backend-file';
 import { loadUnixDgram } from '@logstream/unix-dgram';
 import { createMetricsRegistry, serveMetrics } from '@logstream/metrics';
-import type { Config } from './config';
+import { buildBackend, type Config } from './config';
 import type { Logger } from './logger';
 
 /** A running server made from a config. */
@@ -92,7 +92,7 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
   const { file, journald, syslog } = config.backends;
   if (file.enabled) {
     route(
-      new FileBackend({
+      buildBackend('file', FileBackend, {
         directory: config.storage.output_directory,
         format: file.format,
         sync: file.sync,
@@ -112,7 +112,7 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
   if (journald.enabled) {
     const { JournaldBackend } = await import('@logstream/backend-journald');
     route(
-      new JournaldBackend({
+      buildBackend('journald', JournaldBackend, {
         socketPath: journald.socket_path,
         ...(journald.syslog_identifier === undefined ? {} : { syslogIdentifier: journald.syslog_identifier }),
       }),
@@ -122,7 +122,7 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
   if (syslog.enabled) {
     const { SyslogBackend } = await import('@logstream/backend-syslog');
     route(
-      new SyslogBackend({
+      buildBackend('syslog', SyslogBackend, {
         ...(syslog.format === undefined ? {} : { format: syslog.format }),
         facility: syslog.facility,
         socketPath: syslog.socket_path,
@@ -158,7 +158,7 @@ export async function createBackends(config: Config): Promise<BackendRouteOption
     const { NatsBackend } = await import('@logstream/backend-nats');
     const optional = <K extends string, T>(key: K, value: T | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, T>));
     route(
-      new NatsBackend({
+      buildBackend('nats', NatsBackend, {
         servers: nats.servers,
         subjectPrefix: nats.subject_prefix,
         stream: nats.stream,
@@ -233,7 +233,7 @@ function nativeUser(config: Config): string | undefined {
 /**
  * What can be checked without opening or binding anything, one line per problem (none: empty):
  * the socket path's length and directory, the native addon of journald and the local syslog
- * socket, the socket group, the syslog TLS files. `--validate`
+ * socket, the socket group, the syslog TLS files, the options each backend refuses. `--validate`
  * prints these; a start stops on them before anything is made.
  */
 export async function checkConfig(config: Config): Promise<string[]> {
@@ -267,6 +267,8 @@ export async function checkConfig(config: Config): Promise<string[]> {
       );
     }
   }
+  // The backends' own checks of their options (their constructors open nothing), by TOML key.
+  await createBackends(config).catch((error: Error) => problems.push(error.message));
   return problems;
 }
 

@@ -101,6 +101,27 @@ describe('config checks', () => {
     expect(r.stderr).toContain(`backends.syslog.tls_ca: cannot read ${join(dir, 'ca.pem')}: ENOENT`);
   });
 
+  it('names the TOML key of a value a backend package refuses (its own option name), in one line, and starts nothing', async () => {
+    // Within the schema's bounds, but over max_buffered_bytes: only the syslog package knows.
+    await writeFile(
+      join(dir, 'msg.toml'),
+      '[backends.syslog]\nenabled = true\nserver = "udp://127.0.0.1:9"\nmax_buffered_bytes = 65536\nmax_message_bytes = 100000\n',
+    );
+    const key = 'backends.syslog.max_message_bytes: expected 480 to max_buffered_bytes (65536), got 100000';
+    const r = await runCli(['-c', join(dir, 'msg.toml'), '-s', sock, '-o', out], { timeoutMs: 20_000 });
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(ERROR_LINE);
+    expect(lines[0]).toContain(key);
+    expect(await readdir(dir)).toEqual(['msg.toml']);
+    // --validate finds it too, rather than calling the file valid.
+    const validate = await runCli(['--validate', '-c', join(dir, 'msg.toml'), '-s', sock]);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toBe('');
+    expect(validate.stderr.trim().split('\n')).toEqual([`logstream-server: ${join(dir, 'msg.toml')}: 1 error(s)`, key]);
+  });
+
   it("names the problem of a TOML syntax error in its first line, with the file's line and column", async () => {
     await writeFile(join(dir, 'quote.toml'), '[server]\nmax_connections = 5\nsocket_path = "/run/logstream/logstream.sock\n');
     const r = await runCli(['--validate', '-c', join(dir, 'quote.toml')]);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
+  closedError,
   formatSyslogLine,
   type Backend,
   type BackendEvents,
@@ -19,6 +20,9 @@ import { formatHuman } from './human-format';
 
 /** Line format of the file backend. */
 export type FileFormat = 'json' | 'human' | 'syslog';
+
+/** Default of {@link FileBackendOptions.format}. */
+export const DEFAULT_FILE_FORMAT: FileFormat = 'json';
 
 /** Options of {@link FileBackend}: the rotator's options plus the line format. */
 export interface FileBackendOptions extends RotatingFileWriterOptions {
@@ -48,10 +52,11 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   readonly format: FileFormat;
   readonly writer: RotatingFileWriter;
   readonly #syslog: (SyslogFormatOptions & { format?: SyslogFormat }) | undefined;
+  #closed = false;
 
   constructor(options: FileBackendOptions) {
     super();
-    this.format = options.format ?? 'json';
+    this.format = options.format ?? DEFAULT_FILE_FORMAT;
     this.#syslog = options.syslog;
     this.writer = new RotatingFileWriter(options);
     this.writer.on('error', (error: RotatorError) => {
@@ -85,6 +90,7 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
 
   /** Writes the batch as one buffer; resolves when written (and synced, per `sync`). */
   async write(batch: EntryBatch): Promise<void> {
+    if (this.#closed) throw closedError(`${this.name} backend`);
     if (batch.length === 0) return;
     await this.writer.write(this.#encode(batch));
   }
@@ -106,6 +112,7 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     return this.writer.close();
   }
 

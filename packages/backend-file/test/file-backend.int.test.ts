@@ -38,6 +38,21 @@ describe('FileBackend', () => {
     expect(lines.map((l): unknown => JSON.parse(l))).toEqual([entry(1), entry(2)]);
   });
 
+  it('refuses a write after close with the one closed error (kind io, code CLOSED), and leaves the file as it was', async () => {
+    const backend = new FileBackend({ directory: dir });
+    await backend.open();
+    await backend.write(EntryBatch.fromEntries([entry(1)]));
+    await backend.close();
+    await expect(backend.write(EntryBatch.fromEntries([entry(2)]))).rejects.toMatchObject({
+      name: 'LogStreamError',
+      kind: 'io',
+      code: 'CLOSED',
+      message: 'file backend is closed',
+    });
+    const lines = (await readFile(join(dir, 'current.log'), 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['id-1']);
+  });
+
   it('formats human lines as in the spec example, escaping newlines and quoting odd values', () => {
     expect(formatHuman(entry(1, { message: 'Request processed' }))).toBe(
       '2024-01-15T10:30:45.123Z INFO  web-server[1234]: Request processed user_id=12345',

@@ -1,6 +1,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Backoff, LogStreamError, type Backend, type BackendWriteOptions, type EntryBatch, type LogEntry } from '@logstream/protocol';
+import {
+  Backoff,
+  LogStreamError,
+  closedError,
+  type Backend,
+  type BackendWriteOptions,
+  type EntryBatch,
+  type LogEntry,
+} from '@logstream/protocol';
 import {
   loadUnixDgram as loadAddon,
   unixDgramSystemError,
@@ -436,7 +444,7 @@ export class JournaldBackend implements Backend {
   }
 
   #closedError(): LogStreamError {
-    return new LogStreamError('io', 'journald backend is closed', { code: 'CLOSED' });
+    return closedError(`${this.name} backend`);
   }
 }
 

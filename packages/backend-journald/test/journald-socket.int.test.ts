@@ -85,7 +85,7 @@ describe('open()', () => {
     const b = backend();
     const opening = b.open();
     await b.close();
-    await expect(opening).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(opening).rejects.toMatchObject({ kind: 'io', code: 'CLOSED' });
     expect(b.connected).toBe(false);
   });
 
@@ -184,8 +184,8 @@ describe('write()', () => {
     const closing = b.close();
     expect(b.close()).toBe(closing);
     await closing;
-    await expect(b.write(makeBatch(uniqueDaemon(), 1).batch)).rejects.toMatchObject({ code: 'CLOSED' });
-    await expect(b.open()).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(b.write(makeBatch(uniqueDaemon(), 1).batch)).rejects.toMatchObject({ kind: 'io', code: 'CLOSED' });
+    await expect(b.open()).rejects.toMatchObject({ kind: 'io', code: 'CLOSED' });
     await b.flush();
   });
 

@@ -12,8 +12,26 @@ import {
   type NatsConnection,
   type NatsError,
 } from 'nats';
-import { Backoff, LogStreamError, type Backend, type BackendContext, type BackendWriteOptions, type EntryBatch } from '@logstream/protocol';
+import {
+  Backoff,
+  LogStreamError,
+  closedError,
+  type Backend,
+  type BackendContext,
+  type BackendWriteOptions,
+  type EntryBatch,
+} from '@logstream/protocol';
 import { coversPrefix, isStreamName, isSubjectPrefix, subjectToken } from './subjects';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DEFAULT_MAX_INFLIGHT,
+  DEFAULT_PUBLISH_TIMEOUT_MS,
+  DEFAULT_REPLICAS,
+  DEFAULT_STREAM,
+  DEFAULT_SUBJECT_PREFIX,
+  DEFAULT_WRITE_TIMEOUT_MS,
+} from './defaults';
 
 /** TLS files for the connection to NATS (PEM paths). */
 export interface NatsTlsOptions {
@@ -139,8 +157,8 @@ export class NatsBackend implements Backend {
   #stats = { published: 0, duplicates: 0, retries: 0, reconnects: 0 };
 
   constructor(options: NatsBackendOptions) {
-    const prefix = options.subjectPrefix ?? 'logs';
-    const stream = options.stream ?? 'LOGSTREAM';
+    const prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+    const stream = options.stream ?? DEFAULT_STREAM;
     if (options.servers.length === 0) throw new LogStreamError('config', 'nats: servers is empty', { code: 'CONFIG' });
     if (!isSubjectPrefix(prefix))
       throw new LogStreamError('config', `nats: subject_prefix ${JSON.stringify(prefix)} is not a literal subject (tokens, no wildcard)`, {
@@ -154,12 +172,12 @@ export class NatsBackend implements Backend {
     this.#servers = [...options.servers];
     this.#prefix = prefix;
     this.#stream = stream;
-    this.#replicas = options.replicas ?? 1;
-    this.#duplicateWindowMs = options.duplicateWindowMs ?? 120_000;
-    this.#maxInflight = options.maxInflight ?? 256;
-    this.#publishTimeoutMs = options.publishTimeoutMs ?? 5000;
-    this.#writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#replicas = options.replicas ?? DEFAULT_REPLICAS;
+    this.#duplicateWindowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
+    this.#maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
+    this.#publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#options = options;
   }
 
@@ -342,7 +360,7 @@ export class NatsBackend implements Backend {
   /** The JetStream client once connected; waits at most the connect timeout (or the signal). */
   async #client(signal: AbortSignal): Promise<JetStreamClient> {
     if (this.#js !== undefined) return this.#js;
-    if (this.#closed) throw new Error('nats: backend is closed');
+    if (this.#closed) throw closedError(`${this.name} backend`);
     let wake: () => void = () => {};
     const woken = new Promise<void>((resolve) => {
       wake = resolve;

@@ -1,6 +1,12 @@
 export { SyslogBackend, STALL_REPORT_MS } from './syslog-backend';
 export type { SyslogBackendStats, SyslogWriteOptions } from './syslog-backend';
-export { DEFAULT_MAX_BUFFERED_ENTRIES, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from './options';
+export {
+  DEFAULT_MAX_BUFFERED_ENTRIES,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_SYSLOG_FRAMING,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+} from './options';
 export type { SyslogBackendOptions, SyslogTlsOptions } from './options';
 export { parseSyslogServer, DEFAULT_SYSLOG_PORTS } from './server-url';
 export type { SyslogServer, SyslogProtocol } from './server-url';

@@ -83,6 +83,10 @@ export const DEFAULT_MAX_BUFFERED_ENTRIES = 10_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Default of {@link SyslogBackendOptions.maxMessageBytes}. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+/** Default of {@link SyslogBackendOptions.framing}. */
+export const DEFAULT_SYSLOG_FRAMING: SyslogFraming = 'octet-counting';
+/** Default of {@link SyslogBackendOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** Where messages go: the local datagram socket, or a remote server. */
 export type SyslogTarget = { kind: 'local'; socketPath: string } | { kind: 'remote'; server: SyslogServer };
 
@@ -121,7 +125,7 @@ export function resolveSyslogOptions(options: SyslogBackendOptions): ResolvedSys
       `facility ${JSON.stringify(options.facility)}: expected a syslog facility name (LOG_USER, LOG_DAEMON, LOG_LOCAL0..7, ...) or a number 0-23`,
     );
   }
-  const framing = options.framing ?? 'octet-counting';
+  const framing = options.framing ?? DEFAULT_SYSLOG_FRAMING;
   if (framing !== 'octet-counting' && framing !== 'lf') {
     throw configError(`framing ${JSON.stringify(options.framing)}: expected "octet-counting" or "lf"`);
   }
@@ -133,7 +137,7 @@ export function resolveSyslogOptions(options: SyslogBackendOptions): ResolvedSys
   }
   const flushTimeoutMs = positiveInt(options.flushTimeoutMs, 5000, 'flush_timeout_ms');
   const unconfirmedWindowMs = positiveInt(options.unconfirmedWindowMs, 2000, 'unconfirmed_window_ms');
-  const connectTimeoutMs = positiveInt(options.connectTimeoutMs, 5000, 'connect_timeout_ms');
+  const connectTimeoutMs = positiveInt(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connect_timeout_ms');
   let target: SyslogTarget;
   if (local) {
     target = { kind: 'local', socketPath: options.socketPath ?? DEFAULT_SYSLOG_SOCKET_PATH };

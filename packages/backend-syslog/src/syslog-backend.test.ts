@@ -34,6 +34,6 @@ describe('SyslogBackend options', () => {
     await b.close();
     await b.close();
     const { EntryBatch } = await import('@logstream/protocol');
-    await expect(b.write(EntryBatch.fromEntries([]))).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(b.write(EntryBatch.fromEntries([]))).rejects.toMatchObject({ kind: 'io', code: 'CLOSED' });
   });
 });

@@ -3,7 +3,7 @@
 // Options, transports and the reconnect loop live in their own modules.
 import { EventEmitter } from 'node:events';
 import {
-  LogStreamError,
+  closedError,
   formatRfc3164,
   formatRfc5424,
   type Backend,
@@ -194,7 +194,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   async #open(): Promise<void> {
-    if (this.#link.state === 'closed') throw closedError(this.name);
+    if (this.#link.state === 'closed') throw closedError(`${this.name} backend`);
     await this.#transport.prepare();
     if (this.#transport.connectAtOpen) await this.#link.connectNow();
     // Not awaited: open() does not wait for a remote peer. A failed attempt is counted,
@@ -217,7 +217,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
    *   gave up on this write's messages
    */
   async write(batch: EntryBatch, options: SyslogWriteOptions = {}): Promise<void> {
-    if (this.#link.state === 'closed' || this.#closing !== undefined) throw closedError(this.name);
+    if (this.#link.state === 'closed' || this.#closing !== undefined) throw closedError(`${this.name} backend`);
     const { signal } = options;
     const previous = this.#partial.get(batch);
     this.#partial.delete(batch);
@@ -243,7 +243,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
         if (!queue.hasRoom(frame.length)) {
           this.#pump();
           await this.#until(() => queue.hasRoom(frame.length), signal);
-          if (this.#isClosed()) throw closedError(this.name);
+          if (this.#isClosed()) throw closedError(`${this.name} backend`);
         }
         if (truncated) this.#counters.truncated++;
         lastSeq = ++this.#lastSeq;
@@ -327,7 +327,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     // for it reject, so none of it was acknowledged.
     this.#counters.dropped_on_close += this.#outstanding;
     this.#outstanding = 0;
-    const closed = closedError(this.name);
+    const closed = closedError(`${this.name} backend`);
     for (const waiter of this.#waiters) waiter.reject(closed);
     this.#waiters.clear();
     this.#notify();
@@ -477,10 +477,6 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   #report(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
-}
-
-function closedError(name: string): LogStreamError {
-  return new LogStreamError('server', `${name} backend is closed`, { code: 'CLOSED' });
 }
 
 async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {

@@ -194,8 +194,8 @@ describe('SyslogBackend when the peer goes away and comes back', () => {
     await backend.open();
     const pending = backend.write(batch(randomUUID(), 0, 30));
     await backend.close();
-    await expect(pending).rejects.toMatchObject({ kind: 'server', code: 'CLOSED' });
+    await expect(pending).rejects.toMatchObject({ kind: 'io', code: 'CLOSED' });
     expect(backend.stats()).toMatchObject({ sent: 0, dropped_on_close: 30 });
-    await expect(backend.write(batch('x', 0, 1))).rejects.toMatchObject({ kind: 'server', code: 'CLOSED' });
+    await expect(backend.write(batch('x', 0, 1))).rejects.toMatchObject({ kind: 'io', code: 'CLOSED' });
   });
 });

@@ -231,7 +231,7 @@ describe('SyslogBackend against a TCP peer that accepts and never reads (when_fu
     const { write } = pending as NonNullable<typeof pending>;
     await until(() => write.state !== 'pending', 20_000, 'the pending write to settle');
     expect(write.state).toBe('rejected');
-    expect(write.error).toMatchObject({ kind: 'server', code: 'CLOSED' });
+    expect(write.error).toMatchObject({ kind: 'io', code: 'CLOSED' });
     const stats = backend.stats();
     // Every message is either confirmed to the kernel or counted as dropped at close, once.
     expect((stats.sent as number) + (stats.dropped_on_close as number)).toBe(resolved + 100);

@@ -9,6 +9,7 @@ import {
   Backoff,
   DEFAULT_SOCKET_PATH,
   LogStreamError,
+  closedError,
   checkDaemonName,
   encodeHandshake,
   parseLogLevel,
@@ -527,7 +528,7 @@ export class LogClient extends EventEmitter<LogClientEvents> {
       }
       for (const w of this.#flushWaiters) {
         clearTimeout(w.timer);
-        w.reject(new LogStreamError('client', 'client closed', { code: 'CLOSED' }));
+        w.reject(closedError('client'));
       }
       this.#flushWaiters = [];
       this.#checkDrain();

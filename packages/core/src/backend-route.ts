@@ -9,6 +9,12 @@ export type DropReason = 'queue_full' | 'stalled' | 'shutdown';
 
 /** Default of {@link BackendRouteOptions.maxWaitMs}. */
 export const DEFAULT_MAX_WAIT_MS = 1000;
+/** Default of {@link BackendRouteOptions.minLevel}: 7 (debug), every entry. */
+export const DEFAULT_MIN_LEVEL: LogLevel = 7;
+/** Default of {@link BackendRouteOptions.maxQueuedBytes}. */
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** Default of {@link BackendRouteOptions.whenFull}: nothing is lost. */
+export const DEFAULT_WHEN_FULL: WhenFull = 'block';
 
 /** How the server feeds one backend. */
 export interface BackendRouteOptions {
@@ -100,9 +106,9 @@ export class BackendRoute extends EventEmitter<BackendRouteEvents> {
   constructor(options: BackendRouteOptions) {
     super();
     this.backend = options.backend;
-    this.minLevel = options.minLevel ?? 7;
-    this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
-    this.whenFull = options.whenFull ?? 'block';
+    this.minLevel = options.minLevel ?? DEFAULT_MIN_LEVEL;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.whenFull = options.whenFull ?? DEFAULT_WHEN_FULL;
     this.maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   }
 

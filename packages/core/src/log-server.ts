@@ -27,6 +27,14 @@ import { ReportLimiter } from './report-limiter';
 import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
 import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
+import {
+  DEFAULT_DEDUPE_WINDOW,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INFLIGHT_BYTES,
+  DEFAULT_READ_BUFFER_BYTES,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_SOCKET_MODE,
+} from './server-defaults';
 
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -49,7 +57,7 @@ export interface LogServerOptions {
    * server's own user are bound only by `maxConnections`. Default half of `maxConnections`.
    */
   maxConnectionsPerUid?: number;
-  /** Read buffer of each connection, in bytes (the spec's `buffer_size`). Default 65536. */
+  /** Read buffer of each connection, in bytes (the spec's `buffer_size`). Default 8192 ({@link DEFAULT_READ_BUFFER_BYTES}). */
   readBufferBytes?: number;
   /** Longest accepted line in bytes, newline not counted. Default 65536. */
   maxLineBytes?: number;
@@ -254,15 +262,15 @@ export class LogServer extends EventEmitter {
   constructor(options: LogServerOptions) {
     super();
     this.socketPath = options.socketPath ?? DEFAULT_SOCKET_PATH;
-    this.maxConnections = options.maxConnections ?? 1000;
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.maxConnectionsPerUid = options.maxConnectionsPerUid ?? Math.max(1, Math.floor(this.maxConnections / 2));
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.#hostname = options.hostname ?? osHostname();
     this.#defaultDaemon = options.defaultDaemon ?? 'unknown';
-    this.#socketMode = options.socketMode ?? 0o660;
-    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
-    this.#maxInflightBytes = options.maxInflightBytes ?? 16 * 1024 * 1024;
-    this.#readBufferBytes = options.readBufferBytes ?? 65536;
+    this.#socketMode = options.socketMode ?? DEFAULT_SOCKET_MODE;
+    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.#maxInflightBytes = options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES;
+    this.#readBufferBytes = options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES;
     this.#lingerMs = options.lingerMs ?? 5000;
     this.#maxPartialBytes = options.maxPartialBytes ?? Math.max(DEFAULT_MAX_PARTIAL_BYTES, 4 * (this.maxLineBytes + 1));
     if (!(this.#maxPartialBytes > this.maxLineBytes)) {
@@ -278,7 +286,7 @@ export class LogServer extends EventEmitter {
         code: 'CONFIG',
       });
     }
-    const window = options.dedupeWindow ?? 65536;
+    const window = options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW;
     this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
     this.#reports = new ReportLimiter(options.reportIntervalMs ?? 10_000, (text) =>
       this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),

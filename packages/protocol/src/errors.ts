@@ -59,3 +59,12 @@ export class LogStreamError extends Error {
     return typeof error === 'object' && error !== null && kMarker in error;
   }
 }
+
+/**
+ * The one "closed" error of every package: kind `io`, code `CLOSED`, `<subject> is closed`. A
+ * client, server or backend rejects with it what is asked of it after `close()` (or was still
+ * waiting when `close()` gave up on it); callers test `error.code === 'CLOSED'`.
+ */
+export function closedError(subject: string, options?: Omit<LogStreamErrorOptions, 'code'>): LogStreamError {
+  return new LogStreamError('io', `${subject} is closed`, { ...options, code: 'CLOSED' });
+}

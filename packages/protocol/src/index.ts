@@ -12,14 +12,12 @@ export {
   PeerIdentitySchema,
   checkEntryInput,
   encodeEntry,
-  formatIssues,
-  isName,
-  isTimestamp,
   nowIso,
 } from './entry';
 export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
-export { LogStreamError, ERROR_KINDS } from './errors';
+export { LogStreamError, ERROR_KINDS, closedError } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
+export { DEFAULT_OUTPUT_DIRECTORY } from './defaults';
 export {
   DEFAULT_SOCKET_PATH,
   PROTOCOL_VERSION,
@@ -34,7 +32,6 @@ export type { ReadyFrame, AckFrame, ErrorFrame, ServerFrame } from './frames';
 export { LineSplitter } from './line-splitter';
 export type { LineSink } from './line-splitter';
 export { decodeEntryLine } from './ndjson';
-export { jsonSyntaxError } from './json-syntax';
 export type { DecodeResult } from './ndjson';
 export { EntryBatch } from './batch';
 export type { Backend, BackendContext, BackendEvents, BackendMetric, BackendWriteOptions } from './backend';
@@ -48,11 +45,7 @@ export {
   formatSyslog,
   formatSyslogLine,
   escapeSyslogText,
-  formatRfc5424Timestamp,
-  formatRfc3164Timestamp,
   formatStructuredData,
-  toSdName,
-  escapeParamValue,
 } from './syslog-format';
 export type { SyslogFormat, SyslogFormatOptions } from './syslog-format';
-export { Backoff, BACKOFF_FIRST_MS, BACKOFF_MAX_MS } from './backoff';
+export { Backoff } from './backoff';

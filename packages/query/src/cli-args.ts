@@ -1,3 +1,4 @@
+import { DEFAULT_OUTPUT_DIRECTORY } from '@logstream/protocol';
 import type { EntryFilter } from './entry-filter';
 import { parseLevelSpec } from './level-spec';
 import { QueryError } from './query-error';
@@ -7,8 +8,8 @@ import { parseTimeSpec } from './time-spec';
 export type OutputFormat = 'json' | 'short' | 'short-iso' | 'cat';
 const FORMATS: readonly OutputFormat[] = ['json', 'short', 'short-iso', 'cat'];
 
-/** The server's default `storage.output_directory`. */
-export const DEFAULT_OUTPUT_DIRECTORY = '/var/log/logstream';
+// The server's default `storage.output_directory`: protocol owns it, for both sides.
+export { DEFAULT_OUTPUT_DIRECTORY };
 
 /** What `logstream-query`'s arguments ask for. */
 export interface QueryCliArgs {

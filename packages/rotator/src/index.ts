@@ -1,4 +1,10 @@
-export { RotatingFileWriter } from './rotating-file-writer';
+export {
+  RotatingFileWriter,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_AGE_HOURS,
+  DEFAULT_KEEP_FILES,
+  DEFAULT_SYNC_POLICY,
+} from './rotating-file-writer';
 export type {
   Compression,
   CompressedEvent,

@@ -120,9 +120,14 @@ export interface RotatingFileWriterEvents {
   error: [RotatorError];
 }
 
-const DEFAULT_MAX_FILE_BYTES = 104_857_600;
-const DEFAULT_MAX_AGE_HOURS = 24;
-const DEFAULT_KEEP_FILES = 7;
+/** Default of {@link RotatingFileWriterOptions.maxFileBytes}: 100 MiB. */
+export const DEFAULT_MAX_FILE_BYTES = 104_857_600;
+/** Default of {@link RotationOptions.maxAgeHours}. */
+export const DEFAULT_MAX_AGE_HOURS = 24;
+/** Default of {@link RotationOptions.keepFiles}. */
+export const DEFAULT_KEEP_FILES = 7;
+/** Default of {@link RotatingFileWriterOptions.sync}. */
+export const DEFAULT_SYNC_POLICY: SyncPolicy = 'none';
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 // setTimeout fires at once for delays above 2^31-1 ms; longer ages are re-checked when it fires.
@@ -208,7 +213,7 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
     this.fileName = options.fileName ?? 'current.log';
     this.path = join(this.directory, this.fileName);
     this.#fileMode = options.fileMode ?? 0o640;
-    this.#sync = options.sync ?? 'none';
+    this.#sync = options.sync ?? DEFAULT_SYNC_POLICY;
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.#rotationEnabled = options.rotation?.enabled ?? true;
     const maxAgeHours = options.rotation?.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS;
