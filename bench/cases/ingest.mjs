@@ -38,23 +38,25 @@ const QUICK_DIVISOR = 20;
 // minutes on a loaded 2-core machine: each run lasts a few seconds of load plus ~1 s of start-up.
 // BENCH_INGEST_SCALE multiplies them (0.1: a tenth).
 const SHAPES = [
-  { key: 'canonical-208', label: '~208 B canonical', shape: 'canonical', lineBytes: 208, entries: 400_000 },
-  { key: 'reorder-208', label: '~208 B other key order', shape: 'reorder', lineBytes: 208, entries: 300_000 },
-  { key: 'partial-97', label: '~97 B partial (message, level)', shape: 'partial', lineBytes: 97, entries: 300_000 },
-  { key: 'canonical-1k', label: '~1 KB canonical', shape: 'canonical', lineBytes: 1024, entries: 150_000 },
-  { key: 'canonical-8k', label: '~8 KB canonical', shape: 'canonical', lineBytes: 8192, entries: 24_000 },
+  { key: 'canonical-208', label: '~208 B canonical', shape: 'canonical', lineBytes: 208, entries: 300_000 },
+  { key: 'reorder-208', label: '~208 B other key order', shape: 'reorder', lineBytes: 208, entries: 200_000 },
+  { key: 'partial-97', label: '~97 B partial (message, level)', shape: 'partial', lineBytes: 97, entries: 200_000 },
+  { key: 'canonical-1k', label: '~1 KB canonical', shape: 'canonical', lineBytes: 1024, entries: 100_000 },
+  { key: 'canonical-8k', label: '~8 KB canonical', shape: 'canonical', lineBytes: 8192, entries: 16_000 },
 ];
 const CONN_COUNTS = [1, 16, 256, 1000];
-const CONN_ENTRIES = 400_000;
+const CONN_ENTRIES = 300_000;
 const OUTPUTS = [
   { key: 'json', label: 'json file' },
   { key: 'human', label: 'human file format', marker: 'fields', config: '\n[backends.file]\nformat = "human"\n' },
   { key: 'syslog-file', label: 'syslog file format (RFC 5424)', marker: 'fields', config: '\n[backends.file]\nformat = "syslog"\n' },
   { key: 'syslog-tcp', label: 'syslog over TCP to rsyslogd', marker: 'fields' },
-  // A journal takes ~1 KB an entry on disk and the peer's journal is capped at 256 MB.
-  { key: 'journald', label: 'journald (native socket)', marker: '"LOGSTREAM_ID":"', entries: 100_000 },
+  // Few entries: journald takes them at a few thousand a second here.
+  { key: 'journald', label: 'journald (native socket)', marker: '"LOGSTREAM_ID":"', entries: 20_000 },
 ];
 const GROUPS = ['shapes', 'conns', 'outputs'];
+// --profile: enough entries that start-up is a small part of the profile.
+const PROFILE_ENTRIES = 1_000_000;
 
 /** Parses `--rows`: the groups to run, in their fixed order. */
 function parseRows(text) {
@@ -131,17 +133,20 @@ async function runOnce(m, tools, opts) {
   const isLs = m.target === 'logstream';
   const cleanups = [];
   let proc;
+  let peer; // the process an output row sends to, whose CPU is reported too
   try {
     let done = { kind: 'file' };
     let extra = output.config ?? '';
     if (isLs && output.key === 'syslog-tcp') {
       const sink = await startRsyslogSink(dir);
       cleanups.push(() => stopProcess(sink.proc));
+      peer = { name: 'rsyslogd (TCP sink)', pid: sink.proc.pid };
       extra = `\n[backends.file]\nenabled = false\n\n[backends.syslog]\nenabled = true\nserver = "tcp://127.0.0.1:${sink.port}"\n`;
       done = { kind: 'file', path: sink.out };
     } else if (isLs && output.key === 'journald') {
       const journald = await startJournald();
       cleanups.push(() => journald.stop());
+      peer = { name: 'journald', pid: journald.pid };
       extra = `\n[backends.file]\nenabled = false\n\n[backends.journald]\nenabled = true\nsocket_path = ${JSON.stringify(journald.socket)}\n`;
       done = { kind: 'journald', journald, path: join(dir, 'journal.jsonl') };
     }
@@ -155,6 +160,7 @@ async function runOnce(m, tools, opts) {
     await sleep(300); // a socket file exists slightly before some peers accept
     const problems = [];
     const before = procStats(proc.pid);
+    const peerBefore = peer ? procStats(peer.pid) : undefined;
     const n = inp.n;
     const waitCmd =
       done.kind === 'file'
@@ -181,6 +187,7 @@ async function runOnce(m, tools, opts) {
     });
     const [waited, sent] = await Promise.all([waiting ?? '', sending]);
     const after = procStats(proc.pid);
+    let peerAfter = peer ? procStats(peer.pid) : undefined;
     finished = true;
     const diedEarly = Boolean(proc.exit);
     if (diedEarly) problems.push(`${proc.name} exited during the run (${JSON.stringify(proc.exit)}): ${errorLine(proc.stderrPath)}`);
@@ -202,6 +209,7 @@ async function runOnce(m, tools, opts) {
       if (timedOut) problems.push(`not every entry acknowledged within ${TIMEOUT_S} s`);
       const count = await exportJournal(done.journald, done.path, n);
       if (count !== n) problems.push(`journal holds ${count} of ${n} entries`);
+      peerAfter = procStats(peer.pid); // journald has read its queue by now
     }
     if (Number(lg.errors) > 0 || !lg.sent) problems.push(`loadgen: ${sent.err.trim().split('\n').slice(-2).join(' / ')}`);
     if (Number(lg.error_frames) > 0) problems.push(`${lg.error_frames} error frames`);
@@ -226,6 +234,8 @@ async function runOnce(m, tools, opts) {
       ackedRate: ackedS > 0 ? n / ackedS : NaN,
       cpuUsPerEntry: ((after.cpuS - before.cpuS) / n) * 1e6,
       peakRssBytes: after.peakRssBytes,
+      peer: peer?.name,
+      peerCpuUsPerEntry: peer ? ((peerAfter.cpuS - peerBefore.cpuS) / n) * 1e6 : NaN,
       problems,
       warning: warningLine(proc.stderrPath),
     };
@@ -263,12 +273,15 @@ function summarize(runs) {
     ackedRate: median(runs.map((r) => r.ackedRate)),
     cpu: median(runs.map((r) => r.cpuUsPerEntry)),
     rssMb: rss.length > 0 ? Math.max(...rss) / 1e6 : NaN,
+    peer: runs.map((r) => r.peer).find(Boolean),
+    peerCpu: median(runs.map((r) => r.peerCpuUsPerEntry)),
     problems: [...new Set(runs.flatMap((r) => r.problems))],
     warning: runs.map((r) => r.warning).find(Boolean),
   };
 }
 
 const num = (x, digits) => (Number.isFinite(x) ? (digits === undefined ? x : x.toFixed(digits)) : '–');
+const int = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 const ratio = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '–');
 
 function tableFor(group, rows, results, baselines, rounds) {
@@ -295,7 +308,6 @@ function tableFor(group, rows, results, baselines, rounds) {
     cells.push(problems.length === 0 ? 'ok' : problems.join('; '));
     return cells;
   });
-  const sample = rows.find((r) => !r.skip)?.inp;
   const title = {
     shapes: 'ingest by input shape',
     conns: 'ingest by connection count',
@@ -305,11 +317,18 @@ function tableFor(group, rows, results, baselines, rounds) {
     .filter((r) => !r.skip)
     .map((r) => `${r.label}: ${r.inp.n.toLocaleString('en-US')}`)
     .join(', ');
+  const notes = [`Entries per run: ${counts}.`];
+  const peers = rows
+    .filter((r) => !r.skip)
+    .map((r) => summarize(results.get(r.ls)))
+    .filter((x) => x?.peer)
+    .map((x) => `${x.peer} ${num(x.peerCpu, 2)}`);
+  if (peers.length > 0) notes.push(`CPU µs/entry of the peer the server sends to (median): ${peers.join(', ')}.`);
   return {
-    title: `${title} (median of ${rounds} interleaved round${rounds === 1 ? '' : 's'}${sample ? '' : ''})`,
+    title: `${title} (median of ${rounds} interleaved round${rounds === 1 ? '' : 's'})`,
     columns,
     rows: out,
-    notes: [`Entries per run: ${counts}.`],
+    notes,
   };
 }
 
@@ -398,7 +417,7 @@ function topFunctions(profile, count) {
 async function runProfile(ctx, tools) {
   const opts = ctx.options ?? {};
   const scale = (Number(process.env.BENCH_INGEST_SCALE) || 1) / (opts.quick ? QUICK_DIVISOR : 1);
-  const inp = input('canonical', 208, DEFAULT_CONNS, SHAPES[0].entries, scale);
+  const inp = input('canonical', 208, DEFAULT_CONNS, PROFILE_ENTRIES, scale);
   const profDir = makeTempDir('lsb-prof-');
   try {
     const nodeFlags = [...(opts.nodeFlags ?? SERVER_NODE_FLAGS), '--cpu-prof', `--cpu-prof-dir=${profDir}`];
@@ -423,7 +442,7 @@ async function runProfile(ctx, tools) {
         e.name === '(idle)' ? '–' : ((e.hits / busy) * 100).toFixed(1),
       ]),
       notes: [
-        `While profiled: ${num(r.rate)} entries/s (acked ${num(r.ackedRate)}), ${num(r.cpuUsPerEntry, 2)} CPU µs/entry, peak RSS ${num((r.peakRssBytes ?? NaN) / 1e6, 0)} MB; check: ${r.problems.join('; ') || 'ok'}. The profiler itself slows the server.`,
+        `While profiled: ${int(r.rate)} entries/s (acked ${int(r.ackedRate)}), ${num(r.cpuUsPerEntry, 2)} CPU µs/entry, peak RSS ${num((r.peakRssBytes ?? NaN) / 1e6, 0)} MB; check: ${r.problems.join('; ') || 'ok'}. The profiler itself slows the server.`,
         `Profile: ${total.toLocaleString('en-US')} samples over ${(durationMs / 1000).toFixed(1)} s of the server's life (start-up and shutdown included), ${((idle / total) * 100).toFixed(0)} % idle; ${files.length} profile file(s) (one per thread), the main thread shown. Self time = samples in the function itself, not its callees. Load average at start ${load}, at end ${loadText()}.`,
       ],
     };
