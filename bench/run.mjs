@@ -44,7 +44,8 @@ function parseArgs(argv) {
   if (options.rows !== undefined) {
     const groups = ['shapes', 'conns', 'outputs'];
     const bad = options.rows.split(',').filter((g) => !groups.includes(g.trim()));
-    if (bad.length > 0) fail(`--rows ${options.rows}: unknown group ${bad.join(', ')} (expected a comma-separated list of ${groups.join(', ')})`);
+    if (bad.length > 0)
+      fail(`--rows ${options.rows}: unknown group ${bad.join(', ')} (expected a comma-separated list of ${groups.join(', ')})`);
   }
   if (options.serverDir !== undefined) {
     options.serverDir = resolve(options.serverDir);

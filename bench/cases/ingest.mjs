@@ -105,13 +105,32 @@ function plan(groups, scale, baselines) {
     } else if (group === 'conns') {
       for (const c of CONN_COUNTS) {
         const inp = input('canonical', 208, c, CONN_ENTRIES, scale);
-        rows.push({ group, label: `${c.toLocaleString('en-US')} connection${c === 1 ? '' : 's'}`, inp, ls: need('logstream', inp), base: baselineIds(inp) });
+        rows.push({
+          group,
+          label: `${c.toLocaleString('en-US')} connection${c === 1 ? '' : 's'}`,
+          inp,
+          ls: need('logstream', inp),
+          base: baselineIds(inp),
+        });
       }
     } else {
       for (const o of OUTPUTS) {
         const inp = o.entries === undefined ? canonical : input('canonical', 208, DEFAULT_CONNS, o.entries, scale);
-        const skip = o.key === 'journald' ? journaldSkipReason() : o.key === 'syslog-tcp' && !rsyslogPresent() ? 'syslog-tcp row skipped: /usr/sbin/rsyslogd is missing' : undefined;
-        rows.push({ group, label: o.label, output: o, inp, skip, ls: skip ? undefined : need('logstream', inp, o), base: baselineIds(canonical) });
+        const skip =
+          o.key === 'journald'
+            ? journaldSkipReason()
+            : o.key === 'syslog-tcp' && !rsyslogPresent()
+              ? 'syslog-tcp row skipped: /usr/sbin/rsyslogd is missing'
+              : undefined;
+        rows.push({
+          group,
+          label: o.label,
+          output: o,
+          inp,
+          skip,
+          ls: skip ? undefined : need('logstream', inp, o),
+          base: baselineIds(canonical),
+        });
       }
     }
   }
@@ -226,7 +245,8 @@ async function runOnce(m, tools, opts) {
     // Complete canonical entries are stored as sent (unless the server adds the sender as "peer").
     if (isLs && inp.shape === 'canonical' && output.key === 'json' && !timedOut) {
       const outBytes = sizeOf(done.path);
-      if (outBytes !== Number(lg.bytes) && !tail(done.path, 4096).includes('"peer":')) problems.push(`output ${outBytes} B != input ${lg.bytes} B`);
+      if (outBytes !== Number(lg.bytes) && !tail(done.path, 4096).includes('"peer":'))
+        problems.push(`output ${outBytes} B != input ${lg.bytes} B`);
     }
     if (!diedEarly && exit.signal === 'SIGKILL') problems.push('did not stop on SIGTERM');
     return {
@@ -285,7 +305,11 @@ const int = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') :
 const ratio = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '–');
 
 function tableFor(group, rows, results, baselines, rounds) {
-  const firstCol = { shapes: 'input (4 connections, json file)', conns: 'connections (~208 B canonical, json file)', outputs: 'output (~208 B canonical, 4 connections)' }[group];
+  const firstCol = {
+    shapes: 'input (4 connections, json file)',
+    conns: 'connections (~208 B canonical, json file)',
+    outputs: 'output (~208 B canonical, 4 connections)',
+  }[group];
   const columns = [firstCol, 'LogStream entries/s', 'runs', 'acked/s', 'CPU µs/entry', 'peak RSS MB'];
   for (const b of baselines) columns.push(`${b.short} entries/s`, 'CPU µs/entry', 'peak RSS MB');
   for (const b of baselines) columns.push(`LogStream ÷ ${b.short}`);
@@ -296,7 +320,14 @@ function tableFor(group, rows, results, baselines, rounds) {
   const out = rows.map((row) => {
     if (row.skip) return [row.label, row.skip, ...Array(columns.length - 2).fill('')];
     const ls = summarize(results.get(row.ls));
-    const cells = [row.label, num(ls.rate), ls.runs.map((r) => fmtK(r.rate)).join(' / '), num(ls.ackedRate), num(ls.cpu, 2), num(ls.rssMb, 0)];
+    const cells = [
+      row.label,
+      num(ls.rate),
+      ls.runs.map((r) => fmtK(r.rate)).join(' / '),
+      num(ls.ackedRate),
+      num(ls.cpu, 2),
+      num(ls.rssMb, 0),
+    ];
     const bs = baselines.map((b) => summarize(results.get(row.base[b.key])));
     for (const s of bs) cells.push(num(s?.rate), num(s?.cpu, 2), num(s?.rssMb, 0));
     for (const s of bs) cells.push(ratio(ls.rate, s?.rate));
@@ -385,7 +416,7 @@ async function runRows(ctx, tools) {
     `Load average (1/5/15 min): ${loads.join('; ')}.${pressure} Figures are comparable only within this run.`,
     `Server: ${opts.serverDir ? `${opts.serverDir}/apps/server/dist/cli.js` : 'apps/server/dist/cli.js of this checkout'}, Node flags ${(opts.nodeFlags ?? SERVER_NODE_FLAGS).join(' ') || '(none)'}; default config except the socket, the output directory, max_file_size 8 GiB (no rotation during a run) and the row's backend. ` +
       'Input: bench/loadgen.c pre-builds every entry (unique ids; partial entries carry a unique reference in the message), then writes them in 256 KiB chunks with blocking writes; LogStream gets the daemon-name handshake and its acks are read. The peers get the entries alone.',
-    'entries/s = N / seconds from the first write until the output holds all N lines (json, human, syslog file: the file; syslog TCP: the file rsyslogd writes each received message to; journald: until the server acknowledged every entry, i.e. sent it to journald\'s socket). acked/s = N / seconds until the last ack. ' +
+    "entries/s = N / seconds from the first write until the output holds all N lines (json, human, syslog file: the file; syslog TCP: the file rsyslogd writes each received message to; journald: until the server acknowledged every entry, i.e. sent it to journald's socket). acked/s = N / seconds until the last ack. " +
       'CPU µs/entry = the receiver\'s user+system CPU (all threads) during the run / N; peak RSS = its VmHWM. "LogStream ÷ X" above 1: LogStream is faster. The load generator, the checker and the receiver share the machine\'s cores. ' +
       'The check counts lines and entries (logcheck verify: none lost, none repeated; journald: read back with journalctl) and, for canonical input to the json file, that LogStream stored the input bytes unchanged.',
   );
@@ -393,7 +424,7 @@ async function runRows(ctx, tools) {
 }
 
 /** Top functions by self time in a .cpuprofile (V8's format: nodes with hit counts). */
-function topFunctions(profile, count) {
+function topFunctions(profile, count, root) {
   const byKey = new Map();
   let total = 0;
   for (const node of profile.nodes) {
@@ -401,7 +432,7 @@ function topFunctions(profile, count) {
     if (hits === 0) continue;
     total += hits;
     const cf = node.callFrame;
-    const url = cf.url.startsWith('file://') ? relative(repoRoot, fileURLToPath(cf.url)) : cf.url;
+    const url = cf.url.startsWith('file://') ? relative(root, fileURLToPath(cf.url)) : cf.url;
     const where = url ? `${url}:${cf.lineNumber + 1}` : '';
     const key = `${cf.functionName || '(anonymous)'} ${where}`;
     const entry = byKey.get(key) ?? { name: cf.functionName || '(anonymous)', where, hits: 0 };
@@ -425,11 +456,12 @@ async function runProfile(ctx, tools) {
     const load = loadText();
     const r = await runOnce({ target: 'logstream', input: inp, output: OUTPUTS[0] }, tools, { ...opts, nodeFlags });
     const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
-    if (files.length === 0) throw new Error(`the server wrote no CPU profile to ${profDir} (it must exit on SIGTERM, not be killed): ${r.problems.join('; ')}`);
+    if (files.length === 0)
+      throw new Error(`the server wrote no CPU profile to ${profDir} (it must exit on SIGTERM, not be killed): ${r.problems.join('; ')}`);
     // One file per thread; the main thread's has the most samples.
     const profiles = files.map((f) => JSON.parse(readFileSync(join(profDir, f), 'utf8')));
     const main = profiles.reduce((a, b) => (b.samples.length > a.samples.length ? b : a));
-    const { top, total, idle, durationMs } = topFunctions(main, 15);
+    const { top, total, idle, durationMs } = topFunctions(main, 15, opts.serverDir ?? repoRoot);
     const busy = total - idle;
     return {
       title: `ingest --profile: the server's main thread under node --cpu-prof, ~208 B canonical, ${DEFAULT_CONNS} connections x ${inp.perConn.toLocaleString('en-US')} entries, json file`,

@@ -18,7 +18,10 @@ const repoRoot = join(benchDir, '..');
 function journaldScripts() {
   const shared = join(repoRoot, 'packages', 'test-support', 'peers');
   if (existsSync(join(shared, 'start-journald.sh')) && existsSync(join(shared, 'stop-peer.sh'))) {
-    return { start: join(shared, 'start-journald.sh'), stop: (pid, base) => [join(shared, 'stop-peer.sh'), 'systemd-journal', String(pid), base] };
+    return {
+      start: join(shared, 'start-journald.sh'),
+      stop: (pid, base) => [join(shared, 'stop-peer.sh'), 'systemd-journal', String(pid), base],
+    };
   }
   const helpers = join(repoRoot, 'packages', 'backend-journald', 'test', 'helpers');
   return { start: join(helpers, 'start-journald.sh'), stop: (pid, base) => [join(helpers, 'stop-journald.sh'), String(pid), base] };
@@ -42,7 +45,8 @@ export async function startJournald() {
     const at = line.indexOf('=');
     if (at > 0) env[line.slice(0, at)] = line.slice(at + 1);
   }
-  if (!env.JOURNALD_PID || !env.JOURNALD_SOCKET) throw new Error(`start-journald.sh printed no JOURNALD_PID/JOURNALD_SOCKET: ${stdout.trim()}`);
+  if (!env.JOURNALD_PID || !env.JOURNALD_SOCKET)
+    throw new Error(`start-journald.sh printed no JOURNALD_PID/JOURNALD_SOCKET: ${stdout.trim()}`);
   const pid = Number(env.JOURNALD_PID);
   return {
     pid,
@@ -87,7 +91,16 @@ export async function exportJournal(journald, outPath, want, timeoutMs = 120_000
       }
     }
     // _TRANSPORT=journal: the entries sent to the native socket, not journald's own messages.
-    const args = ['--directory', journald.directory, '-o', 'json', '--output-fields=LOGSTREAM_ID', '--no-pager', '-q', '_TRANSPORT=journal'];
+    const args = [
+      '--directory',
+      journald.directory,
+      '-o',
+      'json',
+      '--output-fields=LOGSTREAM_ID',
+      '--no-pager',
+      '-q',
+      '_TRANSPORT=journal',
+    ];
     // Straight to the file: the export of a large journal is more than a pipe buffer should hold.
     await runCommand('sh', ['-c', 'exec journalctl "$@" > "$0"', outPath, ...args], { timeoutMs: 120_000 });
     const text = readFileSync(outPath);
@@ -111,7 +124,9 @@ export async function startRsyslogSink(dir) {
     .replaceAll('@OUT@', out)
     .replaceAll('@PORTFILE@', portFile);
   writeFileSync(conf, text);
-  const proc = startWithFileLimit('rsyslogd-sink', '/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog-sink.pid')], { logDir: dir });
+  const proc = startWithFileLimit('rsyslogd-sink', '/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog-sink.pid')], {
+    logDir: dir,
+  });
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (proc.exit) throw new Error(`rsyslogd (TCP sink) exited before listening: ${errorLine(proc.stderrPath)}`);

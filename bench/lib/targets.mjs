@@ -114,7 +114,9 @@ export const ingestTargets = [
       const out = join(dir, 'out.jsonl');
       const conf = join(dir, 'rsyslog.conf');
       writeFileSync(conf, fillTemplate('rsyslog-json.conf', dir, sock, out));
-      const proc = startWithFileLimit('rsyslogd', '/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { logDir: dir });
+      const proc = startWithFileLimit('rsyslogd', '/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], {
+        logDir: dir,
+      });
       return { proc, sock, out };
     },
   },
@@ -128,7 +130,9 @@ export const ingestTargets = [
     start(dir) {
       const sock = join(dir, 'in.sock');
       const out = join(dir, 'out.jsonl');
-      const proc = startWithFileLimit('naive-node', process.execPath, [join(benchDir, 'naive-node-server.mjs'), sock, out], { logDir: dir });
+      const proc = startWithFileLimit('naive-node', process.execPath, [join(benchDir, 'naive-node-server.mjs'), sock, out], {
+        logDir: dir,
+      });
       return { proc, sock, out };
     },
   },
