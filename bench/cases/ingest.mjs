@@ -38,21 +38,21 @@ const QUICK_DIVISOR = 20;
 // minutes on a loaded 2-core machine: each run lasts a few seconds of load plus ~1 s of start-up.
 // BENCH_INGEST_SCALE multiplies them (0.1: a tenth).
 const SHAPES = [
-  { key: 'canonical-208', label: '~208 B canonical', shape: 'canonical', lineBytes: 208, entries: 300_000 },
-  { key: 'reorder-208', label: '~208 B other key order', shape: 'reorder', lineBytes: 208, entries: 200_000 },
-  { key: 'partial-97', label: '~97 B partial (message, level)', shape: 'partial', lineBytes: 97, entries: 200_000 },
-  { key: 'canonical-1k', label: '~1 KB canonical', shape: 'canonical', lineBytes: 1024, entries: 100_000 },
-  { key: 'canonical-8k', label: '~8 KB canonical', shape: 'canonical', lineBytes: 8192, entries: 16_000 },
+  { key: 'canonical-208', label: '~208 B canonical', shape: 'canonical', lineBytes: 208, entries: 250_000 },
+  { key: 'reorder-208', label: '~208 B other key order', shape: 'reorder', lineBytes: 208, entries: 150_000 },
+  { key: 'partial-97', label: '~97 B partial (message, level)', shape: 'partial', lineBytes: 97, entries: 150_000 },
+  { key: 'canonical-1k', label: '~1 KB canonical', shape: 'canonical', lineBytes: 1024, entries: 80_000 },
+  { key: 'canonical-8k', label: '~8 KB canonical', shape: 'canonical', lineBytes: 8192, entries: 12_000 },
 ];
 const CONN_COUNTS = [1, 16, 256, 1000];
-const CONN_ENTRIES = 300_000;
+const CONN_ENTRIES = 250_000;
 const OUTPUTS = [
   { key: 'json', label: 'json file' },
   { key: 'human', label: 'human file format', marker: 'fields', config: '\n[backends.file]\nformat = "human"\n' },
   { key: 'syslog-file', label: 'syslog file format (RFC 5424)', marker: 'fields', config: '\n[backends.file]\nformat = "syslog"\n' },
   { key: 'syslog-tcp', label: 'syslog over TCP to rsyslogd', marker: 'fields' },
   // Few entries: journald takes them at a few thousand a second here.
-  { key: 'journald', label: 'journald (native socket)', marker: '"LOGSTREAM_ID":"', entries: 20_000 },
+  { key: 'journald', label: 'journald (native socket)', marker: '"LOGSTREAM_ID":"', entries: 15_000 },
 ];
 const GROUPS = ['shapes', 'conns', 'outputs'];
 // --profile: enough entries that start-up is a small part of the profile.
@@ -314,9 +314,13 @@ function tableFor(group, rows, results, baselines, rounds) {
   for (const b of baselines) columns.push(`${b.short} entries/s`, 'CPU µs/entry', 'peak RSS MB');
   for (const b of baselines) columns.push(`LogStream ÷ ${b.short}`);
   if (group === 'outputs') columns.push('÷ json file');
+  if (group === 'conns') columns.push('÷ 16 connections');
+  if (group === 'shapes') columns.push('CPU ns/byte');
   columns.push('check');
   const jsonRow = rows.find((r) => r.output?.key === 'json');
   const jsonRate = jsonRow ? summarize(results.get(jsonRow.ls))?.rate : NaN;
+  const row16 = rows.find((r) => r.inp.conns === 16);
+  const rate16 = row16 ? summarize(results.get(row16.ls))?.rate : NaN;
   const out = rows.map((row) => {
     if (row.skip) return [row.label, row.skip, ...Array(columns.length - 2).fill('')];
     const ls = summarize(results.get(row.ls));
@@ -332,6 +336,8 @@ function tableFor(group, rows, results, baselines, rounds) {
     for (const s of bs) cells.push(num(s?.rate), num(s?.cpu, 2), num(s?.rssMb, 0));
     for (const s of bs) cells.push(ratio(ls.rate, s?.rate));
     if (group === 'outputs') cells.push(ratio(ls.rate, jsonRate));
+    if (group === 'conns') cells.push(ratio(ls.rate, rate16));
+    if (group === 'shapes') cells.push(num((ls.cpu * 1000) / row.inp.lineBytes, 2));
     const problems = [
       ...ls.problems.map((p) => `LogStream: ${p}`),
       ...baselines.flatMap((b, i) => (bs[i]?.problems ?? []).map((p) => `${b.short}: ${p}`)),
