@@ -1,7 +1,8 @@
 /*
  * loadgen - LogStream load generator for `pnpm bench` (adapted from the shared bench harness).
  *
- *   loadgen -s SOCK [-c CONNS] [-n MSGS_PER_CONN] [-m MSG_BYTES] [-H] [-A] [-b CHUNK] [-t TIMEOUT_S]
+ *   loadgen -s SOCK [-c CONNS] [-n MSGS_PER_CONN] [-m MSG_BYTES | -L LINE_BYTES] [-k SHAPE] [-H] [-A]
+ *           [-b CHUNK] [-t TIMEOUT_S]
  *
  * Each connection (one writer thread, one reader thread) first builds its whole payload in
  * memory, connects and, with -H, sends the "daemon-name\n" handshake. When every connection is
@@ -16,11 +17,18 @@
  * socket with unread bytes in it: on Linux that resets the peer, which may drop what it has not
  * read yet.
  *
- * Entries are complete and in LogStream's canonical key order
- * (id,timestamp,level,daemon,message,fields,pid,hostname), like the example entry of DESIGN.md.
- * The id is UUID-shaped and unique: NNNNNNNN-CCCC-4xxx-8xxx-SSSSSSSSSSSS (N = run nonce,
- * C = connection, S = sequence, hex), which logcheck uses to count lost and repeated entries.
- * With -m 20 a line is about 213 bytes.
+ * Shapes (-k):
+ *   canonical  complete entries in LogStream's canonical key order
+ *              (id,timestamp,level,daemon,message,fields,pid,hostname), like DESIGN.md's example;
+ *   reorder    the same keys and values in another order (level,message,daemon,hostname,pid,
+ *              fields,timestamp,id), as a producer that builds its own JSON may send them;
+ *   partial    only message and level: the receiver fills in id, timestamp, daemon, hostname.
+ * Every entry has a unique reference REF = NNNNNNNN-CCCC-4xxx-8xxx-SSSSSSSSSSSS (N = run nonce,
+ * C = connection, S = sequence, hex), which logcheck uses to count lost and repeated entries:
+ * as the UUID-shaped id (canonical, reorder) or, in partial entries, at the start of the message
+ * ("ref=REF "); the fields seq and conn (canonical, reorder) say the same for output formats that
+ * drop the id. -L pads the message so that every line is exactly LINE_BYTES long (newline
+ * included) when the shape's fixed part fits; -m sets the message length instead (default 20).
  *
  * Prints one line (elapsed: until the last write returned; acked_elapsed: until the last
  * connection was fully acknowledged, -1 without -A or when it never was):
@@ -38,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -47,6 +56,9 @@ static const char *sock_path = NULL;
 static int nconn = 4;
 static long nmsg = 250000;
 static int msg_size = 20;
+static long line_bytes = 0; /* -L: pad the message so that each line has this many bytes */
+enum { SHAPE_CANONICAL, SHAPE_REORDER, SHAPE_PARTIAL };
+static int shape = SHAPE_CANONICAL;
 static int handshake = 0;
 static int await_acks = 0;
 static size_t chunk = 256 * 1024;
@@ -55,6 +67,7 @@ static uint32_t run_nonce;
 static char hostname[64];
 static int mypid;
 static pthread_barrier_t start_barrier;
+static pthread_attr_t thread_attr;
 static double start_mono, start_real;
 
 typedef struct {
@@ -136,55 +149,110 @@ static inline char *put_ts(char *p, tscache_t *c) {
     return p;
 }
 
+/* One entry of shape `shape` into p (which has room for it); returns the end. `pad`: message bytes after the reference. */
+static char *put_entry(char *p, const conn_t *c, long s, const char *daemon, size_t dlen, const char *tail, size_t tail_len,
+                       const char *connstr, size_t clen, tscache_t *tsc, long pad) {
+    char ref[36];
+    {
+        char *r = ref;
+        r = put_hex(r, run_nonce, 8); *r++ = '-';
+        r = put_hex(r, (uint64_t)c->idx, 4); *r++ = '-';
+        *r++ = '4'; r = put_hex(r, (uint64_t)(s * 2654435761u) & 0xfff, 3); *r++ = '-';
+        *r++ = '8'; r = put_hex(r, (uint64_t)(s * 40503u) & 0xfff, 3); *r++ = '-';
+        put_hex(r, (uint64_t)s, 12);
+    }
+    static const char TEXT[] = "Request processed ";
+    char level = (char)('0' + s % 8);
+#define PUT_MESSAGE()                                                      \
+    do {                                                                   \
+        if (shape == SHAPE_PARTIAL) {                                      \
+            p = PUT_LIT(p, "ref=");                                        \
+            p = put_str(p, ref, 36);                                       \
+            *p++ = ' ';                                                    \
+        }                                                                  \
+        for (long i = 0; i < pad; i++) *p++ = i < (long)sizeof TEXT - 1 ? TEXT[i] : 'x'; \
+    } while (0)
+#define PUT_FIELDS()                                                       \
+    do {                                                                   \
+        p = PUT_LIT(p, "\"fields\":{\"seq\":\"");                        \
+        p = put_u64(p, (uint64_t)s);                                       \
+        p = PUT_LIT(p, "\",\"conn\":\"");                                  \
+        p = put_str(p, connstr, clen);                                     \
+        p = PUT_LIT(p, "\"}");                                             \
+    } while (0)
+    switch (shape) {
+    case SHAPE_PARTIAL:
+        p = PUT_LIT(p, "{\"message\":\"");
+        PUT_MESSAGE();
+        p = PUT_LIT(p, "\",\"level\":");
+        *p++ = level;
+        p = PUT_LIT(p, "}\n");
+        break;
+    case SHAPE_REORDER:
+        p = PUT_LIT(p, "{\"level\":");
+        *p++ = level;
+        p = PUT_LIT(p, ",\"message\":\"");
+        PUT_MESSAGE();
+        p = PUT_LIT(p, "\",\"daemon\":\"");
+        p = put_str(p, daemon, dlen);
+        p = PUT_LIT(p, "\",\"hostname\":\"");
+        p = put_str(p, hostname, strlen(hostname));
+        p = PUT_LIT(p, "\",\"pid\":");
+        p = put_u64(p, (uint64_t)mypid);
+        *p++ = ',';
+        PUT_FIELDS();
+        p = PUT_LIT(p, ",\"timestamp\":\"");
+        p = put_ts(p, tsc);
+        p = PUT_LIT(p, "\",\"id\":\"");
+        p = put_str(p, ref, 36);
+        p = PUT_LIT(p, "\"}\n");
+        break;
+    default:
+        p = PUT_LIT(p, "{\"id\":\"");
+        p = put_str(p, ref, 36);
+        p = PUT_LIT(p, "\",\"timestamp\":\"");
+        p = put_ts(p, tsc);
+        p = PUT_LIT(p, "\",\"level\":");
+        *p++ = level;
+        p = PUT_LIT(p, ",\"daemon\":\"");
+        p = put_str(p, daemon, dlen);
+        p = PUT_LIT(p, "\",\"message\":\"");
+        PUT_MESSAGE();
+        p = PUT_LIT(p, "\",");
+        PUT_FIELDS();
+        p = put_str(p, tail, tail_len);
+        break;
+    }
+#undef PUT_MESSAGE
+#undef PUT_FIELDS
+    return p;
+}
+
 /* Formats every entry of one connection into c->buf. */
 static int build_payload(conn_t *c, const char *daemon, size_t dlen) {
-    char *text = malloc((size_t)msg_size + 32);
-    if (!text) return -1;
-    int tlen = snprintf(text, (size_t)msg_size + 32, "Request processed ");
-    while (tlen < msg_size) text[tlen++] = 'x';
-    text[tlen] = 0;
     char tail[128];
     int tail_len = snprintf(tail, sizeof tail, ",\"pid\":%d,\"hostname\":\"%s\"}\n", mypid, hostname);
     char connstr[16];
     int clen = snprintf(connstr, sizeof connstr, "%d", c->idx);
-
-    size_t maxline = (size_t)tlen + dlen + 400;
-    size_t cap = (size_t)nmsg * ((size_t)tlen + dlen + 200) + maxline;
+    long fixed_pad = shape == SHAPE_PARTIAL ? (msg_size > 41 ? msg_size - 41 : 0) : msg_size; /* partial: "ref=REF " first */
+    size_t maxline = (size_t)(line_bytes > 0 ? line_bytes : 0) + (size_t)fixed_pad + dlen + 512;
+    size_t cap = (size_t)nmsg * maxline + maxline;
     char *buf = malloc(cap);
-    if (!buf) { free(text); return -1; }
+    char *scratch = malloc(maxline);
+    if (!buf || !scratch) { free(buf); free(scratch); return -1; }
     char *p = buf;
     tscache_t tsc = {0};
     for (long s = 0; s < nmsg; s++) {
-        if ((size_t)(p - buf) + maxline > cap) {
-            size_t used = (size_t)(p - buf);
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); free(text); return -1; }
-            buf = nb;
-            p = buf + used;
+        long pad = fixed_pad;
+        if (line_bytes > 0) {
+            /* The line without padding tells how much padding makes it line_bytes long. */
+            tscache_t probe = tsc;
+            long bare = (long)(put_entry(scratch, c, s, daemon, dlen, tail, (size_t)tail_len, connstr, (size_t)clen, &probe, 0) - scratch);
+            pad = line_bytes > bare ? line_bytes - bare : 0;
         }
-        p = PUT_LIT(p, "{\"id\":\"");
-        p = put_hex(p, run_nonce, 8); *p++ = '-';
-        p = put_hex(p, (uint64_t)c->idx, 4); *p++ = '-';
-        *p++ = '4'; p = put_hex(p, (uint64_t)(s * 2654435761u) & 0xfff, 3); *p++ = '-';
-        *p++ = '8'; p = put_hex(p, (uint64_t)(s * 40503u) & 0xfff, 3); *p++ = '-';
-        p = put_hex(p, (uint64_t)s, 12);
-        p = PUT_LIT(p, "\",\"timestamp\":\"");
-        p = put_ts(p, &tsc);
-        p = PUT_LIT(p, "\",\"level\":");
-        *p++ = (char)('0' + s % 8);
-        p = PUT_LIT(p, ",\"daemon\":\"");
-        p = put_str(p, daemon, dlen);
-        p = PUT_LIT(p, "\",\"message\":\"");
-        p = put_str(p, text, (size_t)tlen);
-        p = PUT_LIT(p, "\",\"fields\":{\"seq\":\"");
-        p = put_u64(p, (uint64_t)s);
-        p = PUT_LIT(p, "\",\"conn\":\"");
-        p = put_str(p, connstr, (size_t)clen);
-        p = PUT_LIT(p, "\"}");
-        p = put_str(p, tail, (size_t)tail_len);
+        p = put_entry(p, c, s, daemon, dlen, tail, (size_t)tail_len, connstr, (size_t)clen, &tsc, pad);
     }
-    free(text);
+    free(scratch);
     c->buf = buf;
     c->len = (size_t)(p - buf);
     return 0;
@@ -261,8 +329,13 @@ static void *conn_main(void *arg) {
         int n = snprintf(hs, sizeof hs, "%s\n", daemon);
         if (write_all(c->fd, hs, (size_t)n) < 0) { perror("write handshake"); c->err = 1; }
     }
-    if (c->fd >= 0) pthread_create(&c->reader, NULL, reader_main, c);
-    else c->reader_done = 1;
+    if (c->fd >= 0 && pthread_create(&c->reader, &thread_attr, reader_main, c) != 0) {
+        fprintf(stderr, "conn %d: cannot start its reader thread\n", c->idx);
+        c->err = 1;
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->fd < 0) c->reader_done = 1;
 
     pthread_barrier_wait(&start_barrier);
     if (!c->err) {
@@ -306,10 +379,12 @@ static void *conn_main(void *arg) {
 
 static void usage(const char *a0) {
     fprintf(stderr,
-            "usage: %s -s SOCKET [-c CONNS] [-n MSGS_PER_CONN] [-m MSG_BYTES] [-H] [-A] [-b CHUNK] [-t TIMEOUT_S]\n"
+            "usage: %s -s SOCKET [-c CONNS] [-n MSGS_PER_CONN] [-m MSG_BYTES | -L LINE_BYTES] [-k SHAPE] [-H] [-A] [-b CHUNK] [-t TIMEOUT_S]\n"
             "  -c  concurrent connections, default 4\n"
             "  -n  entries per connection, default 250000\n"
-            "  -m  bytes of the \"message\" field, default 20 (a line is then about 213 bytes)\n"
+            "  -m  bytes of the \"message\" field (at least 41 for partial entries: \"ref=REF \"), default 20\n"
+            "  -L  pad the message so that every line is LINE_BYTES long (newline included)\n"
+            "  -k  canonical (default), reorder (same keys, another order) or partial (only message and level)\n"
             "  -H  send the \"daemon-name\\n\" handshake line first (LogStream protocol)\n"
             "  -A  wait until the receiver acknowledges every entry (LogStream ack frames)\n"
             "  -b  bytes per write(), default 262144\n"
@@ -320,12 +395,19 @@ static void usage(const char *a0) {
 
 int main(int argc, char **argv) {
     int opt;
-    while ((opt = getopt(argc, argv, "s:c:n:m:HAb:t:h")) != -1) {
+    while ((opt = getopt(argc, argv, "s:c:n:m:L:k:HAb:t:h")) != -1) {
         switch (opt) {
         case 's': sock_path = optarg; break;
         case 'c': nconn = atoi(optarg); break;
         case 'n': nmsg = atol(optarg); break;
         case 'm': msg_size = atoi(optarg); break;
+        case 'L': line_bytes = atol(optarg); break;
+        case 'k':
+            if (!strcmp(optarg, "canonical")) shape = SHAPE_CANONICAL;
+            else if (!strcmp(optarg, "reorder")) shape = SHAPE_REORDER;
+            else if (!strcmp(optarg, "partial")) shape = SHAPE_PARTIAL;
+            else { fprintf(stderr, "loadgen: -k %s: expected canonical, reorder or partial\n", optarg); exit(2); }
+            break;
         case 'H': handshake = 1; break;
         case 'A': await_acks = 1; break;
         case 'b': chunk = (size_t)atol(optarg); break;
@@ -333,8 +415,19 @@ int main(int argc, char **argv) {
         default: usage(argv[0]);
         }
     }
-    if (!sock_path || nconn < 1 || nconn > 4096 || nmsg < 1 || msg_size < 0 || chunk < 1 || timeout_s <= 0) usage(argv[0]);
+    if (!sock_path || nconn < 1 || nconn > 4096 || nmsg < 1 || msg_size < 0 || line_bytes < 0 || chunk < 1 || timeout_s <= 0) usage(argv[0]);
     signal(SIGPIPE, SIG_IGN);
+    /* One socket per connection: raise the soft open-file limit to the hard one for many connections. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t)nconn + 16 > rl.rlim_cur) {
+        fprintf(stderr, "loadgen: %d connections need more open files than the limit %llu allows (raise ulimit -n)\n", nconn,
+                (unsigned long long)rl.rlim_cur);
+        return 2;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     run_nonce = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 12) ^ ((uint32_t)getpid() << 20));
@@ -344,11 +437,17 @@ int main(int argc, char **argv) {
     conn_t *cs = calloc((size_t)nconn, sizeof *cs);
     pthread_t *th = calloc((size_t)nconn, sizeof *th);
     pthread_barrier_init(&start_barrier, NULL, (unsigned)nconn + 1);
+    /* Two threads per connection, up to thousands of them: small stacks (the default is 8 MiB). */
+    pthread_attr_init(&thread_attr);
+    pthread_attr_setstacksize(&thread_attr, 256 * 1024);
     for (int i = 0; i < nconn; i++) {
         cs[i].idx = i;
         pthread_mutex_init(&cs[i].mu, NULL);
         pthread_cond_init(&cs[i].cv, NULL);
-        pthread_create(&th[i], NULL, conn_main, &cs[i]);
+        if (pthread_create(&th[i], &thread_attr, conn_main, &cs[i]) != 0) {
+            fprintf(stderr, "loadgen: cannot start thread %d of %d\n", i, nconn);
+            return 2;
+        }
     }
     pthread_barrier_wait(&start_barrier);
     start_mono = mono();

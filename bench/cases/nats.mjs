@@ -18,7 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const helpers = join(root, 'packages', 'test-support', 'peers');
 const CONNS = 4;
 const PER_CONN = Number(process.env.BENCH_NATS_PER_CONN) || 12_500;
-const MSG_BYTES = 20;
+const LINE_BYTES = 213; // as before: lines of about 213 B
 const RUNS = Number(process.env.BENCH_RUNS) || 1;
 const TIMEOUT_S = 180;
 const N = CONNS * PER_CONN;
@@ -50,7 +50,7 @@ async function runOnce(target, tools, nats, servers) {
     started = startLogstream(dir, target.config);
     const { proc, sock } = started;
     await waitForSocket(sock, proc);
-    const lgArgs = ['-s', sock, '-c', String(CONNS), '-n', String(PER_CONN), '-m', String(MSG_BYTES), '-t', String(TIMEOUT_S), '-H', '-A'];
+    const lgArgs = ['-s', sock, '-c', String(CONNS), '-n', String(PER_CONN), '-L', String(LINE_BYTES), '-t', String(TIMEOUT_S), '-H', '-A'];
     let lg;
     try {
       lg = parseKv((await runCommand(tools.loadgen, lgArgs, { timeoutMs: (TIMEOUT_S * 2 + 30) * 1000 })).stdout);

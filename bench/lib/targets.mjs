@@ -1,14 +1,31 @@
 // Receivers the end-to-end cases feed: the LogStream server (json file backend) and the peers
 // it is compared with. Each target starts on a fresh directory and reports where it listens and
 // where its output goes; `skip()` names why a target cannot run on this machine, if it cannot.
+// Receivers run with the soft open-file limit raised to the hard one (`ulimit -n`), so that a
+// run with 1,000 connections is not cut short by a low default.
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess } from './procs.mjs';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = join(benchDir, '..');
-const serverCli = join(repoRoot, 'apps', 'server', 'dist', 'cli.js');
+
+/** `apps/server/dist/cli.js` of this checkout, or of the checkout `serverDir` (`--server-dir`). */
+export function serverCliPath(serverDir) {
+  return join(serverDir === undefined ? repoRoot : resolve(serverDir), 'apps', 'server', 'dist', 'cli.js');
+}
+
+const serverCli = serverCliPath();
+
+/**
+ * `startProcess` with the soft open-file limit raised to the hard one first: `sh` raises it and
+ * execs the command, so the PID is the command's.
+ */
+export function startWithFileLimit(name, cmd, args, options) {
+  const raise = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 1048576 2>/dev/null || true; exec "$0" "$@"';
+  return startProcess(name, '/bin/sh', ['-c', raise, cmd, ...args], options);
+}
 
 function fillTemplate(name, dir, sock, out) {
   const text = readFileSync(join(benchDir, 'peers', name), 'utf8');
@@ -39,11 +56,15 @@ function writeServerConfig(dir, extra = '') {
  */
 export const SERVER_NODE_FLAGS = (process.env.LOGSTREAM_NODE_FLAGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
 
-/** Starts `logstream-server -c DIR/server.toml` (json file backend, sync none: the defaults). */
-export function startLogstream(dir, extraConfig = '', nodeFlags = SERVER_NODE_FLAGS) {
-  if (!existsSync(serverCli)) throw new Error(`${serverCli} is missing: run \`pnpm build\` first`);
+/**
+ * Starts `logstream-server -c DIR/server.toml` (json file backend, sync none: the defaults), from
+ * this checkout or from the checkout `serverDir`.
+ */
+export function startLogstream(dir, extraConfig = '', nodeFlags = SERVER_NODE_FLAGS, { serverDir } = {}) {
+  const cli = serverCliPath(serverDir);
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`pnpm build\` first`);
   const { config, sock, out } = writeServerConfig(dir, extraConfig);
-  const proc = startProcess('logstream-server', process.execPath, [...nodeFlags, serverCli, '-c', config], { logDir: dir });
+  const proc = startWithFileLimit('logstream-server', process.execPath, [...nodeFlags, cli, '-c', config], { logDir: dir });
   return { proc, sock, out };
 }
 
@@ -65,7 +86,7 @@ function findSyslogNg() {
 }
 
 /**
- * Targets of the ingest case. `handshake`: fed with the `daemon-name\n` line (only LogStream
+ * Targets of the ingest case (the receivers compared with LogStream in the order of their columns). `handshake`: fed with the `daemon-name\n` line (only LogStream
  * speaks it); `acks`: the target sends ack frames the load generator waits for.
  */
 export const ingestTargets = [
@@ -79,21 +100,9 @@ export const ingestTargets = [
     start: (dir) => startLogstream(dir),
   },
   {
-    key: 'naive-node',
-    label: 'naive Node (readline+JSON)',
-    handshake: false,
-    acks: false,
-    skip: () => undefined,
-    start(dir) {
-      const sock = join(dir, 'in.sock');
-      const out = join(dir, 'out.jsonl');
-      const proc = startProcess('naive-node', process.execPath, [join(benchDir, 'naive-node-server.mjs'), sock, out], { logDir: dir });
-      return { proc, sock, out };
-    },
-  },
-  {
     key: 'rsyslog-json',
     label: 'rsyslog json (imptcp→mmjsonparse→omfile)',
+    short: 'rsyslog-json',
     handshake: false,
     acks: false,
     skip: () =>
@@ -105,13 +114,32 @@ export const ingestTargets = [
       const out = join(dir, 'out.jsonl');
       const conf = join(dir, 'rsyslog.conf');
       writeFileSync(conf, fillTemplate('rsyslog-json.conf', dir, sock, out));
-      const proc = startProcess('rsyslogd', '/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { logDir: dir });
+      const proc = startWithFileLimit('rsyslogd', '/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], {
+        logDir: dir,
+      });
+      return { proc, sock, out };
+    },
+  },
+  {
+    key: 'naive-node',
+    label: 'naive Node (readline+JSON)',
+    short: 'naive Node',
+    handshake: false,
+    acks: false,
+    skip: () => undefined,
+    start(dir) {
+      const sock = join(dir, 'in.sock');
+      const out = join(dir, 'out.jsonl');
+      const proc = startWithFileLimit('naive-node', process.execPath, [join(benchDir, 'naive-node-server.mjs'), sock, out], {
+        logDir: dir,
+      });
       return { proc, sock, out };
     },
   },
   {
     key: 'syslog-ng-json',
     label: 'syslog-ng json (json-parser→format-json)',
+    short: 'syslog-ng-json',
     handshake: false,
     acks: false,
     skip: () =>
@@ -136,7 +164,7 @@ export const ingestTargets = [
         '-c',
         join(dir, 'syslog-ng.ctl'),
       ];
-      const proc = startProcess('syslog-ng', sng.bin, args, { logDir: dir, env: sng.env });
+      const proc = startWithFileLimit('syslog-ng', sng.bin, args, { logDir: dir, env: sng.env });
       return { proc, sock, out };
     },
   },
