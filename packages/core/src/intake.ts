@@ -2,13 +2,7 @@
 // may be the handshake; an entry is taken on the fast path (scanCanonicalEntry: already
 // canonical, stored as its bytes) or the slow path (decode, complete, encode), dropped if the
 // dedupe window has its id, and added to the gathering batch; a bad line is answered.
-import {
-  decodeEntryLine,
-  encodeEntry,
-  type LogLevel,
-  type LogStreamErrorCode,
-  type LogStreamErrorKind,
-} from '@logstream/protocol';
+import { decodeEntryLine, encodeEntry, type LogLevel, type LogStreamErrorCode, type LogStreamErrorKind } from '@logstream/protocol';
 import type { BatchBuilder } from './batch-builder';
 import type { Connection } from './connection';
 import type { DedupeWindow } from './dedupe-window';

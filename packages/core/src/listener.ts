@@ -208,7 +208,10 @@ export class Admission {
     }
     if (open >= this.maxConnections) return { message: `too many connections (max_connections ${this.maxConnections})`, outOfFds: false };
     if (shared(peer) && (this.#perUid.get(peer.uid) ?? 0) >= this.maxConnectionsPerUid) {
-      return { message: `too many connections from uid ${peer.uid} (max_connections_per_uid ${this.maxConnectionsPerUid})`, outOfFds: false };
+      return {
+        message: `too many connections from uid ${peer.uid} (max_connections_per_uid ${this.maxConnectionsPerUid})`,
+        outOfFds: false,
+      };
     }
     return undefined;
   }

@@ -213,20 +213,16 @@ export class LogServer extends EventEmitter<LogServerEvents> {
       conn.ack(seq);
       if (conn.done && this.#state === 'listening') conn.finish();
     });
-    this.#gate = new PressureGate(
-      options.maxInflightBytes ?? 16 * 1024 * 1024,
-      () => this.routes.some((r) => r.full),
-      {
-        pause: () => {
-          this.counters.socketPauses++;
-          for (const conn of this.#conns) conn.socket.pause();
-        },
-        resume: () => {
-          // A connection waiting for its turn is resumed when the turn comes.
-          for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.socket.resume();
-        },
+    this.#gate = new PressureGate(options.maxInflightBytes ?? 16 * 1024 * 1024, () => this.routes.some((r) => r.full), {
+      pause: () => {
+        this.counters.socketPauses++;
+        for (const conn of this.#conns) conn.socket.pause();
       },
-    );
+      resume: () => {
+        // A connection waiting for its turn is resumed when the turn comes.
+        for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.socket.resume();
+      },
+    });
     const gate = this.#gate;
     this.#turns = new ReadTurns({
       feed: (conn, chunk) => this.#feed(conn, chunk),
@@ -366,11 +362,14 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     this.#state = 'listening';
     // One sweep for every connection's line timeout, not a timer per connection.
     const timeoutMs = this.#unfinished.timeoutMs;
-    const sweep = setInterval(() => {
-      // Nothing is read while paused: nobody is late for it.
-      if (this.#gate.paused || this.#state !== 'listening') return;
-      this.#unfinished.sweep(this.#gate.resumedAt);
-    }, Math.min(1000, Math.max(10, timeoutMs / 4)));
+    const sweep = setInterval(
+      () => {
+        // Nothing is read while paused: nobody is late for it.
+        if (this.#gate.paused || this.#state !== 'listening') return;
+        this.#unfinished.sweep(this.#gate.resumedAt);
+      },
+      Math.min(1000, Math.max(10, timeoutMs / 4)),
+    );
     sweep.unref();
     this.once('close', () => clearInterval(sweep));
     this.emit('listening');
@@ -558,13 +557,13 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     const stop = () => {
       this.close().then(
         () => exit && process.exit(0),
-        (error) => {
-          this.emit('error', error);
+        (error: unknown) => {
+          this.emit('error', error as Error);
           if (exit) process.exit(1);
         },
       );
     };
-    const hup = () => void this.reopen().catch((error) => this.emit('error', error));
+    const hup = () => void this.reopen().catch((error: unknown) => this.emit('error', error as Error));
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     process.on('SIGHUP', hup);
