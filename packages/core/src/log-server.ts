@@ -1,32 +1,31 @@
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Owns the server's lifecycle and wiring: options, backends and their routes, listen, close
+// (drain, store, acknowledge, close backends), config reloads (replaceRoutes) and signals. What
+// happens to a connection and its lines is in the modules it wires together: listener.ts
+// (binding, admission), connection.ts (a connection's protocol), read-turns.ts (fair reads),
+// intake.ts (each line), unfinished-lines.ts, batch-builder.ts, ack-ledger.ts, pressure-gate.ts.
 import { EventEmitter } from 'node:events';
-import { chmod, lstat, readFile, readdir, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
 import {
   DEFAULT_SOCKET_PATH,
-  EntryBatch,
-  LineSplitter,
   LogStreamError,
-  checkDaemonName,
-  decodeEntryLine,
-  encodeAck,
-  encodeEntry,
   encodeError,
-  encodeReady,
   type LineSink,
-  type LogLevel,
   type LogStreamErrorCode,
   type LogStreamErrorKind,
 } from '@logstream/protocol';
+import { AckLedger } from './ack-ledger';
 import { BackendRoute, type BackendRouteOptions, type RouteDrop } from './backend-route';
-import { loadPeerCredentialsReader, type PeerCredentials, type PeerCredentialsReader } from './peer-credentials';
-import { ReportLimiter } from './report-limiter';
+import { BatchBuilder } from './batch-builder';
+import { Connection } from './connection';
 import { DedupeWindow } from './dedupe-window';
-import { completeEntry } from './enrich';
-import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
+import { Intake, type ClientError } from './intake';
+import { Admission, Listener } from './listener';
+import { PressureGate } from './pressure-gate';
+import { ReadTurns } from './read-turns';
+import { ReportLimiter } from './report-limiter';
+import { newServerCounters, type ServerCounters } from './server-counters';
+import { UnfinishedLines } from './unfinished-lines';
 import {
   DEFAULT_DEDUPE_WINDOW,
   DEFAULT_MAX_CONNECTIONS,
@@ -35,6 +34,8 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SOCKET_MODE,
 } from './server-defaults';
+
+export type { ServerCounters } from './server-counters';
 
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -107,153 +108,61 @@ export interface LogServerOptions {
   handshakeTimeoutMs?: number;
 }
 
-/** Counters for metrics, read at scrape time. */
-export interface ServerCounters {
-  connectionsTotal: number;
-  connectionsRejected: number;
-  messagesReceived: number;
-  messagesProcessed: number;
-  duplicatesDropped: number;
-  bytesReceived: number;
-  errors: Record<LogStreamErrorKind, number>;
-  socketPauses: number;
+/** Events of a {@link LogServer}, as `EventEmitter<LogServerEvents>` types them. */
+export interface LogServerEvents {
+  /** The socket is bound and connections are accepted. */
+  listening: [];
+  /** A connection was admitted; the count of connections open. */
+  connection: [count: number];
+  /** A setting or a situation worth an operator's attention (not a failure). */
+  warning: [message: string];
+  /** A backend write failed (it is retried), a backend reported trouble, or a failed accept (rate-limited). */
+  error: [error: Error];
+  /** A bad line or handshake of a client (it was answered with an error frame). */
+  'client-error': [error: ClientError];
+  /** The server is closed. */
+  close: [];
 }
 
-interface Conn {
-  socket: Socket;
-  /** The sending process, as the kernel says (undefined where it cannot). */
-  peer: PeerCredentials | undefined;
-  splitter: LineSplitter;
-  /** Handshake state: undefined until the first line. */
-  daemon: string | undefined;
-  /**
-   * When the line being received began (`Date.now()`), or when the connection was accepted
-   * until its first line is complete; 0 between lines. See handshakeTimeoutMs.
-   */
-  lineSince: number;
-  /** Bytes of `splitter.heldBytes` counted in the server's total of unfinished lines. */
-  partialBytes: number;
-  /** The server refused the connection (see #refuse): nothing more is read from it. */
-  refused: boolean;
-  /** Destroys the socket once the linger is over (see #finish); cleared when it closes first. */
-  lingerTimer: NodeJS.Timeout | undefined;
-  /** Lines received on this connection that count in acks (entries, valid or not). */
-  seq: number;
-  acked: number;
-  ended: boolean;
-  lastDataAt: number;
-  /** An ack is waiting for the peer to read what was sent before it (see #sendAck). */
-  ackOwed: boolean;
-  /** The server ended its side (see #finish): nothing more is read from the peer. */
-  finished: boolean;
-  /** Milliseconds spent on this connection since it last waited for the others (see TURN_MS). */
-  turnMs: number;
-  turnPaused: boolean;
-  /** The rest of a chunk whose lines did not fit in this connection's turn; read next turn. */
-  held: Buffer | undefined;
-  /** The peer's 'end' came while `held` was waiting: handled once it is read. */
-  endPending: boolean;
-  sink: LineSink;
-}
-
-interface Inflight {
-  batch: EntryBatch;
-  bytes: number;
-  acks: Map<Conn, number>;
-  done: boolean;
-}
-
-const MAX_BATCH_ENTRIES = 8192;
-/**
- * Milliseconds of the server's time a connection may take (reading, checking, refusing its
- * lines) before it waits for the others to have their turn. libuv reads a readable socket up to
- * 32 times per turn of the event loop: without this bound one client flooding the server with
- * lines that are slow to refuse would hold every other client's entries back for hundreds of
- * milliseconds. A well-behaved busy client yields every two or three 64 KiB reads.
- */
-const TURN_MS = 1;
-const MAX_BATCH_BYTES = 1024 * 1024;
-/**
- * Milliseconds after its first chunk began being read (checked after each chunk) at which a
- * batch is written and acked, even in the middle of a turn of the event loop. When every
- * connection has a backlog (the server fell behind for a moment) one turn reads all of them, up
- * to TURN_MS each, twice; without this bound the first entries of that turn would wait for all
- * of it to be read before their ack.
- */
-const MAX_BATCH_MS = 2;
 /** What closing the backends may take past the shutdown deadline, in ms. */
 const CLOSE_GRACE_MS = 1000;
-/** Longest message in an error frame, in characters. */
-const MAX_ERROR_MESSAGE_CHARS = 1024;
 
 /**
  * The LogStream server: accepts connections on a Unix socket, validates and completes entries,
  * routes them in batches to backends, and acknowledges them once every backend stored them.
  *
- * Events: `'listening'`, `'connection'` (count), `'warning'` (string: a setting or a
- * situation worth an operator's attention), `'error'` (Error: a backend write failed; the
- * write is retried), `'client-error'` ({ kind, code, message }: a bad line or handshake),
- * `'close'`.
+ * Events ({@link LogServerEvents}): `'listening'`, `'connection'` (count), `'warning'` (string:
+ * a setting or a situation worth an operator's attention), `'error'` (Error: a backend write
+ * failed; the write is retried), `'client-error'` ({ kind, code, message }: a bad line or
+ * handshake), `'close'`.
  */
-export class LogServer extends EventEmitter {
+export class LogServer extends EventEmitter<LogServerEvents> {
   readonly socketPath: string;
   readonly maxConnections: number;
   readonly maxConnectionsPerUid: number;
   readonly maxLineBytes: number;
   readonly routes: readonly BackendRoute[];
-  readonly counters: ServerCounters = {
-    connectionsTotal: 0,
-    connectionsRejected: 0,
-    messagesReceived: 0,
-    messagesProcessed: 0,
-    duplicatesDropped: 0,
-    bytesReceived: 0,
-    errors: { io: 0, serde: 0, config: 0, server: 0, client: 0, connection: 0 },
-    socketPauses: 0,
-  };
-  readonly #hostname: string;
-  readonly #defaultDaemon: string;
-  readonly #socketMode: number;
+  readonly counters: ServerCounters = newServerCounters();
   readonly #shutdownTimeoutMs: number;
-  readonly #maxInflightBytes: number;
-  readonly #readBufferBytes: number;
   readonly #lingerMs: number;
-  readonly #maxPartialBytes: number;
-  readonly #handshakeTimeoutMs: number;
   readonly #dedupe: DedupeWindow | undefined;
   readonly #reports: ReportLimiter;
   /** Aborted once the server is closed: the end of the backends' background work. */
   readonly #lifetime = new AbortController();
-  readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
-  #server: Server | undefined;
-  /** Connections the open-file limit leaves room for (Linux; undefined elsewhere). */
-  #fdRoom: number | undefined;
-  #peerCredentials: PeerCredentialsReader | undefined;
-  /** Connections open per unprivileged uid (see maxConnectionsPerUid). */
-  #perUid = new Map<number, number>();
-  #conns = new Set<Conn>();
-  // Bytes held for unfinished lines by every connection's splitter (see maxPartialBytes).
-  #partialBytes = 0;
-  // When the server last resumed reading after backpressure: a line's time runs from then at most.
-  #resumedAt = 0;
-  // Connections that had their share of this turn (see TURN_MS), resumed at its end.
-  #lineTick = 0;
-  #turnDeadline = 0;
-  #turnPaused: Conn[] = [];
-  // Refused sockets, kept until they close so shutdown can destroy any the peer leaves half-open.
-  #refused = new Set<Socket>();
+  readonly #conns = new Set<Connection>();
+  readonly #listener: Listener;
+  readonly #admission: Admission;
+  readonly #turns: ReadTurns;
+  readonly #intake: Intake;
+  readonly #unfinished: UnfinishedLines;
   // The batch being gathered; flushed on the next turn of the event loop, when large, or once
   // MAX_BATCH_MS passed since its first chunk began being read.
-  #lines: Buffer[] = [];
-  #levels: LogLevel[] = [];
-  #pendingBytes = 0;
-  #pendingAcks = new Map<Conn, number>();
-  // When the first chunk of the gathering batch began being read (0: nothing gathered).
-  #batchStartedAt = 0;
+  readonly #batch = new BatchBuilder<Connection>();
+  readonly #ledger: AckLedger<Connection>;
+  readonly #gate: PressureGate;
+  /** Makes each connection's line sink (one per connection, none per line). */
+  readonly #sinkFor: (conn: Connection) => LineSink;
   #flushScheduled = false;
-  #inflight: Inflight[] = [];
-  #inflightBytes = 0;
-  #paused = false;
   #closing: Promise<void> | undefined;
   // While replaceRoutes() switches backends, gathered entries wait here instead of being routed.
   #routesHeld = false;
@@ -265,24 +174,19 @@ export class LogServer extends EventEmitter {
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.maxConnectionsPerUid = options.maxConnectionsPerUid ?? Math.max(1, Math.floor(this.maxConnections / 2));
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.#hostname = options.hostname ?? osHostname();
-    this.#defaultDaemon = options.defaultDaemon ?? 'unknown';
-    this.#socketMode = options.socketMode ?? DEFAULT_SOCKET_MODE;
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    this.#maxInflightBytes = options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES;
-    this.#readBufferBytes = options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES;
     this.#lingerMs = options.lingerMs ?? 5000;
-    this.#maxPartialBytes = options.maxPartialBytes ?? Math.max(DEFAULT_MAX_PARTIAL_BYTES, 4 * (this.maxLineBytes + 1));
-    if (!(this.#maxPartialBytes > this.maxLineBytes)) {
+    const maxPartialBytes = options.maxPartialBytes ?? Math.max(DEFAULT_MAX_PARTIAL_BYTES, 4 * (this.maxLineBytes + 1));
+    if (!(maxPartialBytes > this.maxLineBytes)) {
       throw new LogStreamError(
         'config',
-        `maxPartialBytes (${this.#maxPartialBytes}) must be more than maxLineBytes (${this.maxLineBytes}): a line of maxLineBytes could never be received`,
+        `maxPartialBytes (${maxPartialBytes}) must be more than maxLineBytes (${this.maxLineBytes}): a line of maxLineBytes could never be received`,
         { code: 'CONFIG' },
       );
     }
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    if (!(this.#handshakeTimeoutMs > 0)) {
-      throw new LogStreamError('config', `handshakeTimeoutMs must be a positive number, got ${this.#handshakeTimeoutMs}`, {
+    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (!(handshakeTimeoutMs > 0)) {
+      throw new LogStreamError('config', `handshakeTimeoutMs must be a positive number, got ${handshakeTimeoutMs}`, {
         code: 'CONFIG',
       });
     }
@@ -292,6 +196,67 @@ export class LogServer extends EventEmitter {
       this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),
     );
     this.routes = options.backends.map((r) => this.#route(r));
+    this.#admission = new Admission(this.maxConnections, this.maxConnectionsPerUid);
+    this.#listener = new Listener(
+      {
+        socketPath: this.socketPath,
+        socketMode: options.socketMode ?? DEFAULT_SOCKET_MODE,
+        backlog: this.maxConnections,
+        readBufferBytes: options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES,
+      },
+      {
+        accept: (socket) => this.#accept(socket),
+        warn: (message) => this.#warn(message),
+        acceptFailed: (error) => {
+          this.counters.errors.io++;
+          const fds = error.code === 'EMFILE' || error.code === 'ENFILE';
+          this.#report(fds ? 'server: out of file descriptors, a connection was closed (raise LimitNOFILE / ulimit -n)' : 'server', error);
+        },
+      },
+    );
+    this.#unfinished = new UnfinishedLines(maxPartialBytes, handshakeTimeoutMs, this.#conns, (conn, kind, code, message) =>
+      this.#refuse(conn, kind, code, message),
+    );
+    this.#ledger = new AckLedger<Connection>((conn, seq) => {
+      conn.ack(seq);
+      if (conn.done && this.#state === 'listening') conn.finish();
+    });
+    this.#gate = new PressureGate(options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, () => this.routes.some((r) => r.full), {
+      pause: () => {
+        this.counters.socketPauses++;
+        for (const conn of this.#conns) conn.pauseReading();
+      },
+      resume: () => {
+        // A connection waiting for its turn is resumed when the turn comes.
+        for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.resumeReading();
+      },
+    });
+    const gate = this.#gate;
+    this.#turns = new ReadTurns({
+      feed: (conn, chunk) => this.#feed(conn, chunk),
+      end: (conn) => this.#onEnd(conn),
+      get readPaused() {
+        return gate.paused;
+      },
+    });
+    this.#intake = new Intake({
+      maxLineBytes: this.maxLineBytes,
+      hostname: options.hostname ?? osHostname(),
+      defaultDaemon: options.defaultDaemon ?? 'unknown',
+      dedupe: this.#dedupe,
+      counters: this.counters,
+      batch: this.#batch,
+      clientError: (error) => this.emit('client-error', error),
+    });
+    const intake = this.#intake;
+    const turns = this.#turns;
+    this.#sinkFor = (conn) => ({
+      line: (line) => {
+        intake.takeLine(conn, line);
+        return turns.lineDone();
+      },
+      oversize: (bytes) => intake.takeOversize(conn, bytes),
+    });
   }
 
   /** A route for `options`, its failures and drops told through the report limiter. */
@@ -372,12 +337,12 @@ export class LogServer extends EventEmitter {
 
   /** Bytes held for unfinished lines across all connections (bounded by `maxPartialBytes`). */
   get partialBytes(): number {
-    return this.#partialBytes;
+    return this.#unfinished.bytes;
   }
 
   /** Bytes of entries parsed but not yet stored by every backend. */
   get inflightBytes(): number {
-    return this.#inflightBytes + this.#pendingBytes;
+    return this.#ledger.bytes + this.#batch.bytes;
   }
 
   /**
@@ -398,53 +363,21 @@ export class LogServer extends EventEmitter {
     if (this.#state !== 'new') throw new LogStreamError('server', 'listen() called twice');
     for (const route of this.routes) await this.#openBackend(route);
     this.rememberIds(await this.#storedEverywhere());
-    this.#peerCredentials = await loadPeerCredentialsReader();
-    await this.#clearStaleSocket();
-    const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) => this.#accept(socket));
-    this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => {
-        // bind() reports a missing directory as EACCES (or ENOENT), which misleads even root.
-        const missing = (error.code === 'EACCES' || error.code === 'ENOENT') && !existsSync(dirname(this.socketPath));
-        const why = missing ? `the directory ${dirname(this.socketPath)} does not exist` : error.message;
-        reject(new LogStreamError('io', `cannot listen on ${this.socketPath}: ${why}`, { cause: error, code: 'IO' }));
-      });
-      // Connections the server has not accepted yet wait in the kernel's backlog; Node's default
-      // (511) is below max_connections, so a burst of connects (every daemon at boot) would fail
-      // with EAGAIN before the server sees them. The kernel caps it at net.core.somaxconn.
-      // Bind under a umask that already gives the socket its mode: no moment with wider access.
-      const umask = process.umask(0o777 & ~this.#socketMode);
-      try {
-        server.listen({ path: this.socketPath, backlog: Math.max(511, this.maxConnections) }, () => resolve());
-      } finally {
-        process.umask(umask);
-      }
-    });
-    // Failed accepts (EMFILE: out of file descriptors; libuv then closes the connection).
-    server.on('error', (error: NodeJS.ErrnoException) => {
-      this.counters.errors.io++;
-      const fds = error.code === 'EMFILE' || error.code === 'ENFILE';
-      this.#report(fds ? 'server: out of file descriptors, a connection was closed (raise LimitNOFILE / ulimit -n)' : 'server', error);
-    });
-    await chmod(this.socketPath, this.#socketMode);
-    const parent = dirname(this.socketPath);
-    const parentMode = (await lstat(parent).catch(() => undefined))?.mode ?? 0;
-    if ((parentMode & 0o002) !== 0) {
-      // Any user may bind this path while the server is down, and receive the daemons' entries
-      // (clients refuse a socket owned by an untrusted user, but say so only as an error).
-      this.#warn(
-        `the socket ${this.socketPath} is in a world-writable directory (${parent}): another user could take the path while the server is down; use a directory only the server may write, such as /run/logstream/`,
-      );
-    }
-    this.#fdRoom = await fileDescriptorRoom();
-    if (this.#fdRoom !== undefined && this.#fdRoom < this.maxConnections) {
-      this.#warn(
-        `max_connections ${this.maxConnections} is more than the open-file limit leaves room for (${this.#fdRoom}); connections past ${this.#fdRoom} are refused: raise LimitNOFILE (ulimit -n)`,
-      );
-    }
+    await this.#admission.loadPeerCredentials();
+    await this.#listener.bind();
+    const fdWarning = await this.#admission.measureFdRoom();
+    if (fdWarning !== undefined) this.#warn(fdWarning);
     this.#state = 'listening';
     // One sweep for every connection's line timeout, not a timer per connection.
-    const sweep = setInterval(() => this.#sweepTimeouts(), Math.min(1000, Math.max(10, this.#handshakeTimeoutMs / 4)));
+    const timeoutMs = this.#unfinished.timeoutMs;
+    const sweep = setInterval(
+      () => {
+        // Nothing is read while paused: nobody is late for it.
+        if (this.#gate.paused || this.#state !== 'listening') return;
+        this.#unfinished.sweep(this.#gate.resumedAt);
+      },
+      Math.min(1000, Math.max(10, timeoutMs / 4)),
+    );
     sweep.unref();
     this.once('close', () => clearInterval(sweep));
     this.emit('listening');
@@ -511,7 +444,7 @@ export class LogServer extends EventEmitter {
           await route.backend
             .flush()
             .then(() => route.backend.close())
-            .catch((error: unknown) => this.emit('error', error));
+            .catch((error: unknown) => this.emit('error', error as Error));
         }
       };
       if (drained) await closeOld();
@@ -538,27 +471,23 @@ export class LogServer extends EventEmitter {
   async #close(): Promise<void> {
     const deadline = Date.now() + this.#shutdownTimeoutMs;
     this.#state = 'closing';
-    const server = this.#server;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    this.#resume();
+    const closed = this.#listener.close();
+    this.#gate.resume();
     for (const conn of this.#conns) {
       if (conn.daemon !== undefined && conn.daemon !== '') {
-        this.#send(conn, encodeError({ kind: 'server', code: 'SHUTTING_DOWN', message: 'server is shutting down' }));
+        conn.send(encodeError({ kind: 'server', code: 'SHUTTING_DOWN', message: 'server is shutting down' }));
       }
     }
     // Drain: a connection is done when its client closes its side or has been quiet a while,
     // counted from now at the earliest: what a client sent just before may not be read yet.
+    // Each connection says so itself (its end, close, turn or quiet timer), no polling.
+    // A connection drained may get busy again while others drain: all must be drained at once.
     const closingAt = Date.now();
-    while (Date.now() < deadline) {
-      const now = Date.now();
-      let busy = false;
-      for (const conn of this.#conns) {
-        // Bytes read and not yet handled (held for the next turn) make a connection busy too.
-        if (conn.held !== undefined || conn.turnPaused) busy = true;
-        else if (!conn.ended && now - Math.max(conn.lastDataAt, closingAt) < 200) busy = true;
-      }
-      if (!busy) break;
-      await sleep(25);
+    for (;;) {
+      const busy = [...this.#conns].filter((conn) => !conn.isDrained(closingAt));
+      if (busy.length === 0 || Date.now() >= deadline) break;
+      await beforeDeadline(Promise.all(busy.map((conn) => conn.drained(closingAt))), deadline);
+      for (const conn of busy) conn.stopDrain();
     }
     this.#flush();
     // Past the deadline every write still waiting is aborted and its entries are not stored
@@ -567,6 +496,10 @@ export class LogServer extends EventEmitter {
     const timer = setTimeout(() => this.routes.forEach((r) => r.abandon()), Math.max(0, deadline - Date.now()));
     await stored;
     clearTimeout(timer);
+    // The routes are idle: the acks of what they stored go out as their batches are released
+    // (in order, right after); wait for each connection's, not for a guess at the time it takes.
+    // What was abandoned is never acknowledged: past the deadline nothing more is waited for.
+    await beforeDeadline(Promise.all([...this.#conns].map((conn) => conn.acksOut())), deadline);
     for (const route of this.routes) {
       const lost = route.counters.droppedShutdown;
       if (lost > 0) {
@@ -581,14 +514,14 @@ export class LogServer extends EventEmitter {
       }
     }
     for (const conn of this.#conns) conn.socket.end();
-    await sleep(0);
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     for (const conn of this.#conns) conn.socket.destroy();
-    for (const socket of this.#refused) socket.destroy();
+    this.#listener.destroyRefused();
     await closed;
     await this.#closeBackends(Math.max(deadline - Date.now(), 0) + CLOSE_GRACE_MS);
     this.#reports.flush();
     this.#lifetime.abort();
-    await unlink(this.socketPath).catch(() => undefined);
+    await this.#listener.unlink();
     this.#state = 'closed';
     this.emit('close');
   }
@@ -632,13 +565,13 @@ export class LogServer extends EventEmitter {
     const stop = () => {
       this.close().then(
         () => exit && process.exit(0),
-        (error) => {
-          this.emit('error', error);
+        (error: unknown) => {
+          this.emit('error', error as Error);
           if (exit) process.exit(1);
         },
       );
     };
-    const hup = () => void this.reopen().catch((error) => this.emit('error', error));
+    const hup = () => void this.reopen().catch((error: unknown) => this.emit('error', error as Error));
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     process.on('SIGHUP', hup);
@@ -649,49 +582,15 @@ export class LogServer extends EventEmitter {
     };
   }
 
-  async #clearStaleSocket(): Promise<void> {
-    let stat;
-    try {
-      stat = await lstat(this.socketPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new LogStreamError('io', `cannot check ${this.socketPath}: ${(error as Error).message}`, { cause: error, code: 'IO' });
-    }
-    if (!stat.isSocket()) {
-      throw new LogStreamError('server', `${this.socketPath} exists and is not a socket; refusing to replace it`, { code: 'IO' });
-    }
-    const live = await new Promise<boolean>((resolve) => {
-      const probe = createConnection(this.socketPath);
-      probe.once('connect', () => {
-        probe.destroy();
-        resolve(true);
-      });
-      probe.once('error', () => resolve(false));
-    });
-    if (live) {
-      throw new LogStreamError('server', `another server is already listening on ${this.socketPath}`, { code: 'IO' });
-    }
-    await unlink(this.socketPath);
-  }
-
   #accept(socket: Socket): void {
     this.counters.connectionsTotal++;
-    // Past the open-file limit libuv would close new connections unseen (EMFILE): refuse them
-    // ourselves while a few descriptors are left, so the client hears why and the log says so.
-    const outOfFds = this.#fdRoom !== undefined && this.#conns.size >= this.#fdRoom;
-    const peer = this.#peerCredentials?.(socket);
-    const shared = peer !== undefined && peer.uid !== 0 && peer.uid !== process.getuid?.();
-    const overShare = shared && (this.#perUid.get(peer.uid) ?? 0) >= this.maxConnectionsPerUid;
-    if (this.#state !== 'listening' || this.#conns.size >= this.maxConnections || outOfFds || overShare) {
+    const peer = this.#admission.peerOf(socket);
+    const listening = this.#state === 'listening';
+    const refusal = listening ? this.#admission.check(peer, this.#conns.size) : { message: 'server is shutting down', outOfFds: false };
+    if (refusal !== undefined) {
       this.counters.connectionsRejected++;
       this.counters.errors.server++;
-      let message = 'server is shutting down';
-      if (this.#state === 'listening') {
-        if (outOfFds) message = `too many connections (${this.#conns.size}: the server's open-file limit is reached)`;
-        else if (this.#conns.size >= this.maxConnections) message = `too many connections (max_connections ${this.maxConnections})`;
-        else message = `too many connections from uid ${peer?.uid} (max_connections_per_uid ${this.maxConnectionsPerUid})`;
-      }
-      if (outOfFds && this.#state === 'listening') {
+      if (refusal.outOfFds) {
         this.#reports.note(
           'accept EMFILE',
           1,
@@ -699,275 +598,78 @@ export class LogServer extends EventEmitter {
             `server: refused ${n} connection${n === 1 ? '' : 's'}: out of file descriptors with ${this.#conns.size} open (raise LimitNOFILE / ulimit -n)`,
         );
       }
-      socket.on('error', () => undefined);
-      this.#refused.add(socket);
-      // The peer may never close its side (allowHalfOpen): do not let it hold the server. The
-      // timer goes with the socket: under connect churn, timers left to run would keep thousands
-      // of closed sockets alive.
-      const timer = setTimeout(() => socket.destroy(), 1000).unref();
-      socket.once('close', () => {
-        clearTimeout(timer);
-        this.#refused.delete(socket);
-      });
-      socket.end(encodeError({ kind: 'server', code: this.#state === 'listening' ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', message }));
+      this.#listener.refuse(socket, listening ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', refusal.message);
       return;
     }
-    if (shared) this.#perUid.set(peer.uid, (this.#perUid.get(peer.uid) ?? 0) + 1);
-    const conn: Conn = {
-      socket,
-      peer,
-      splitter: new LineSplitter(this.maxLineBytes),
-      daemon: undefined,
-      lineSince: Date.now(),
-      partialBytes: 0,
-      refused: false,
-      lingerTimer: undefined,
-      seq: 0,
-      acked: 0,
-      ended: false,
-      lastDataAt: Date.now(),
-      ackOwed: false,
-      finished: false,
-      turnMs: 0,
-      turnPaused: false,
-      held: undefined,
-      endPending: false,
-      sink: {
-        line: (line) => {
-          this.#onLine(conn, line);
-          // Past the turn's deadline (looked at every 64 lines) the rest of the chunk waits.
-          return (++this.#lineTick & 63) !== 0 || performance.now() < this.#turnDeadline;
-        },
-        oversize: (bytes) => this.#onOversize(conn, bytes),
-      },
-    };
+    this.#admission.enter(peer);
+    const conn = new Connection(socket, { peer, maxLineBytes: this.maxLineBytes, lingerMs: this.#lingerMs, sink: this.#sinkFor });
     this.#conns.add(conn);
     socket.on('data', (chunk: Buffer) => {
       conn.lastDataAt = Date.now();
       this.counters.bytesReceived += chunk.length;
       if (conn.finished || conn.refused) return;
       // Data after the pause that held the rest of a chunk: kept behind it, in order.
-      if (conn.held !== undefined) conn.held = Buffer.concat([conn.held, chunk]);
-      else this.#feed(conn, chunk);
+      if (!this.#turns.queue(conn.turn, chunk)) this.#feed(conn, chunk);
     });
     socket.on('end', () => {
       if (conn.refused) return;
-      if (conn.held !== undefined) conn.endPending = true;
-      else this.#onEnd(conn);
+      if (!this.#turns.deferEnd(conn.turn)) this.#onEnd(conn);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      conn.ended = true;
-      clearTimeout(conn.lingerTimer);
-      this.#dropPartial(conn);
+      conn.closed();
+      this.#unfinished.drop(conn);
       this.#conns.delete(conn);
-      if (shared) {
-        const left = (this.#perUid.get(peer.uid) ?? 1) - 1;
-        if (left === 0) this.#perUid.delete(peer.uid);
-        else this.#perUid.set(peer.uid, left);
-      }
+      this.#admission.leave(peer);
     });
-    if (this.#paused) socket.pause();
+    if (this.#gate.paused) conn.pauseReading();
     this.emit('connection', this.#conns.size);
   }
 
   /** Splits and handles a chunk of `conn` within its turn; what does not fit is held for the next. */
-  #feed(conn: Conn, chunk: Buffer): void {
-    const started = performance.now();
-    this.#turnDeadline = started + TURN_MS - conn.turnMs;
+  #feed(conn: Connection, chunk: Buffer): void {
+    const turns = this.#turns;
+    const started = turns.begin(conn.turn);
     const seqBefore = conn.seq;
     const handshaken = conn.daemon !== undefined;
-    const splitter = conn.splitter;
-    const taken = splitter.push(chunk, conn.sink);
-    const now = performance.now();
-    conn.turnMs += now - started;
+    const taken = conn.splitter.push(chunk, conn.sink);
+    const now = turns.spent(conn.turn, started);
     // One ack record per chunk, not per line: it covers every line the chunk completed.
-    if (conn.seq > seqBefore) this.#note(conn, started, now);
+    if (conn.seq > seqBefore) {
+      if (this.#batch.note(conn, conn.seq, started, now)) this.#flush();
+      else this.#scheduleFlush();
+    }
     if (conn.finished || conn.refused) {
       // Refused within the chunk (a bad handshake): what it holds is dropped, the rest not read.
-      this.#dropPartial(conn);
+      this.#unfinished.drop(conn);
       return;
     }
-    // A line's time runs from the chunk that began it; the first line's from the accept.
-    if (conn.seq > seqBefore || (!handshaken && conn.daemon !== undefined)) conn.lineSince = splitter.inLine ? conn.lastDataAt : 0;
-    else if (conn.lineSince === 0 && splitter.inLine) conn.lineSince = conn.lastDataAt;
-    // The global bound on unfinished lines: O(1) per chunk; the search for whom to refuse runs
-    // only past it, and frees an eighth of the bound each time.
-    const held = splitter.heldBytes;
-    if (held !== conn.partialBytes) {
-      this.#partialBytes += held - conn.partialBytes;
-      conn.partialBytes = held;
-      if (this.#partialBytes > this.#maxPartialBytes) this.#shed();
-      if (conn.refused) return;
-    }
-    if (taken < chunk.length) conn.held = chunk.subarray(taken);
-    if ((conn.held !== undefined || conn.turnMs >= TURN_MS) && !conn.turnPaused) this.#yieldTurn(conn);
-  }
-
-  /** Forgets what `conn`'s splitter holds of an unfinished line, and its share of the total. */
-  #dropPartial(conn: Conn): void {
-    conn.splitter.reset();
-    this.#partialBytes -= conn.partialBytes;
-    conn.partialBytes = 0;
-  }
-
-  /**
-   * Unfinished lines of all connections hold more than maxPartialBytes: refuses the connections
-   * holding the most until the total is under 7/8 of the bound. A client mid-way through an
-   * ordinary line holds a few KiB for microseconds; whoever holds the most is the likeliest to be
-   * sending lines it never ends, and refusing it gives the most back.
-   */
-  #shed(): void {
-    const holders: Conn[] = [];
-    for (const conn of this.#conns) if (conn.partialBytes > 0 && !conn.refused) holders.push(conn);
-    holders.sort((a, b) => b.partialBytes - a.partialBytes);
-    const target = this.#maxPartialBytes - (this.#maxPartialBytes >> 3);
-    for (const conn of holders) {
-      if (this.#partialBytes <= target) break;
-      this.#refuse(
-        conn,
-        'server',
-        'BUFFER_FULL',
-        `unfinished lines of all connections exceed max_partial_bytes ${this.#maxPartialBytes}; this connection held the most (${conn.partialBytes} bytes)`,
-      );
-    }
-  }
-
-  /** Closes connections whose first line, or a line they began, is older than handshakeTimeoutMs. */
-  #sweepTimeouts(): void {
-    // Nothing is read while paused: nobody is late for it.
-    if (this.#paused || this.#state !== 'listening') return;
-    const limit = Date.now() - this.#handshakeTimeoutMs;
-    if (this.#resumedAt > limit) return;
-    for (const conn of this.#conns) {
-      const since = conn.lineSince;
-      if (since === 0 || since > limit || conn.ended || conn.finished || conn.refused) continue;
-      // Bytes it sent are waiting for their turn: they may well end the line.
-      if (conn.held !== undefined || conn.turnPaused) continue;
-      const what =
-        conn.daemon === undefined
-          ? `no complete first line within handshake_timeout_ms ${this.#handshakeTimeoutMs}`
-          : `line not finished within handshake_timeout_ms ${this.#handshakeTimeoutMs}`;
-      this.#refuse(conn, 'client', 'TIMEOUT', `${what}; closing the connection`);
-    }
+    this.#unfinished.afterChunk(conn, conn.seq > seqBefore || (!handshaken && conn.daemon !== undefined));
+    if (conn.refused) return;
+    turns.after(conn, chunk, taken);
   }
 
   /**
    * Refuses `conn` from now on: answers with an error frame, drops its unfinished line and reads
    * nothing more. Its complete lines are stored and acknowledged as usual; then the server ends
-   * its side (see #release) and destroys the socket once those answers are flushed.
+   * its side and destroys the socket once those answers are flushed.
    */
-  #refuse(conn: Conn, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string): void {
-    conn.refused = true;
-    this.#dropPartial(conn);
-    conn.held = undefined;
-    conn.endPending = false;
-    conn.socket.pause();
+  #refuse(conn: Connection, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string): void {
+    this.#unfinished.drop(conn);
     this.counters.errors[kind]++;
-    this.#send(conn, encodeError({ kind, code, message }));
+    conn.refuse(kind, code, message);
     this.emit('client-error', { kind, code, message });
-    conn.ended = true;
-    this.#pendingAcks.set(conn, conn.seq);
+    this.#batch.noteAck(conn, conn.seq);
     this.#scheduleFlush();
   }
 
-  #onEnd(conn: Conn): void {
-    conn.ended = true;
+  #onEnd(conn: Connection): void {
+    conn.markEnded();
     conn.splitter.end(conn.sink);
-    this.#dropPartial(conn);
+    this.#unfinished.drop(conn);
     // Keep our side open until the last acks are out; #flush sends them.
     this.#scheduleFlush();
-    this.#pendingAcks.set(conn, conn.seq);
-  }
-
-  #onLine(conn: Conn, line: Buffer): void {
-    if (conn.finished || conn.refused) return;
-    if (conn.daemon === undefined) {
-      if (line[0] !== 0x7b /* { */) {
-        const name = line.toString('utf8');
-        const problem = checkDaemonName(name);
-        if (problem !== undefined) {
-          // Answered once; whatever else the peer sends is not read.
-          this.#reject(conn, 'client', 'INVALID_HANDSHAKE', `invalid handshake: ${problem}`, undefined);
-          this.#finish(conn);
-          return;
-        }
-        conn.daemon = name;
-        this.#send(conn, encodeReady(this.maxLineBytes));
-        return;
-      }
-      conn.daemon = '';
-    }
-    const seq = ++conn.seq;
-    this.counters.messagesReceived++;
-    const scan = this.#scan;
-    if (scanCanonicalEntry(line, scan)) {
-      if (this.#dedupe !== undefined && !this.#dedupe.addBytes(line, scan.idStart, scan.idEnd)) {
-        this.counters.duplicatesDropped++;
-        return;
-      }
-      // Zero-copy: a view of the socket's chunk, kept until the batch is written.
-      this.#lines.push(line);
-      this.#levels.push(scan.level as LogLevel);
-      this.#pendingBytes += line.length + 1;
-      return;
-    }
-    this.#slowLine(conn, line, seq);
-  }
-
-  /** Lines that are not complete canonical entries: JSON.parse, check, complete, encode. */
-  #slowLine(conn: Conn, line: Buffer, seq: number): void {
-    const decoded = decodeEntryLine(line);
-    if (!decoded.ok) {
-      this.#reject(conn, 'serde', decoded.code, decoded.message, seq);
-      return;
-    }
-    const { entry } = completeEntry(decoded.entry, { daemon: conn.daemon || this.#defaultDaemon, hostname: this.#hostname });
-    if (this.#dedupe !== undefined && !this.#dedupe.add(entry.id)) {
-      this.counters.duplicatesDropped++;
-      return;
-    }
-    // Always the canonical encoding, never the bytes sent: they may have spaces, escapes or a key
-    // twice (JSON.parse kept the last value; a reader keeping the first would see another entry),
-    // and readers of the stored lines (dedupe after a restart among them) expect one layout.
-    const bytes = Buffer.from(encodeEntry(entry));
-    this.#lines.push(bytes);
-    this.#levels.push(entry.level);
-    this.#pendingBytes += bytes.length + 1;
-  }
-
-  #onOversize(conn: Conn, bytes: number): void {
-    if (conn.daemon === undefined) conn.daemon = '';
-    const seq = ++conn.seq;
-    this.counters.messagesReceived++;
-    this.#reject(conn, 'serde', 'LINE_TOO_LONG', `line of ${bytes} bytes exceeds max_line_bytes ${this.maxLineBytes}`, seq);
-  }
-
-  #reject(conn: Conn, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string, seq: number | undefined): void {
-    this.counters.errors[kind]++;
-    // One 64 KiB line of bad fields words thousands of issues: keep the answer small.
-    if (message.length > MAX_ERROR_MESSAGE_CHARS) {
-      message = `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (${message.length} characters in all)`;
-    }
-    // A peer that does not read its answers gets no more error frames until it does (they are
-    // counted, and the acks still cover the lines): otherwise a stream of bad lines it never
-    // reads the answers to would pile frames up in memory without bound.
-    if (!conn.socket.writableNeedDrain) {
-      this.#send(conn, encodeError(seq === undefined ? { kind, code, message } : { kind, code, message, seq }));
-    }
-    this.emit('client-error', { kind, code, message });
-  }
-
-  /**
-   * Records that the lines `conn` completed so far are dealt with once the gathering batch is
-   * stored; `started`: when the chunk that completed the latest of them began being read.
-   */
-  #note(conn: Conn, started: number, now: number): void {
-    if (this.#batchStartedAt === 0) this.#batchStartedAt = started;
-    this.#pendingAcks.set(conn, conn.seq);
-    if (this.#lines.length >= MAX_BATCH_ENTRIES || this.#pendingBytes >= MAX_BATCH_BYTES || now - this.#batchStartedAt >= MAX_BATCH_MS) {
-      this.#flush();
-    } else this.#scheduleFlush();
+    this.#batch.noteAck(conn, conn.seq);
   }
 
   #scheduleFlush(): void {
@@ -979,161 +681,33 @@ export class LogServer extends EventEmitter {
     });
   }
 
+  /** Routes the gathered batch to every backend; its acks are released once all stored it. */
   #flush(): void {
     if (this.#routesHeld) {
       // Held entries count against the in-flight bound too: past it, stop reading until the switch.
-      if (this.#pendingBytes > this.#maxInflightBytes && !this.#paused) {
-        this.#paused = true;
-        this.counters.socketPauses++;
-        for (const conn of this.#conns) conn.socket.pause();
-      }
+      this.#gate.pauseIfOver(this.#batch.bytes);
       return;
     }
-    this.#batchStartedAt = 0;
-    if (this.#pendingAcks.size === 0 && this.#lines.length === 0) return;
-    const batch = new EntryBatch(this.#lines, this.#levels);
-    const bytes = this.#pendingBytes;
-    const item: Inflight = { batch, bytes, acks: this.#pendingAcks, done: false };
-    this.#lines = [];
-    this.#levels = [];
-    this.#pendingBytes = 0;
-    this.#pendingAcks = new Map();
-    this.#inflight.push(item);
-    this.#inflightBytes += bytes;
+    const gathered = this.#batch.take();
+    if (gathered === undefined) return;
+    const { batch, bytes, acks } = gathered;
+    const item = this.#ledger.open(acks, bytes);
     const stored = batch.length === 0 ? [] : this.routes.map((route) => route.enqueue(batch));
     void Promise.all(stored).then(() => {
-      item.done = true;
       this.counters.messagesProcessed += batch.length;
-      this.#release();
+      this.#ledger.settle(item);
+      this.#gate.update(this.#ledger.bytes);
     });
-    this.#checkPressure();
-  }
-
-  /** Sends the acks of completed batches, oldest first, never one ahead of an older batch. */
-  #release(): void {
-    while (this.#inflight.length > 0 && (this.#inflight[0] as Inflight).done) {
-      const item = this.#inflight.shift() as Inflight;
-      this.#inflightBytes -= item.bytes;
-      for (const [conn, seq] of item.acks) {
-        if (seq > conn.acked) {
-          conn.acked = seq;
-          this.#sendAck(conn);
-        }
-        if (conn.ended && conn.acked >= conn.seq && this.#state === 'listening') this.#finish(conn);
-      }
-    }
-    this.#checkPressure();
-  }
-
-  /** Pauses `conn` until the other connections' data of this turn of the event loop is read. */
-  #yieldTurn(conn: Conn): void {
-    conn.turnPaused = true;
-    conn.socket.pause();
-    this.#turnPaused.push(conn);
-    if (this.#turnPaused.length > 1) return;
-    // setImmediate runs after this turn's reads.
-    setImmediate(() => {
-      const paused = this.#turnPaused;
-      this.#turnPaused = [];
-      for (const c of paused) {
-        c.turnPaused = false;
-        c.turnMs = 0;
-        if (c.refused) continue;
-        const held = c.held;
-        if (held !== undefined) {
-          // Read even under backpressure: its bytes are in memory already, and it keeps order.
-          c.held = undefined;
-          this.#feed(c, held);
-        }
-        if (c.turnPaused || c.held !== undefined) continue;
-        if (c.endPending) {
-          c.endPending = false;
-          this.#onEnd(c);
-        } else if (!this.#paused) {
-          // Under backpressure the sockets stay paused; #resume wakes them all.
-          c.socket.resume();
-        }
-      }
-    });
-  }
-
-  #checkPressure(): void {
-    const over = this.#inflightBytes > this.#maxInflightBytes || this.routes.some((r) => r.full);
-    if (over && !this.#paused) {
-      this.#paused = true;
-      this.counters.socketPauses++;
-      for (const conn of this.#conns) conn.socket.pause();
-    } else if (!over && this.#paused && this.#inflightBytes <= this.#maxInflightBytes / 2) {
-      this.#resume();
-    }
-  }
-
-  #resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#resumedAt = Date.now();
-    // A connection waiting for its turn is resumed when the turn comes.
-    for (const conn of this.#conns) if (!conn.turnPaused && conn.held === undefined && !conn.refused) conn.socket.resume();
-  }
-
-  /** Ends the server's side of `conn`; destroys it if the peer has not closed within lingerMs. */
-  #finish(conn: Conn): void {
-    if (conn.finished) return;
-    conn.finished = true;
-    const socket = conn.socket;
-    socket.end();
-    // A connection the server refused has its answers in the peer's queue once they are flushed
-    // (a Unix socket keeps them readable after we close): no need to keep it, and what it holds
-    // (a paused socket keeps one more read buffered), for the whole linger.
-    if (conn.refused) socket.once('finish', () => socket.destroy());
-    conn.lingerTimer = setTimeout(() => socket.destroy(), this.#lingerMs).unref();
-  }
-
-  #send(conn: Conn, frame: string): void {
-    if (!conn.socket.writable) return;
-    conn.socket.write(frame);
-  }
-
-  /**
-   * Sends the cumulative ack of `conn`. While the peer is not reading (the socket's buffer is
-   * over its high-water mark) the ack is owed instead, and the latest one goes out on 'drain':
-   * acks are cumulative, so skipping some loses nothing, and a client that only writes cannot
-   * grow the server's memory. The last ack of an ended connection is always written.
-   */
-  #sendAck(conn: Conn): void {
-    const socket = conn.socket;
-    if (!socket.writable) return;
-    if (socket.writableNeedDrain && !conn.ended) {
-      if (!conn.ackOwed) {
-        conn.ackOwed = true;
-        socket.once('drain', () => {
-          conn.ackOwed = false;
-          this.#sendAck(conn);
-        });
-      }
-      return;
-    }
-    socket.write(encodeAck(conn.acked));
+    this.#gate.update(this.#ledger.bytes);
   }
 }
 
-/** Descriptors kept free for backends (rotation, compression) and for refusing a connection. */
-const FD_RESERVE = 32;
-
-/**
- * How many more descriptors this process may open, less {@link FD_RESERVE}: the soft
- * `Max open files` of /proc/self/limits minus those open now. Undefined where /proc is missing.
- */
-async function fileDescriptorRoom(): Promise<number | undefined> {
-  try {
-    const limits = await readFile('/proc/self/limits', 'utf8');
-    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
-    if (soft === undefined || soft === 'unlimited') return undefined;
-    const open = (await readdir('/proc/self/fd')).length;
-    return Math.max(0, Number(soft) - open - FD_RESERVE);
-  } catch {
-    return undefined;
-  }
+/** Resolves when `work` does or at `deadline` (`Date.now()`), whichever comes first. */
+async function beforeDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+  await Promise.race([work, late]);
+  clearTimeout(timer);
 }
 
 /** The errno name (`ENOSPC`…) of an error or of the first of its causes that has one. */
@@ -1143,8 +717,4 @@ function errnoOf(error: unknown): string | undefined {
     if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
   }
   return undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

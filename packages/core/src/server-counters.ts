@@ -1,0 +1,28 @@
+// Owns the shape of the server's counters (read by metrics at scrape time).
+import type { LogStreamErrorKind } from '@logstream/protocol';
+
+/** Counters for metrics, read at scrape time. */
+export interface ServerCounters {
+  connectionsTotal: number;
+  connectionsRejected: number;
+  messagesReceived: number;
+  messagesProcessed: number;
+  duplicatesDropped: number;
+  bytesReceived: number;
+  errors: Record<LogStreamErrorKind, number>;
+  socketPauses: number;
+}
+
+/** Counters all at 0. */
+export function newServerCounters(): ServerCounters {
+  return {
+    connectionsTotal: 0,
+    connectionsRejected: 0,
+    messagesReceived: 0,
+    messagesProcessed: 0,
+    duplicatesDropped: 0,
+    bytesReceived: 0,
+    errors: { io: 0, serde: 0, config: 0, server: 0, client: 0, connection: 0 },
+    socketPauses: 0,
+  };
+}
