@@ -7,6 +7,4 @@ export { DedupeWindow } from './dedupe-window';
 export { IdWindow } from './id-window';
 export { MemoryBackend } from './memory-backend';
 export { completeEntry } from './enrich';
-export { scanCanonicalEntry } from './fast-scan';
-export type { ScannedEntry } from './fast-scan';
 export type { EnrichDefaults } from './enrich';

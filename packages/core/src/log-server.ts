@@ -10,14 +10,20 @@ import {
   EntryBatch,
   LineSplitter,
   LogStreamError,
+  canonicalContext,
+  canonicalRoom,
+  canonicalizeLine,
   checkDaemonName,
   decodeEntryLine,
   encodeAck,
   encodeEntry,
   encodeError,
   encodeReady,
+  type CanonicalContext,
+  type CanonicalLine,
   type LineSink,
   type LogLevel,
+  type PeerIdentity,
   type LogStreamErrorCode,
   type LogStreamErrorKind,
 } from '@logstream/protocol';
@@ -26,7 +32,7 @@ import { loadPeerCredentialsReader, type PeerCredentials, type PeerCredentialsRe
 import { ReportLimiter } from './report-limiter';
 import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
-import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
+import { readPeerIdentity } from './peer-identity';
 
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -115,6 +121,10 @@ interface Conn {
   socket: Socket;
   /** The sending process, as the kernel says (undefined where it cannot). */
   peer: PeerCredentials | undefined;
+  /** `peer` as stored on every entry of this connection (null: the kernel cannot say). */
+  identity: PeerIdentity | null;
+  /** How this connection's lines are completed and closed; set with the handshake. */
+  canonical: CanonicalContext | undefined;
   splitter: LineSplitter;
   /** Handshake state: undefined until the first line. */
   daemon: string | undefined;
@@ -156,6 +166,8 @@ interface Inflight {
 }
 
 const MAX_BATCH_ENTRIES = 8192;
+/** Bytes of each arena fast-path lines are copied into (a longer line gets an arena of its own size). */
+const ARENA_BYTES = 256 * 1024;
 /**
  * Milliseconds of the server's time a connection may take (reading, checking, refusing its
  * lines) before it waits for the others to have their turn. libuv reads a readable socket up to
@@ -216,7 +228,11 @@ export class LogServer extends EventEmitter {
   readonly #reports: ReportLimiter;
   /** Aborted once the server is closed: the end of the backends' background work. */
   readonly #lifetime = new AbortController();
-  readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
+  readonly #canon: CanonicalLine = { level: 0, end: 0, idStart: 0, idEnd: 0 };
+  // Where fast-path lines are copied in their canonical form (see #fastLine); a full arena is
+  // left to the batches holding views of it and a new one begins.
+  #arena: Buffer = Buffer.alloc(0);
+  #arenaPos = 0;
   #server: Server | undefined;
   /** Connections the open-file limit leaves room for (Linux; undefined elsewhere). */
   #fdRoom: number | undefined;
@@ -708,6 +724,8 @@ export class LogServer extends EventEmitter {
     const conn: Conn = {
       socket,
       peer,
+      identity: readPeerIdentity(peer),
+      canonical: undefined,
       splitter: new LineSplitter(this.maxLineBytes),
       daemon: undefined,
       lineSince: Date.now(),
@@ -892,22 +910,38 @@ export class LogServer extends EventEmitter {
     }
     const seq = ++conn.seq;
     this.counters.messagesReceived++;
-    const scan = this.#scan;
-    if (scanCanonicalEntry(line, scan)) {
-      if (this.#dedupe !== undefined && !this.#dedupe.addBytes(line, scan.idStart, scan.idEnd)) {
-        this.counters.duplicatesDropped++;
-        return;
-      }
-      // Zero-copy: a view of the socket's chunk, kept until the batch is written.
-      this.#lines.push(line);
-      this.#levels.push(scan.level as LogLevel);
-      this.#pendingBytes += line.length + 1;
-      return;
-    }
+    if (this.#fastLine(conn, line)) return;
     this.#slowLine(conn, line, seq);
   }
 
-  /** Lines that are not complete canonical entries: JSON.parse, check, complete, encode. */
+  /**
+   * Lines the byte scanner takes (any key order, partial entries): validated and copied into
+   * the arena in canonical form, completed and closed with the connection's peer, no objects
+   * built (see canonicalizeLine). False: the line takes the slow path.
+   */
+  #fastLine(conn: Conn, line: Buffer): boolean {
+    const context = (conn.canonical ??= canonicalContext(conn.daemon || this.#defaultDaemon, this.#hostname, conn.identity));
+    const room = canonicalRoom(line.length, context);
+    if (this.#arena.length - this.#arenaPos < room) {
+      this.#arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, room));
+      this.#arenaPos = 0;
+    }
+    const out = this.#canon;
+    const arena = this.#arena;
+    if (!canonicalizeLine(line, context, arena, this.#arenaPos, out)) return false;
+    if (this.#dedupe !== undefined && !this.#dedupe.addBytes(arena, out.idStart, out.idEnd)) {
+      this.counters.duplicatesDropped++;
+      return true;
+    }
+    // A copy, not a view of the socket's chunk: the chunk is free once its lines are read.
+    this.#lines.push(arena.subarray(this.#arenaPos, out.end));
+    this.#levels.push(out.level as LogLevel);
+    this.#pendingBytes += out.end - this.#arenaPos + 1;
+    this.#arenaPos = out.end;
+    return true;
+  }
+
+  /** Lines the scanner leaves: JSON.parse, check, complete, encode (errors are worded here). */
   #slowLine(conn: Conn, line: Buffer, seq: number): void {
     const decoded = decodeEntryLine(line);
     if (!decoded.ok) {
@@ -922,7 +956,8 @@ export class LogServer extends EventEmitter {
     // Always the canonical encoding, never the bytes sent: they may have spaces, escapes or a key
     // twice (JSON.parse kept the last value; a reader keeping the first would see another entry),
     // and readers of the stored lines (dedupe after a restart among them) expect one layout.
-    const bytes = Buffer.from(encodeEntry(entry));
+    // The server's word on the sender, never the client's (a sent peer was dropped by the check).
+    const bytes = Buffer.from(encodeEntry({ ...entry, peer: conn.identity }));
     this.#lines.push(bytes);
     this.#levels.push(entry.level);
     this.#pendingBytes += bytes.length + 1;

@@ -11,13 +11,26 @@ export {
   LogEntrySchema,
   PeerIdentitySchema,
   checkEntryInput,
-  encodeEntry,
   formatIssues,
   isName,
   isTimestamp,
   nowIso,
 } from './entry';
 export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
+export {
+  CANONICAL_KEYS,
+  CANONICAL_LITERALS,
+  encodeEntry,
+  peerSuffix,
+  readLeadingId,
+  writeRandomUuid,
+  writeNowIso,
+  canonicalContext,
+  canonicalRoom,
+  canonicalizeLine,
+  scanCanonicalEntry,
+} from './canonical-line';
+export type { CanonicalContext, CanonicalLine, ScannedEntry } from './canonical-line';
 export { LogStreamError, ERROR_KINDS } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
 export {
