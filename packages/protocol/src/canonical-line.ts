@@ -79,22 +79,22 @@ export function readLeadingId(line: string): string | undefined {
   if (!line.startsWith('{"id":"')) return undefined;
   const start = 7;
   let i = start;
-  let escaped = false;
   for (;;) {
     const q = line.indexOf('"', i);
     if (q < 0) return undefined;
     let slashes = 0;
     for (let j = q - 1; j >= start && line.charCodeAt(j) === 0x5c; j--) slashes++;
-    if (slashes % 2 === 0) {
-      if (!escaped && slashes === 0 && line.indexOf('\\', start) === -1) return line.slice(start, q);
-      try {
-        return JSON.parse(line.slice(start - 1, q + 1)) as string;
-      } catch {
-        return undefined;
-      }
+    if (slashes % 2 === 1) {
+      i = q + 1;
+      continue;
     }
-    escaped = true;
-    i = q + 1;
+    const backslash = line.indexOf('\\', start);
+    if (backslash === -1 || backslash > q) return line.slice(start, q);
+    try {
+      return JSON.parse(line.slice(start - 1, q + 1)) as string;
+    } catch {
+      return undefined;
+    }
   }
 }
 
