@@ -14,7 +14,8 @@ let sock: string;
 let out: string;
 useServerDir((paths) => ({ dir, sock, out } = paths));
 
-const SPEC_KEYS = ['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname'];
+// The spec's keys, then the sender as the kernel says (set by the server).
+const SPEC_KEYS = ['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname', 'peer'];
 
 describe('logstream-server end to end', () => {
   it('stores every level with fields exactly once, in order, with the spec fields', async () => {
@@ -37,6 +38,7 @@ describe('logstream-server end to end', () => {
       expect(Object.keys(e)).toEqual(SPEC_KEYS);
       expect(e.daemon).toBe('web-server');
       expect(e.pid).toBe(process.pid);
+      expect(e.peer).toMatchObject({ pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() });
       expect(typeof e.hostname).toBe('string');
       expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
       if (i < 8) expect(e).toMatchObject({ level: i, message: `m${i}`, fields: { n: String(i) } });
@@ -75,6 +77,9 @@ describe('logstream-server end to end', () => {
     const [entry] = await readEntries(join(out, 'current.log'));
     expect(entry).toMatchObject({ message: 'hi', level: 6, daemon: 'unknown', pid: null });
     expect(Object.keys(entry as object)).toEqual(SPEC_KEYS);
+    // The kernel's word: nc sent it, not this process.
+    expect(entry?.peer).toMatchObject({ uid: process.getuid?.(), comm: 'nc' });
+    expect((entry?.peer as { pid: number }).pid).not.toBe(process.pid);
   });
 
   it('answers malformed JSON, wrong types, level 9 and an oversized line with errors and stores the next entry', async () => {

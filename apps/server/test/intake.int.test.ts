@@ -74,9 +74,13 @@ describe('stored lines are canonical (file backend)', () => {
     c.socket.write(`py\n${spaced}\n${twice}\n`);
     await until(() => c.text().includes('"seq":2'), 15_000, 'both acked');
     const lines = (await readFile(join(out, 'current.log'), 'utf8')).split('\n').filter((l) => l !== '');
+    // Each ends with the sender as the kernel says: this process.
+    const { peer } = JSON.parse(lines[0] as string) as { peer: unknown };
+    expect(peer).toMatchObject({ pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() });
+    const tail = `,"peer":${JSON.stringify(peer)}}`;
     expect(lines).toEqual([
-      '{"id":"spaced-1","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"py","message":"hi","fields":{"k":"v"},"pid":7,"hostname":"h"}',
-      '{"id":"twice-1","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"x","fields":{"a":"2"},"pid":1,"hostname":"h"}',
+      `{"id":"spaced-1","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"py","message":"hi","fields":{"k":"v"},"pid":7,"hostname":"h"${tail}`,
+      `{"id":"twice-1","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"x","fields":{"a":"2"},"pid":1,"hostname":"h"${tail}`,
     ]);
   });
 });

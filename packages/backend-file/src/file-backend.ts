@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   closedError,
   formatSyslogLine,
+  readLeadingId,
   type Backend,
   type BackendEvents,
   type EntryBatch,
@@ -170,9 +171,9 @@ function idsIn(buf: Buffer, firstMayBeCut: boolean): string[] {
   const lines = buf.toString('utf8').split('\n');
   for (let i = firstMayBeCut ? 1 : 0; i < lines.length; i++) {
     const line = lines[i] as string;
-    const m = CANONICAL_ID.exec(line);
-    if (m !== null) {
-      ids.push(JSON.parse(`"${m[1]}"`) as string);
+    const leading = readLeadingId(line);
+    if (leading !== undefined) {
+      ids.push(leading);
       continue;
     }
     const id = parsedId(line);
@@ -180,8 +181,6 @@ function idsIn(buf: Buffer, firstMayBeCut: boolean): string[] {
   }
   return ids;
 }
-
-const CANONICAL_ID = /^\{"id":"((?:[^"\\]|\\.)*)"/;
 
 /** The string `id` of a line holding one JSON object, or undefined. */
 function parsedId(line: string): string | undefined {

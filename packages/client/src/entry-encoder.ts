@@ -1,7 +1,7 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { inspect } from 'node:util';
-import { encodeEntry, nowIso, type LogFields, type LogLevel } from '@logstream/protocol';
+import { CANONICAL_LITERALS, encodeEntry, nowIso, writeNowIso, writeRandomUuid, type LogFields, type LogLevel } from '@logstream/protocol';
 
 /** Node's Buffer has `utf8Write(string, offset)` under `write(string, offset, 'utf8')`. */
 const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (this: Buffer, text: string, offset: number) => number }).utf8Write;
@@ -15,61 +15,21 @@ export function writeUtf8(buf: Buffer, text: string, pos: number): number {
 /** JSON escapes at most 6 bytes per UTF-16 unit (`\u001f`, a lone surrogate); UTF-8 at most 3. */
 const MAX_BYTES_PER_UNIT = 6;
 
-// Lowercase hex digits of every byte value, two per byte.
-const HEX = new Uint8Array(512);
-for (let b = 0; b < 256; b++) {
-  HEX[2 * b] = '0123456789abcdef'.charCodeAt(b >> 4);
-  HEX[2 * b + 1] = '0123456789abcdef'.charCodeAt(b & 15);
-}
-
-// Random bytes for ids, drawn from the CSPRNG in blocks (as crypto.randomUUID does), 16 per id.
-const RANDOM = Buffer.allocUnsafe(16 * 512);
-let randomAt = RANDOM.length;
-
-// The current timestamp (protocol's nowIso, formatted once a millisecond) as bytes.
-const isoBytes = Buffer.alloc(32);
-let isoLength = 0;
-let isoText = '';
-
-const bytes = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'utf8'));
-const ID_START = bytes('{"id":"');
-const TIMESTAMP_START = bytes('","timestamp":"');
-const LEVEL_START = bytes('","level":');
-const FIELDS_START = bytes(',"fields":{');
+// The layout's literals (owned by the protocol's canonical-line module), with the quotes around
+// the id and timestamp this encoder always writes.
+const L = CANONICAL_LITERALS;
+const QUOTE = Buffer.from('"');
+const ID_START = new Uint8Array(Buffer.concat([L.HEAD, QUOTE]));
+const TIMESTAMP_START = new Uint8Array(Buffer.concat([QUOTE, L.TIMESTAMP, QUOTE]));
+const LEVEL_START = new Uint8Array(Buffer.concat([QUOTE, L.LEVEL]));
+const FIELDS_START = new Uint8Array(L.FIELDS);
+// Longest timestamp writeNowIso writes.
+const ISO_BYTES = 32;
 
 function copyBytes(buf: Buffer, pos: number, src: Uint8Array): number {
   // A loop beats a native copy for the few dozen bytes these parts have.
   for (let i = 0; i < src.length; i++) buf[pos + i] = src[i] as number;
   return pos + src.length;
-}
-
-/** A random (version 4) UUID in its 36-character text form. */
-function writeUuid(buf: Buffer, pos: number): number {
-  if (randomAt === RANDOM.length) {
-    randomFillSync(RANDOM);
-    randomAt = 0;
-  }
-  const r = randomAt;
-  randomAt += 16;
-  for (let i = 0; i < 16; i++) {
-    let b = RANDOM[r + i] as number;
-    if (i === 6) b = (b & 0x0f) | 0x40;
-    else if (i === 8) b = (b & 0x3f) | 0x80;
-    if (i === 4 || i === 6 || i === 8 || i === 10) buf[pos++] = 0x2d;
-    buf[pos++] = HEX[2 * b] as number;
-    buf[pos++] = HEX[2 * b + 1] as number;
-  }
-  return pos;
-}
-
-function writeTimestamp(buf: Buffer, pos: number): number {
-  const iso = nowIso();
-  if (iso !== isoText) {
-    isoText = iso;
-    isoLength = isoBytes.write(iso, 0, 'latin1');
-  }
-  for (let i = 0; i < isoLength; i++) buf[pos + i] = isoBytes[i] as number;
-  return pos + isoLength;
 }
 
 /**
@@ -146,13 +106,13 @@ export class EntryEncoder {
     this.#daemon = daemonName;
     this.#hostname = hostname;
     this.#pid = pid;
-    this.#daemonPart = bytes(`,"daemon":${JSON.stringify(daemonName)},"message":`);
-    this.#tail = bytes(`},"pid":${pid},"hostname":${JSON.stringify(hostname)}}\n`);
+    this.#daemonPart = new Uint8Array(Buffer.concat([L.DAEMON, Buffer.from(JSON.stringify(daemonName)), L.MESSAGE]));
+    this.#tail = new Uint8Array(Buffer.concat([L.PID, Buffer.from(`${pid}`), L.HOSTNAME, Buffer.from(`${JSON.stringify(hostname)}}\n`)]));
     this.#fixed =
       ID_START.length +
       36 +
       TIMESTAMP_START.length +
-      isoBytes.length +
+      ISO_BYTES +
       LEVEL_START.length +
       1 +
       this.#daemonPart.length +
@@ -167,9 +127,9 @@ export class EntryEncoder {
   encodeInto(buf: Buffer, pos: number, level: LogLevel, message: string, fields: Record<string, unknown> | undefined): number {
     if (buf.length - pos < this.#fixed) return -1;
     pos = copyBytes(buf, pos, ID_START);
-    pos = writeUuid(buf, pos);
+    pos = writeRandomUuid(buf, pos);
     pos = copyBytes(buf, pos, TIMESTAMP_START);
-    pos = writeTimestamp(buf, pos);
+    pos = writeNowIso(buf, pos);
     pos = copyBytes(buf, pos, LEVEL_START);
     buf[pos++] = 0x30 + level;
     pos = copyBytes(buf, pos, this.#daemonPart);

@@ -9,11 +9,14 @@ import {
   encodeAck,
   encodeError,
   encodeReady,
+  type CanonicalContext,
   type LineSink,
   type LogStreamErrorCode,
   type LogStreamErrorKind,
+  type PeerIdentity,
 } from '@logstream/protocol';
 import type { PeerCredentials } from './peer-credentials';
+import { readPeerIdentity } from './peer-identity';
 import { TurnState } from './read-turns';
 
 /** Longest message in an error frame, in characters. */
@@ -40,6 +43,10 @@ export class Connection {
   readonly socket: Socket;
   /** The sending process, as the kernel says (undefined where it cannot). */
   readonly peer: PeerCredentials | undefined;
+  /** `peer` as stored on every entry of this connection (null: the kernel cannot say). */
+  readonly identity: PeerIdentity | null;
+  /** How this connection's lines are completed and closed; set with its first entry. */
+  canonical: CanonicalContext | undefined = undefined;
   readonly splitter: LineSplitter;
   readonly sink: LineSink;
   /** Scheduler state of its reads (see read-turns.ts). */
@@ -79,6 +86,7 @@ export class Connection {
   constructor(socket: Socket, options: ConnectionOptions) {
     this.socket = socket;
     this.peer = options.peer;
+    this.identity = readPeerIdentity(options.peer);
     this.splitter = new LineSplitter(options.maxLineBytes);
     this.#lingerMs = options.lingerMs;
     this.lineSince = this.lastDataAt = Date.now();

@@ -53,6 +53,22 @@ describe('IdWindow', () => {
     );
   });
 
+  it('stays exact over many evictions and table rebuilds (tombstones reused, nothing dropped early)', () => {
+    const capacity = 1000;
+    const window = new IdWindow(capacity);
+    const model = new Model(capacity);
+    let seed = 1;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let n = 0; n < 60_000; n++) {
+      // Mostly new ids, some recent repeats, some just out of the window.
+      const r = rand() % 10;
+      const id = r < 7 ? `id-${n}` : `id-${Math.max(0, n - (r < 9 ? rand() % capacity : capacity + (rand() % 50)))}`;
+      expect(window.add(id)).toBe(model.add(id));
+    }
+    for (let n = 59_000 - 2 * capacity; n < 60_000; n++) expect(window.has(`id-${n}`)).toBe(model.has(`id-${n}`));
+    expect(window.size).toBe(capacity);
+  });
+
   it('reads ids straight from a line', () => {
     const window = new IdWindow(4);
     const line = Buffer.from('{"id":"abc","x":1}');

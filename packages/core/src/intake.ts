@@ -1,13 +1,23 @@
 // Owns intake: what the server does with each complete line of a connection. The first line
-// may be the handshake; an entry is taken on the fast path (scanCanonicalEntry: already
-// canonical, stored as its bytes) or the slow path (decode, complete, encode), dropped if the
-// dedupe window has its id, and added to the gathering batch; a bad line is answered.
-import { decodeEntryLine, encodeEntry, type LogLevel, type LogStreamErrorCode, type LogStreamErrorKind } from '@logstream/protocol';
+// may be the handshake; an entry is taken on the fast path (canonicalizeLine: any key order,
+// partial entries, copied into an arena in canonical form with the connection's peer last) or
+// the slow path (decode, complete, encode), dropped if the dedupe window has its id, and added
+// to the gathering batch; a bad line is answered.
+import {
+  canonicalContext,
+  canonicalRoom,
+  canonicalizeLine,
+  decodeEntryLine,
+  encodeEntry,
+  type CanonicalLine,
+  type LogLevel,
+  type LogStreamErrorCode,
+  type LogStreamErrorKind,
+} from '@logstream/protocol';
 import type { BatchBuilder } from './batch-builder';
 import type { Connection } from './connection';
 import type { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
-import { scanCanonicalEntry, type ScannedEntry } from './fast-scan';
 import type { ServerCounters } from './server-counters';
 
 /** A bad line or handshake, as the server's `'client-error'` event tells it. */
@@ -16,6 +26,9 @@ export interface ClientError {
   code: LogStreamErrorCode;
   message: string;
 }
+
+/** Bytes of each arena fast-path lines are copied into (a longer line gets an arena of its own size). */
+const ARENA_BYTES = 256 * 1024;
 
 /** What intake needs from the server. */
 export interface IntakeOptions {
@@ -46,7 +59,11 @@ export class Intake {
   readonly #counters: ServerCounters;
   readonly #batch: BatchBuilder<Connection>;
   readonly #clientError: (error: ClientError) => void;
-  readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
+  readonly #canon: CanonicalLine = { level: 0, end: 0, idStart: 0, idEnd: 0 };
+  // Where fast-path lines are copied in their canonical form (see #fastLine); a full arena is
+  // left to the batches holding views of it and a new one begins.
+  #arena: Buffer = Buffer.alloc(0);
+  #arenaPos = 0;
 
   constructor(options: IntakeOptions) {
     this.#maxLineBytes = options.maxLineBytes;
@@ -78,17 +95,33 @@ export class Intake {
     }
     const seq = ++conn.seq;
     this.#counters.messagesReceived++;
-    const scan = this.#scan;
-    if (scanCanonicalEntry(line, scan)) {
-      if (this.#dedupe !== undefined && !this.#dedupe.addBytes(line, scan.idStart, scan.idEnd)) {
-        this.#counters.duplicatesDropped++;
-        return;
-      }
-      // Zero-copy: a view of the socket's chunk, kept until the batch is written.
-      this.#batch.add(line, scan.level as LogLevel);
-      return;
-    }
+    if (this.#fastLine(conn, line)) return;
     this.#slowLine(conn, line, seq);
+  }
+
+  /**
+   * Lines the byte scanner takes (any key order, partial entries): validated and copied into
+   * the arena in canonical form, completed and closed with the connection's peer, no objects
+   * built (see canonicalizeLine). False: the line takes the slow path.
+   */
+  #fastLine(conn: Connection, line: Buffer): boolean {
+    const context = (conn.canonical ??= canonicalContext(conn.daemon || this.#defaultDaemon, this.#hostname, conn.identity));
+    const room = canonicalRoom(line.length, context);
+    if (this.#arena.length - this.#arenaPos < room) {
+      this.#arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, room));
+      this.#arenaPos = 0;
+    }
+    const out = this.#canon;
+    const arena = this.#arena;
+    if (!canonicalizeLine(line, context, arena, this.#arenaPos, out)) return false;
+    if (this.#dedupe !== undefined && !this.#dedupe.addBytes(arena, out.idStart, out.idEnd)) {
+      this.#counters.duplicatesDropped++;
+      return true;
+    }
+    // A copy, not a view of the socket's chunk: the chunk is free once its lines are read.
+    this.#batch.add(arena.subarray(this.#arenaPos, out.end), out.level as LogLevel);
+    this.#arenaPos = out.end;
+    return true;
   }
 
   /** A line of `conn` longer than maxLineBytes (discarded as it streamed): counted and refused. */
@@ -114,7 +147,8 @@ export class Intake {
     // Always the canonical encoding, never the bytes sent: they may have spaces, escapes or a key
     // twice (JSON.parse kept the last value; a reader keeping the first would see another entry),
     // and readers of the stored lines (dedupe after a restart among them) expect one layout.
-    this.#batch.add(Buffer.from(encodeEntry(entry)), entry.level);
+    // The server's word on the sender, never the client's (a sent peer was dropped by the check).
+    this.#batch.add(Buffer.from(encodeEntry({ ...entry, peer: conn.identity })), entry.level);
   }
 
   #reject(conn: Connection, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string, seq: number | undefined): void {

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import type { Backend, EntryBatch, ErrorFrame } from '@logstream/protocol';
+import { decodeEntryLine, encodeEntry, type Backend, type EntryBatch, type ErrorFrame } from '@logstream/protocol';
 import { LogServer, type LogServerOptions } from '../src/index';
 import { tempDir, until } from '@logstream/test-support';
+import { completeEntry } from '../src/enrich';
+import { readPeerIdentity } from '../src/peer-identity';
 import { rawConnect, type RawConn } from './helpers';
 
 /** A backend that keeps the stored lines as bytes: what a file backend would write. */
@@ -159,6 +161,38 @@ describe('maxPartialBytes: a bound on unfinished lines across all connections', 
   });
 });
 
+describe('every input shape is stored in the canonical form, with the sender as the kernel says', () => {
+  it('stores a line in another key order, a partial line and a canonical one byte for byte as the slow path did, peer last; a client-sent peer is replaced', async () => {
+    const { path, backend } = await start({ hostname: 'box' });
+    const c = await connect(path);
+    const lines = [
+      '{"message":"other order","level":"warning","hostname":"h2","id":"ord-1","fields":{"b":"2","a":"1"},"daemon":"x","pid":5,"timestamp":"2024-01-15T10:30:45.123Z"}',
+      '{"message":"partial","level":3}',
+      '{"level": "info", "message": "python spacing", "fields": {"k": "v"}}',
+      '{"id":"can-1","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"canonical","fields":{},"pid":1,"hostname":"h"}',
+      '{"message":"claims to be init","peer":{"pid":1,"uid":0,"gid":0,"comm":"init"}}',
+      '{"id":"can-2","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"m","fields":{},"pid":1,"hostname":"h","peer":null}',
+    ];
+    c.send(`app\n${lines.map((l) => `${l}\n`).join('')}`);
+    await c.waitFrame((f) => f.type === 'ack' && f.seq === lines.length);
+    expect(c.frames.filter((f) => f.type === 'error')).toEqual([]);
+    expect(backend.lines).toHaveLength(lines.length);
+    const peer = readPeerIdentity({ pid: process.pid, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+    expect(peer).not.toBeNull();
+    for (const [i, line] of lines.entries()) {
+      const stored = backend.lines[i] as string;
+      const { id, timestamp } = JSON.parse(stored) as { id: string; timestamp: string };
+      // The slow path as it was: JSON.parse, check, complete (with the id and time the server chose).
+      const decoded = decodeEntryLine(line);
+      if (!decoded.ok) throw new Error(decoded.message);
+      const { entry } = completeEntry({ ...decoded.entry, id: decoded.entry.id ?? id, timestamp: decoded.entry.timestamp ?? timestamp }, { daemon: 'app', hostname: 'box' });
+      expect(stored, line).toBe(encodeEntry({ ...entry, peer }));
+      expect(JSON.parse(stored).peer).toEqual(peer);
+    }
+    expect(JSON.parse(backend.lines[4] as string).peer.pid).toBe(process.pid);
+  });
+});
+
 describe('stored lines are canonical', () => {
   const cases: [string, string][] = [
     ['a key twice', '{"message":"x","level":0,"level":6}'],
@@ -200,8 +234,11 @@ describe('stored lines are canonical', () => {
         fields: entry.fields,
         pid: entry.pid,
         hostname: entry.hostname,
+        peer: entry.peer,
       }),
     );
+    // The sender as the kernel says (this process), last.
+    expect(entry.peer).toMatchObject({ pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() });
     expect(stored).not.toBe(line);
     expect(duplicateKeys(stored)).toEqual([]);
   });
@@ -247,7 +284,8 @@ describe('stored lines are canonical', () => {
     for (const stored of backend.lines) {
       const entry = JSON.parse(stored) as Record<string, unknown>;
       expect(duplicateKeys(stored)).toEqual([]);
-      expect(Object.keys(entry)).toEqual(['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname']);
+      expect(Object.keys(entry)).toEqual(['id', 'timestamp', 'level', 'daemon', 'message', 'fields', 'pid', 'hostname', 'peer']);
+      expect(entry.peer).toMatchObject({ pid: process.pid, uid: process.getuid?.(), gid: process.getgid?.() });
       expect(stored).toBe(JSON.stringify(entry));
     }
   });

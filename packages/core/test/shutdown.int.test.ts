@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '../src/index';
-import { rawConnect, tempDir, until } from './helpers';
+import { tempDir, until } from '@logstream/test-support';
+import { rawConnect } from './helpers';
 
 // Shutdown waits for each connection's own events (its end, its quiet timer, the end of its
 // turn, its acks going out), not for a poll: these tests give it a deadline far longer than

@@ -1,4 +1,5 @@
-import { encodeEntry, type LogEntry } from './entry';
+import { encodeEntry } from './canonical-line';
+import type { LogEntry } from './entry';
 import type { LogLevel } from './level';
 
 /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as v from 'valibot';
-import { LogEntryInputSchema, checkEntryInput, encodeEntry, isTimestamp } from './entry';
+import { LogEntryInputSchema, checkEntryInput, isTimestamp } from './entry';
+import { encodeEntry } from './canonical-line';
 import { decodeEntryLine } from './ndjson';
 import { levelName, parseLogLevel } from './level';
 import { encodeAck, encodeError, encodeReady, parseServerFrame, checkDaemonName } from './frames';

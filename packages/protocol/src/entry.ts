@@ -54,6 +54,11 @@ export interface LogEntryInput {
   fields?: LogFields;
   pid?: number | null;
   hostname?: string | null;
+  /**
+   * Ignored: the server sets `peer` from the kernel's word on the connection, so a client-sent
+   * one is accepted and dropped, never stored as sent.
+   */
+  peer?: unknown;
 }
 
 /** Longest `id`, in characters. */
@@ -127,6 +132,8 @@ export const LogEntryInputSchema = v.strictObject({
   fields: v.optional(LogFieldsSchema),
   pid: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4294967295)))),
   hostname: v.optional(v.nullable(name(MAX_HOSTNAME_LENGTH, 'hostname'))),
+  // Accepted and dropped: the server sets peer (see LogEntryInput.peer).
+  peer: v.optional(v.unknown()),
 });
 
 const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4294967295));
@@ -214,6 +221,8 @@ function fastCheck(value: unknown): boolean {
     if (h !== null && !(typeof h === 'string' && isName(h, MAX_HOSTNAME_LENGTH))) return false;
     seen++;
   }
+  // A client-sent peer is accepted here and never stored (see LogEntryInput.peer).
+  if (Object.hasOwn(o, 'peer')) seen++;
   // Any other own key is unknown: let valibot word the error.
   let keys = 0;
   for (const k in o) if (Object.hasOwn(o, k)) keys++;
@@ -229,25 +238,4 @@ export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): string {
       return path ? `${path}: ${message}` : message;
     })
     .join('; ');
-}
-
-/** Encodes an entry as one canonical JSON line, without the trailing newline. */
-export function encodeEntry(entry: LogEntry): string {
-  // Built in the canonical key order; JSON.stringify keeps insertion order.
-  return JSON.stringify({
-    id: entry.id,
-    timestamp: entry.timestamp,
-    level: entry.level,
-    daemon: entry.daemon,
-    message: entry.message,
-    fields: entry.fields,
-    pid: entry.pid,
-    hostname: entry.hostname,
-    peer: entry.peer === undefined ? undefined : entry.peer === null ? null : encodablePeer(entry.peer),
-  });
-}
-
-/** `peer` in the canonical key order: pid, uid, gid, comm, exe, unit (absent ones left out). */
-function encodablePeer(peer: PeerIdentity): PeerIdentity {
-  return { pid: peer.pid, uid: peer.uid, gid: peer.gid, comm: peer.comm, exe: peer.exe, unit: peer.unit };
 }

@@ -11,10 +11,23 @@ export {
   LogEntrySchema,
   PeerIdentitySchema,
   checkEntryInput,
-  encodeEntry,
   nowIso,
 } from './entry';
 export type { LogEntry, LogEntryInput, LogFields, EntryResult, PeerIdentity } from './entry';
+export {
+  CANONICAL_KEYS,
+  CANONICAL_LITERALS,
+  encodeEntry,
+  peerSuffix,
+  readLeadingId,
+  writeRandomUuid,
+  writeNowIso,
+  canonicalContext,
+  canonicalRoom,
+  canonicalizeLine,
+  scanCanonicalEntry,
+} from './canonical-line';
+export type { CanonicalContext, CanonicalLine, ScannedEntry } from './canonical-line';
 export { LogStreamError, ERROR_KINDS, closedError } from './errors';
 export type { LogStreamErrorKind, LogStreamErrorCode, LogStreamErrorOptions } from './errors';
 export { DEFAULT_OUTPUT_DIRECTORY } from './defaults';

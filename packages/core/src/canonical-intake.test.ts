@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeEntryLine, encodeEntry, type LogEntry } from '@logstream/protocol';
+import {
+  canonicalContext,
+  canonicalRoom,
+  canonicalizeLine,
+  decodeEntryLine,
+  encodeEntry,
+  scanCanonicalEntry as scanInto,
+  type LogEntry,
+  type PeerIdentity,
+} from '@logstream/protocol';
 import { completeEntry } from './enrich';
-import { scanCanonicalEntry as scanInto } from './fast-scan';
 
 /** The scanner's answer as { id, level }, or undefined for the slow path. */
 function scanCanonicalEntry(line: Buffer): { id: string; level: number } | undefined {
@@ -207,5 +215,153 @@ describe('scanCanonicalEntry', () => {
     const at = line.indexOf('AB');
     line[at] = 0xff;
     expect(scanCanonicalEntry(line)).toBeUndefined();
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// The intake's fast path (canonicalizeLine) against the slow path it replaces.
+
+const FILL_ID = '00000000-0000-4000-8000-000000000001';
+const FILL_TS = '2030-06-01T12:00:00.000Z';
+const fill = { id: () => FILL_ID, timestamp: () => FILL_TS };
+
+/**
+ * What the slow path stored before: JSON.parse, check, complete (with the same id and time
+ * filled in), then the canonical encoding with the connection's peer last.
+ */
+function oldSlowPath(line: Buffer, daemon: string, hostname: string, peer: PeerIdentity | null): Buffer | undefined {
+  const decoded = decodeEntryLine(line);
+  if (!decoded.ok) return undefined;
+  const input = { ...decoded.entry };
+  input.id ??= FILL_ID;
+  input.timestamp ??= FILL_TS;
+  const { entry } = completeEntry(input, { daemon, hostname });
+  return Buffer.from(encodeEntry({ ...entry, peer }));
+}
+
+/** What the new fast path stores for `line`, or undefined when it leaves the line to the slow path. */
+function fastPath(line: Buffer, daemon: string, hostname: string, peer: PeerIdentity | null): { bytes: Buffer; id: string; level: number } | undefined {
+  const context = canonicalContext(daemon, hostname, peer, fill);
+  // Garbage around the room: the path must write only inside [at, end).
+  const at = 7;
+  const out = Buffer.alloc(at + canonicalRoom(line.length, context), 0xee);
+  const result = { level: -1, end: 0, idStart: 0, idEnd: 0 };
+  if (!canonicalizeLine(line, context, out, at, result)) return undefined;
+  return { bytes: out.subarray(at, result.end), id: out.toString('utf8', result.idStart, result.idEnd), level: result.level };
+}
+
+const peers: fc.Arbitrary<PeerIdentity | null> = fc.oneof(
+  fc.constant(null),
+  fc.record({ pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: fc.string(), exe: fc.string(), unit: fc.constantFrom('a.service', 'x "y".scope') }, { requiredKeys: ['pid', 'uid', 'gid'] }),
+);
+const ws = fc.constantFrom('', '', '', ' ', '  ', '\t', ' \r ');
+const levelText = fc.oneof(
+  fc.integer({ min: 0, max: 7 }).map(String),
+  fc.constantFrom('"info"', '"WARN"', '"Err"', '"debug"', '"informational"', '"panic"', '"crit"', '"notice"', '"verbose"', '6.0', '8', '-1', '1e0', '"6"'),
+);
+const fieldKey = fc.oneof(fc.constantFrom('user_id', 'a', 'b', '0', '12', '01', '__proto__', 'x y', 'é'), text);
+
+/** One line: some of the entry's keys (message always), in any order, with any spacing. */
+const anyShape = fc
+  .record({
+    e: entry,
+    keep: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+    order: fc.array(fc.nat(), { minLength: 10, maxLength: 10 }),
+    spaces: fc.array(ws, { minLength: 60, maxLength: 60 }),
+    level: levelText,
+    fields: fc.array(fc.tuple(fieldKey, text), { maxLength: 5 }),
+    clientPeer: fc.oneof(fc.constant(undefined), fc.constant('{"pid":1,"uid":0,"gid":0}'), fc.constant('"root"')),
+  })
+  .map(({ e, keep, order, spaces, level, fields, clientPeer }) => {
+    let s = 0;
+    const sp = () => spaces[s++ % spaces.length] as string;
+    const parts: [string, string][] = [];
+    const add = (key: string, value: string, i: number) => {
+      if (key === 'message' || keep[i]) parts.push([key, value]);
+    };
+    add('id', JSON.stringify(e.id), 0);
+    add('timestamp', JSON.stringify(e.timestamp), 1);
+    add('level', level, 2);
+    add('daemon', JSON.stringify(e.daemon), 3);
+    add('message', JSON.stringify(e.message), 4);
+    add('fields', `{${sp()}${fields.map(([k, v]) => `${JSON.stringify(k)}${sp()}:${sp()}${JSON.stringify(v)}`).join(`${sp()},${sp()}`)}${sp()}}`, 5);
+    add('pid', JSON.stringify(e.pid), 6);
+    add('hostname', JSON.stringify(e.hostname), 7);
+    if (clientPeer !== undefined) parts.push(['peer', clientPeer]);
+    // A permutation from the random keys (stable for equal ones).
+    const ordered = parts.map((p, i) => ({ p, k: order[i] ?? 0 })).sort((a, b) => a.k - b.k).map((x) => x.p);
+    return `${sp()}{${sp()}${ordered.map(([k, v]) => `"${k}"${sp()}:${sp()}${v}`).join(`${sp()},${sp()}`)}${sp()}}${sp()}`;
+  });
+
+describe('canonicalizeLine (the intake fast path)', () => {
+  it('stores every line in any key order and any subset of keys byte for byte as the slow path did', () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(anyShape, fc.constantFrom('web', 'd "q"'), fc.constantFrom('host01', 'h'), peers, (text, daemon, hostname, peer) => {
+        const line = Buffer.from(text);
+        const slow = oldSlowPath(line, daemon, hostname, peer);
+        const got = fastPath(line, daemon, hostname, peer);
+        if (got === undefined) return;
+        fast++;
+        expect(slow, text).toBeDefined();
+        expect(got.bytes.toString(), text).toBe(slow?.toString());
+        const stored = JSON.parse(got.bytes.toString()) as LogEntry;
+        expect(got.id).toBe(stored.id);
+        expect(got.level).toBe(stored.level);
+        // The server's word on the sender, never the client's.
+        expect(stored.peer).toEqual(peer);
+      }),
+      { numRuns: 30_000 },
+    );
+    // Most shapes take the fast path (the property would hold vacuously otherwise).
+    expect(fast).toBeGreaterThan(1000);
+  });
+
+  it('stores a mutated line only as the slow path would (otherwise leaves it to the slow path)', () => {
+    fc.assert(
+      fc.property(anyShape, fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 255 }), peers, (text, at, byte, peer) => {
+        const line = Buffer.from(text);
+        if (line.length > 0) line[at % line.length] = byte;
+        const got = fastPath(line, 'd', 'h', peer);
+        if (got === undefined) return;
+        expect(got.bytes.equals(oldSlowPath(line, 'd', 'h', peer) ?? Buffer.alloc(0)), line.toString()).toBe(true);
+      }),
+      { numRuns: 30_000 },
+    );
+  });
+
+  it('takes partial lines, other key orders, spaced JSON and level names', () => {
+    const peer = { pid: 42, uid: 1000, gid: 1000, comm: 'sh' };
+    for (const text of [
+      '{"message":"hello","level":"info"}',
+      '{"level":3,"message":"boom"}',
+      '{ "message": "spaced", "fields": { "a": "1" } }',
+      '{"hostname":"h2","message":"m","pid":7,"daemon":"x","id":"abc","timestamp":"2024-01-15T10:30:45.123Z","fields":{},"level":2}',
+    ]) {
+      const got = fastPath(Buffer.from(text), 'web', 'host01', peer);
+      expect(got, text).toBeDefined();
+      expect(got?.bytes.toString()).toBe(oldSlowPath(Buffer.from(text), 'web', 'host01', peer)?.toString());
+    }
+    expect(fastPath(Buffer.from('{"message":"m"}'), 'web', 'host01', null)?.bytes.toString()).toBe(
+      `{"id":"${FILL_ID}","timestamp":"${FILL_TS}","level":6,"daemon":"web","message":"m","fields":{},"pid":null,"hostname":"host01","peer":null}`,
+    );
+  });
+
+  it('leaves a client-sent peer to the slow path, which drops it', () => {
+    const text = '{"message":"m","peer":{"pid":1,"uid":0,"gid":0,"comm":"init"}}';
+    expect(fastPath(Buffer.from(text), 'd', 'h', null)).toBeUndefined();
+    const stored = JSON.parse(oldSlowPath(Buffer.from(text), 'd', 'h', { pid: 9, uid: 9, gid: 9 })?.toString() ?? '') as LogEntry;
+    expect(stored.peer).toEqual({ pid: 9, uid: 9, gid: 9 });
+  });
+
+  it('generates a fresh UUID and the current time for a partial line', () => {
+    const context = canonicalContext('web', 'h', null);
+    const out = Buffer.alloc(canonicalRoom(20, context));
+    const result = { level: 0, end: 0, idStart: 0, idEnd: 0 };
+    expect(canonicalizeLine(Buffer.from('{"message":"m"}'), context, out, 0, result)).toBe(true);
+    const stored = JSON.parse(out.toString('utf8', 0, result.end)) as LogEntry;
+    expect(stored.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(out.toString('utf8', result.idStart, result.idEnd)).toBe(stored.id);
+    expect(Math.abs(Date.parse(stored.timestamp) - Date.now())).toBeLessThan(60_000);
   });
 });
