@@ -37,6 +37,9 @@ export const ConfigSchema = v.strictObject({
       // Unset: the larger of 16 MiB and 4 x (max_line_bytes + 1); see LogServerOptions.maxPartialBytes.
       max_partial_bytes: v.optional(int(65536)),
       handshake_timeout_ms: v.optional(int(100), 10_000),
+      // Per-sender rate limit (journald's RateLimitIntervalSec/RateLimitBurst); burst 0: off.
+      rate_limit_interval_ms: v.optional(int(1), 30_000),
+      rate_limit_burst: v.optional(int(0), 0),
     }),
     {},
   ),

@@ -23,6 +23,8 @@ import {
 } from '@logstream/protocol';
 import { BackendRoute, type BackendRouteOptions, type RouteDrop } from './backend-route';
 import { loadPeerCredentialsReader, type PeerCredentials, type PeerCredentialsReader } from './peer-credentials';
+import { readPeerIdentity, senderKey } from './peer-identity';
+import { DEFAULT_RATE_LIMIT_INTERVAL_MS, RateLimiter } from './rate-limiter';
 import { ReportLimiter } from './report-limiter';
 import { DedupeWindow } from './dedupe-window';
 import { completeEntry } from './enrich';
@@ -97,7 +99,22 @@ export interface LogServerOptions {
    * as long as it likes. Default 10000.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Entries one sender may have stored per `rateLimitIntervalMs`, like journald's
+   * `RateLimitBurst`; 0 (the default) turns the limit off. The sender is the kernel's word (its
+   * systemd unit when known, else its uid and pid: see `senderKey`), so renaming the daemon or
+   * reconnecting does not evade it. Past the burst, entries are dropped and counted
+   * (`counters.intakeDropped.rate_limited`) and acknowledged, the connection is told once per
+   * interval (an error frame, `RATE_LIMITED`, without `seq`), and when the interval ends an
+   * entry of daemon `logstream` at level warning says `suppressed N entries from <sender>`.
+   */
+  rateLimitBurst?: number;
+  /** The window of `rateLimitBurst`, in ms. Default 30000. */
+  rateLimitIntervalMs?: number;
 }
+
+/** Why the server dropped an entry before any backend saw it (see `ServerCounters.intakeDropped`). */
+export type IntakeDropReason = 'rate_limited';
 
 /** Counters for metrics, read at scrape time. */
 export interface ServerCounters {
@@ -109,6 +126,8 @@ export interface ServerCounters {
   bytesReceived: number;
   errors: Record<LogStreamErrorKind, number>;
   socketPauses: number;
+  /** Entries received, acknowledged and not stored, by reason (`rate_limited`: see `rateLimitBurst`). */
+  intakeDropped: Record<IntakeDropReason, number>;
 }
 
 interface Conn {
@@ -125,6 +144,10 @@ interface Conn {
   lineSince: number;
   /** Bytes of `splitter.heldBytes` counted in the server's total of unfinished lines. */
   partialBytes: number;
+  /** The sender under the rate limit (undefined: no limit); see rateLimitBurst. */
+  rateKey: string | undefined;
+  /** The number of the last rate-limit window this connection was told about. */
+  rateTold: number;
   /** The server refused the connection (see #refuse): nothing more is read from it. */
   refused: boolean;
   /** Destroys the socket once the linger is over (see #finish); cleared when it closes first. */
@@ -202,6 +225,7 @@ export class LogServer extends EventEmitter {
     bytesReceived: 0,
     errors: { io: 0, serde: 0, config: 0, server: 0, client: 0, connection: 0 },
     socketPauses: 0,
+    intakeDropped: { rate_limited: 0 },
   };
   readonly #hostname: string;
   readonly #defaultDaemon: string;
@@ -214,6 +238,9 @@ export class LogServer extends EventEmitter {
   readonly #handshakeTimeoutMs: number;
   readonly #dedupe: DedupeWindow | undefined;
   readonly #reports: ReportLimiter;
+  readonly #rateLimiter: RateLimiter | undefined;
+  /** Connections without credentials, each its own sender under the rate limit. */
+  #anonymous = 0;
   /** Aborted once the server is closed: the end of the backends' background work. */
   readonly #lifetime = new AbortController();
   readonly #scan: ScannedEntry = { level: 0, idStart: 0, idEnd: 0 };
@@ -284,6 +311,18 @@ export class LogServer extends EventEmitter {
       this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),
     );
     this.routes = options.backends.map((r) => this.#route(r));
+    const burst = options.rateLimitBurst ?? 0;
+    const intervalMs = options.rateLimitIntervalMs ?? DEFAULT_RATE_LIMIT_INTERVAL_MS;
+    if (!Number.isInteger(burst) || burst < 0 || !Number.isInteger(intervalMs) || intervalMs <= 0) {
+      throw new LogStreamError(
+        'config',
+        `rateLimitBurst must be an integer of 0 or more and rateLimitIntervalMs a positive integer, got ${burst} and ${intervalMs}`,
+        { code: 'CONFIG' },
+      );
+    }
+    if (burst > 0) {
+      this.#rateLimiter = new RateLimiter({ intervalMs, burst, onSuppressed: (sender, n) => this.#storeSuppressed(sender, n) });
+    }
   }
 
   /** A route for `options`, its failures and drops told through the report limiter. */
@@ -391,6 +430,11 @@ export class LogServer extends EventEmitter {
     for (const route of this.routes) await this.#openBackend(route);
     this.rememberIds(await this.#storedEverywhere());
     this.#peerCredentials = await loadPeerCredentialsReader();
+    if (this.#rateLimiter !== undefined && this.#peerCredentials === undefined) {
+      this.#warn(
+        'rate_limit_burst: the kernel cannot say who sends (no SO_PEERCRED here), so each connection is limited on its own and a client that reconnects starts afresh',
+      );
+    }
     await this.#clearStaleSocket();
     const server = createServer({ allowHalfOpen: true, highWaterMark: this.#readBufferBytes }, (socket) => this.#accept(socket));
     this.#server = server;
@@ -552,6 +596,8 @@ export class LogServer extends EventEmitter {
       if (!busy) break;
       await sleep(25);
     }
+    // What the rate limit dropped in the windows still open is said now, with the last batch.
+    this.#rateLimiter?.flush();
     this.#flush();
     // Past the deadline every write still waiting is aborted and its entries are not stored
     // (nor acknowledged: their clients keep them).
@@ -708,6 +754,14 @@ export class LogServer extends EventEmitter {
     const conn: Conn = {
       socket,
       peer,
+      // Read once per connection; without credentials each connection is a sender of its own.
+      rateKey:
+        this.#rateLimiter === undefined
+          ? undefined
+          : peer === undefined
+            ? `connection ${++this.#anonymous}`
+            : senderKey(readPeerIdentity(peer)),
+      rateTold: 0,
       splitter: new LineSplitter(this.maxLineBytes),
       daemon: undefined,
       lineSince: Date.now(),
@@ -892,6 +946,7 @@ export class LogServer extends EventEmitter {
     }
     const seq = ++conn.seq;
     this.counters.messagesReceived++;
+    if (conn.rateKey !== undefined && this.#rateLimited(conn)) return;
     const scan = this.#scan;
     if (scanCanonicalEntry(line, scan)) {
       if (this.#dedupe !== undefined && !this.#dedupe.addBytes(line, scan.idStart, scan.idEnd)) {
@@ -905,6 +960,47 @@ export class LogServer extends EventEmitter {
       return;
     }
     this.#slowLine(conn, line, seq);
+  }
+
+  /**
+   * Counts a line of `conn` against its sender's rate limit: true when it is over the burst
+   * (dropped, counted; the ack still covers it, so the client does not send it again). The
+   * connection is told once per window.
+   */
+  #rateLimited(conn: Conn): boolean {
+    const limiter = this.#rateLimiter as RateLimiter;
+    const window = limiter.take(conn.rateKey as string, conn.lastDataAt);
+    if (window === 0) return false;
+    this.counters.intakeDropped.rate_limited++;
+    if (window !== conn.rateTold) {
+      conn.rateTold = window;
+      this.#send(
+        conn,
+        encodeError({
+          kind: 'server',
+          code: 'RATE_LIMITED',
+          message: `${conn.rateKey} sent more than rate_limit_burst ${limiter.burst} entries within rate_limit_interval_ms ${limiter.intervalMs}: the rest of this interval's entries are acknowledged and not stored`,
+        }),
+      );
+    }
+    return true;
+  }
+
+  /** Stores the one entry that says what a rate-limit window dropped, through the normal batch. */
+  #storeSuppressed(sender: string, count: number): void {
+    if (this.#state === 'closed') return;
+    const message = `suppressed ${count} entries from ${sender}`;
+    const { entry } = completeEntry(
+      { level: 4, daemon: 'logstream', message, fields: { sender, suppressed: String(count) }, pid: process.pid },
+      { daemon: 'logstream', hostname: this.#hostname },
+    );
+    const uid = process.getuid?.();
+    entry.peer = uid === undefined ? null : readPeerIdentity({ pid: process.pid, uid, gid: process.getgid?.() ?? uid });
+    const bytes = Buffer.from(encodeEntry(entry));
+    this.#lines.push(bytes);
+    this.#levels.push(entry.level);
+    this.#pendingBytes += bytes.length + 1;
+    this.#scheduleFlush();
   }
 
   /** Lines that are not complete canonical entries: JSON.parse, check, complete, encode. */
