@@ -48,6 +48,8 @@ export class RateLimiter {
   readonly #windows = new Map<string, RateWindow>();
   #serial = 0;
   #timer: NodeJS.Timeout | undefined;
+  #lastSender: string | undefined;
+  #lastWindow: RateWindow | undefined;
 
   /** @throws RangeError for an interval or burst that is not a positive integer */
   constructor(options: RateLimiterOptions) {
@@ -71,7 +73,8 @@ export class RateLimiter {
    *   the same for every drop of one window, so that a caller can tell each sender once per window
    */
   take(sender: string, nowMs: number): number {
-    let window = this.#windows.get(sender);
+    // Lines come in runs from one connection: the last sender's window is kept at hand.
+    let window = sender === this.#lastSender ? this.#lastWindow : this.#windows.get(sender);
     if (window === undefined || !this.#open(window, nowMs)) {
       if (window !== undefined) this.#end(sender, window);
       window = { openedAtMs: nowMs, serial: ++this.#serial, stored: 0, suppressed: 0 };
@@ -79,6 +82,8 @@ export class RateLimiter {
       this.#windows.set(sender, window);
       this.#timer ??= setTimeout(() => this.#sweep(), this.intervalMs).unref();
     }
+    this.#lastSender = sender;
+    this.#lastWindow = window;
     if (window.stored < this.burst) {
       window.stored++;
       return 0;
@@ -102,6 +107,10 @@ export class RateLimiter {
 
   #end(sender: string, window: RateWindow): void {
     this.#windows.delete(sender);
+    if (window === this.#lastWindow) {
+      this.#lastSender = undefined;
+      this.#lastWindow = undefined;
+    }
     if (window.suppressed > 0) this.#onSuppressed(sender, window.suppressed);
   }
 
