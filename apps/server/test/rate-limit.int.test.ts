@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createConnection, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { metric, parseMetrics, readEntries, runCli, startServer, until, useServerDir } from './helpers';
 
 // Per-sender rate limit ([server] rate_limit_burst, rate_limit_interval_ms). The sender is the
@@ -173,6 +173,21 @@ describe('[server] rate_limit_burst', () => {
       `suppressed 15 entries from ${sender}`,
       `suppressed 15 entries from ${sender}`,
     ]);
+  });
+
+  it('the logstream command says that the rate limit dropped entries, and exits 1 (not stored)', async () => {
+    await serve('rate_limit_burst = 2');
+    const cli = join(dirname(createRequire(import.meta.url).resolve('@logstream/client')), 'cli.js');
+    const proc = spawn(process.execPath, [cli, '-s', sock, '-t', 'batch'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    procs.push(proc);
+    let stderr = '';
+    proc.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    proc.stdin?.end('one\ntwo\nthree\nfour\n');
+    const code = await new Promise<number | null>((resolve) => proc.once('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('logstream: the server dropped entries over its rate limit');
+    const entries = await readEntries(join(out, 'current.log'));
+    expect(entries.filter((e) => e.daemon === 'batch').map((e) => e.message)).toEqual(['one', 'two']);
   });
 
   it('with rate_limit_burst 0 (the default) nothing is limited', async () => {
