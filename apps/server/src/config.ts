@@ -14,6 +14,7 @@ import {
 import {
   DEFAULT_DEDUPE_WINDOW,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_RATE_LIMIT_INTERVAL_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_INFLIGHT_BYTES,
   DEFAULT_MAX_LINE_BYTES,
@@ -91,6 +92,9 @@ export const ConfigSchema = v.strictObject({
       // Unset: the larger of 16 MiB and 4 x (max_line_bytes + 1); see LogServerOptions.maxPartialBytes.
       max_partial_bytes: v.optional(int(65536)),
       handshake_timeout_ms: v.optional(int(100), DEFAULT_HANDSHAKE_TIMEOUT_MS),
+      // Per-sender rate limit (journald's RateLimitIntervalSec/RateLimitBurst); burst 0: off.
+      rate_limit_interval_ms: v.optional(int(1), DEFAULT_RATE_LIMIT_INTERVAL_MS),
+      rate_limit_burst: v.optional(int(0), 0),
     }),
     {},
   ),

@@ -308,6 +308,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     maxInflightBytes: config.server.max_inflight_bytes,
     ...(config.server.max_partial_bytes === undefined ? {} : { maxPartialBytes: config.server.max_partial_bytes }),
     handshakeTimeoutMs: config.server.handshake_timeout_ms,
+    rateLimitIntervalMs: config.server.rate_limit_interval_ms,
+    rateLimitBurst: config.server.rate_limit_burst,
   });
   server.on('error', (error: Error) => log.error(error.message));
   server.on('warning', (message: string) => log.warn(message));

@@ -36,7 +36,11 @@ async function send(o: CliOptions): Promise<number> {
   let refused = 0;
   client.on('rejected', (frame: ErrorFrame) => {
     refused++;
-    fail(`the server refused an entry: ${frame.message}`);
+    fail(
+      frame.code === 'RATE_LIMITED'
+        ? `the server dropped entries over its rate limit: ${frame.message}`
+        : `the server refused an entry: ${frame.message}`,
+    );
   });
   let lost = false;
   const input = o.message === undefined ? createInterface({ input: process.stdin, crlfDelay: Infinity }) : undefined;

@@ -40,8 +40,9 @@ export interface ClientConfig {
    */
   whenFull?: 'block' | 'drop_newest';
   /**
-   * One-line warnings on stderr: a permission error on the socket (at once), and entries lost at
-   * `close()` or at process exit (how many, and why). Default true.
+   * One-line warnings on stderr: a permission error on the socket (at once), the server's rate
+   * limit dropping entries (once per interval), and entries lost at `close()` or at process exit
+   * (how many, and why). Default true.
    */
   warnings?: boolean;
   /**
@@ -840,6 +841,11 @@ export class LogClient extends EventEmitter<LogClientEvents> {
     if (frame.seq !== undefined) {
       // The server counts a refused line in its acks; it is dealt with, not lost silently.
       this.stats.rejected++;
+      this.emit('rejected', frame);
+    } else if (frame.code === 'RATE_LIMITED') {
+      // Told once per rate-limit interval; the dropped entries are acknowledged, so nothing
+      // waits for them and nothing is resent: the stream goes on.
+      this.#warn(`the server drops entries over its rate limit (${frame.message})`);
       this.emit('rejected', frame);
     } else if (frame.code === 'SHUTTING_DOWN') {
       // Stop sending; what was sent is read, stored and acked before the server closes.

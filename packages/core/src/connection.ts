@@ -47,6 +47,10 @@ export class Connection {
   readonly identity: PeerIdentity | null;
   /** How this connection's lines are completed and closed; set with its first entry. */
   canonical: CanonicalContext | undefined = undefined;
+  /** The sender under the rate limit (undefined: no limit); see rateLimitBurst. */
+  rateKey: string | undefined = undefined;
+  /** The number of the last rate-limit window this connection was told about. */
+  rateTold = 0;
   readonly splitter: LineSplitter;
   readonly sink: LineSink;
   /** Scheduler state of its reads (see read-turns.ts). */

@@ -9,6 +9,7 @@ import {
   canonicalizeLine,
   decodeEntryLine,
   encodeEntry,
+  encodeError,
   type CanonicalLine,
   type LogLevel,
   type LogStreamErrorCode,
@@ -17,6 +18,7 @@ import {
 import type { BatchBuilder } from './batch-builder';
 import type { Connection } from './connection';
 import type { DedupeWindow } from './dedupe-window';
+import type { RateLimiter } from './rate-limiter';
 import { completeEntry } from './enrich';
 import type { ServerCounters } from './server-counters';
 
@@ -39,6 +41,8 @@ export interface IntakeOptions {
   defaultDaemon: string;
   /** Drops resent entries; undefined: dedupe is off. */
   dedupe: DedupeWindow | undefined;
+  /** Per-sender rate limit; undefined: off. */
+  rateLimiter: RateLimiter | undefined;
   /** The server's counters (received, duplicates, errors by kind). */
   counters: ServerCounters;
   /** Where entries go. */
@@ -56,6 +60,7 @@ export class Intake {
   readonly #hostname: string;
   readonly #defaultDaemon: string;
   readonly #dedupe: DedupeWindow | undefined;
+  readonly #rateLimiter: RateLimiter | undefined;
   readonly #counters: ServerCounters;
   readonly #batch: BatchBuilder<Connection>;
   readonly #clientError: (error: ClientError) => void;
@@ -70,6 +75,7 @@ export class Intake {
     this.#hostname = options.hostname;
     this.#defaultDaemon = options.defaultDaemon;
     this.#dedupe = options.dedupe;
+    this.#rateLimiter = options.rateLimiter;
     this.#counters = options.counters;
     this.#batch = options.batch;
     this.#clientError = options.clientError;
@@ -95,8 +101,32 @@ export class Intake {
     }
     const seq = ++conn.seq;
     this.#counters.messagesReceived++;
+    if (conn.rateKey !== undefined && this.#rateLimited(conn)) return;
     if (this.#fastLine(conn, line)) return;
     this.#slowLine(conn, line, seq);
+  }
+
+  /**
+   * Counts a line of `conn` against its sender's rate limit: true when it is over the burst
+   * (dropped, counted; the ack still covers it, so the client does not send it again). The
+   * connection is told once per window.
+   */
+  #rateLimited(conn: Connection): boolean {
+    const limiter = this.#rateLimiter as RateLimiter;
+    const window = limiter.take(conn.rateKey as string, conn.lastDataAt);
+    if (window === 0) return false;
+    this.#counters.intakeDropped.rate_limited++;
+    if (window !== conn.rateTold) {
+      conn.rateTold = window;
+      conn.send(
+        encodeError({
+          kind: 'server',
+          code: 'RATE_LIMITED',
+          message: `${conn.rateKey} sent more than rate_limit_burst ${limiter.burst} entries within rate_limit_interval_ms ${limiter.intervalMs}: the rest of this interval's entries are acknowledged and not stored`,
+        }),
+      );
+    }
+    return true;
   }
 
   /**

@@ -195,6 +195,11 @@ export class Admission {
   }
 
   /** The sending process of `socket`, as the kernel says. */
+  /** Whether the kernel's word on senders can be read here (SO_PEERCRED loaded). */
+  get knowsPeers(): boolean {
+    return this.#peerCredentials !== undefined;
+  }
+
   peerOf(socket: Socket): PeerCredentials | undefined {
     return this.#peerCredentials?.(socket);
   }

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import {
   DEFAULT_SOCKET_PATH,
   LogStreamError,
+  encodeEntry,
   encodeError,
   type LineSink,
   type LogStreamErrorCode,
@@ -19,10 +20,13 @@ import { BackendRoute, type BackendRouteOptions, type RouteDrop } from './backen
 import { BatchBuilder } from './batch-builder';
 import { Connection } from './connection';
 import { DedupeWindow } from './dedupe-window';
+import { completeEntry } from './enrich';
 import { Intake, type ClientError } from './intake';
 import { Admission, Listener } from './listener';
 import { PressureGate } from './pressure-gate';
 import { ReadTurns } from './read-turns';
+import { readPeerIdentity, senderKey } from './peer-identity';
+import { DEFAULT_RATE_LIMIT_INTERVAL_MS, RateLimiter } from './rate-limiter';
 import { ReportLimiter } from './report-limiter';
 import { newServerCounters, type ServerCounters } from './server-counters';
 import { UnfinishedLines } from './unfinished-lines';
@@ -35,7 +39,7 @@ import {
   DEFAULT_SOCKET_MODE,
 } from './server-defaults';
 
-export type { ServerCounters } from './server-counters';
+export type { IntakeDropReason, ServerCounters } from './server-counters';
 
 /** Default maximum line length, in bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -106,6 +110,18 @@ export interface LogServerOptions {
    * as long as it likes. Default 10000.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Entries one sender may have stored per `rateLimitIntervalMs`, like journald's
+   * `RateLimitBurst`; 0 (the default) turns the limit off. The sender is the kernel's word (its
+   * systemd unit when known, else its uid and pid: see `senderKey`), so renaming the daemon or
+   * reconnecting does not evade it. Past the burst, entries are dropped and counted
+   * (`counters.intakeDropped.rate_limited`) and acknowledged, the connection is told once per
+   * interval (an error frame, `RATE_LIMITED`, without `seq`), and when the interval ends an
+   * entry of daemon `logstream` at level warning says `suppressed N entries from <sender>`.
+   */
+  rateLimitBurst?: number;
+  /** The window of `rateLimitBurst`, in ms. Default 30000. */
+  rateLimitIntervalMs?: number;
 }
 
 /** Events of a {@link LogServer}, as `EventEmitter<LogServerEvents>` types them. */
@@ -146,6 +162,10 @@ export class LogServer extends EventEmitter<LogServerEvents> {
   readonly #shutdownTimeoutMs: number;
   readonly #lingerMs: number;
   readonly #dedupe: DedupeWindow | undefined;
+  readonly #rateLimiter: RateLimiter | undefined;
+  /** Connections without credentials, each its own sender under the rate limit. */
+  #anonymous = 0;
+  readonly #hostname: string;
   readonly #reports: ReportLimiter;
   /** Aborted once the server is closed: the end of the backends' background work. */
   readonly #lifetime = new AbortController();
@@ -196,6 +216,19 @@ export class LogServer extends EventEmitter<LogServerEvents> {
       this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),
     );
     this.routes = options.backends.map((r) => this.#route(r));
+    this.#hostname = options.hostname ?? osHostname();
+    const burst = options.rateLimitBurst ?? 0;
+    const intervalMs = options.rateLimitIntervalMs ?? DEFAULT_RATE_LIMIT_INTERVAL_MS;
+    if (!Number.isInteger(burst) || burst < 0 || !Number.isInteger(intervalMs) || intervalMs <= 0) {
+      throw new LogStreamError(
+        'config',
+        `rateLimitBurst must be an integer of 0 or more and rateLimitIntervalMs a positive integer, got ${burst} and ${intervalMs}`,
+        { code: 'CONFIG' },
+      );
+    }
+    if (burst > 0) {
+      this.#rateLimiter = new RateLimiter({ intervalMs, burst, onSuppressed: (sender, n) => this.#storeSuppressed(sender, n) });
+    }
     this.#admission = new Admission(this.maxConnections, this.maxConnectionsPerUid);
     this.#listener = new Listener(
       {
@@ -241,9 +274,10 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     });
     this.#intake = new Intake({
       maxLineBytes: this.maxLineBytes,
-      hostname: options.hostname ?? osHostname(),
+      hostname: this.#hostname,
       defaultDaemon: options.defaultDaemon ?? 'unknown',
       dedupe: this.#dedupe,
+      rateLimiter: this.#rateLimiter,
       counters: this.counters,
       batch: this.#batch,
       clientError: (error) => this.emit('client-error', error),
@@ -364,6 +398,11 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     for (const route of this.routes) await this.#openBackend(route);
     this.rememberIds(await this.#storedEverywhere());
     await this.#admission.loadPeerCredentials();
+    if (this.#rateLimiter !== undefined && !this.#admission.knowsPeers) {
+      this.#warn(
+        'rate_limit_burst: the kernel cannot say who sends (no SO_PEERCRED here), so each connection is limited on its own and a client that reconnects starts afresh',
+      );
+    }
     await this.#listener.bind();
     const fdWarning = await this.#admission.measureFdRoom();
     if (fdWarning !== undefined) this.#warn(fdWarning);
@@ -489,6 +528,8 @@ export class LogServer extends EventEmitter<LogServerEvents> {
       await beforeDeadline(Promise.all(busy.map((conn) => conn.drained(closingAt))), deadline);
       for (const conn of busy) conn.stopDrain();
     }
+    // What the rate limit dropped in the windows still open is said now, with the last batch.
+    this.#rateLimiter?.flush();
     this.#flush();
     // Past the deadline every write still waiting is aborted and its entries are not stored
     // (nor acknowledged: their clients keep them).
@@ -603,6 +644,10 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     }
     this.#admission.enter(peer);
     const conn = new Connection(socket, { peer, maxLineBytes: this.maxLineBytes, lingerMs: this.#lingerMs, sink: this.#sinkFor });
+    if (this.#rateLimiter !== undefined) {
+      // Read once per connection; without credentials each connection is a sender of its own.
+      conn.rateKey = peer === undefined ? `connection ${++this.#anonymous}` : senderKey(conn.identity);
+    }
     this.#conns.add(conn);
     socket.on('data', (chunk: Buffer) => {
       conn.lastDataAt = Date.now();
@@ -670,6 +715,20 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     // Keep our side open until the last acks are out; #flush sends them.
     this.#scheduleFlush();
     this.#batch.noteAck(conn, conn.seq);
+  }
+
+  /** Stores the one entry that says what a rate-limit window dropped, through the normal batch. */
+  #storeSuppressed(sender: string, count: number): void {
+    if (this.#state === 'closed') return;
+    const message = `suppressed ${count} entries from ${sender}`;
+    const { entry } = completeEntry(
+      { level: 4, daemon: 'logstream', message, fields: { sender, suppressed: String(count) }, pid: process.pid },
+      { daemon: 'logstream', hostname: this.#hostname },
+    );
+    const uid = process.getuid?.();
+    entry.peer = uid === undefined ? null : readPeerIdentity({ pid: process.pid, uid, gid: process.getgid?.() ?? uid });
+    this.#batch.add(Buffer.from(encodeEntry(entry)), entry.level);
+    this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {

@@ -27,9 +27,16 @@ describe('readPeerIdentity', () => {
     expect(readPeerIdentity({ pid: 2 ** 22 + 1, uid: 7, gid: 8 })).toEqual({ pid: 2 ** 22 + 1, uid: 7, gid: 8 });
     expect(readPeerIdentity(undefined)).toBeNull();
   });
-  it('keys a sender by unit, else by uid and pid', () => {
-    expect(senderKey({ pid: 5, uid: 1, gid: 1, unit: 'a.service' })).toBe('unit a.service');
+  it('keys a sender by uid and unit, else by uid and pid', () => {
+    expect(senderKey({ pid: 5, uid: 1, gid: 1, unit: 'a.service' })).toBe('uid 1 unit a.service');
+    expect(senderKey({ pid: 6, uid: 1, gid: 1, unit: 'a.service' })).toBe('uid 1 unit a.service');
     expect(senderKey({ pid: 5, uid: 1, gid: 1 })).toBe('uid 1 pid 5');
     expect(senderKey(null)).toBe('unknown');
+  });
+  it("a user's own unit named like a system unit is another sender", () => {
+    const user = unitOf('0::/user.slice/user-1000.slice/user@1000.service/app.slice/sshd.service\n');
+    const system = unitOf('0::/system.slice/sshd.service\n');
+    expect(user).toBe(system);
+    expect(senderKey({ pid: 9, uid: 1000, gid: 1000, unit: user })).not.toBe(senderKey({ pid: 10, uid: 0, gid: 0, unit: system }));
   });
 });

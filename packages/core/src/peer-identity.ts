@@ -48,13 +48,15 @@ export function unitOf(cgroup: string | undefined): string | undefined {
 }
 
 /**
- * The key a per-sender limit counts under: the systemd unit when known (a service cannot evade
- * it by forking or reconnecting), else uid and pid (renaming the daemon or reconnecting does not
- * change it); `unknown` without credentials.
+ * The key a per-sender limit counts under: the uid and the systemd unit when known (a service
+ * cannot evade it by forking or reconnecting), else the uid and pid (renaming the daemon or
+ * reconnecting does not change it); `unknown` without credentials. The uid is part of the key
+ * because a unit name alone is not the kernel's word: any user may run a unit of its own user
+ * manager named `sshd.service`, and must not so share (and exhaust) the real sshd's budget.
  */
 export function senderKey(identity: PeerIdentity | null): string {
   if (identity === null) return 'unknown';
-  return identity.unit !== undefined ? `unit ${identity.unit}` : `uid ${identity.uid} pid ${identity.pid}`;
+  return identity.unit !== undefined ? `uid ${identity.uid} unit ${identity.unit}` : `uid ${identity.uid} pid ${identity.pid}`;
 }
 
 function readText(path: string): string | undefined {

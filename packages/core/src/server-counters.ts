@@ -11,7 +11,12 @@ export interface ServerCounters {
   bytesReceived: number;
   errors: Record<LogStreamErrorKind, number>;
   socketPauses: number;
+  /** Entries received, acknowledged and not stored, by reason (`rate_limited`: see `rateLimitBurst`). */
+  intakeDropped: Record<IntakeDropReason, number>;
 }
+
+/** Why the server dropped an entry before any backend saw it (see `ServerCounters.intakeDropped`). */
+export type IntakeDropReason = 'rate_limited';
 
 /** Counters all at 0. */
 export function newServerCounters(): ServerCounters {
@@ -24,5 +29,6 @@ export function newServerCounters(): ServerCounters {
     bytesReceived: 0,
     errors: { io: 0, serde: 0, config: 0, server: 0, client: 0, connection: 0 },
     socketPauses: 0,
+    intakeDropped: { rate_limited: 0 },
   };
 }

@@ -181,6 +181,12 @@ export function createMetricsRegistry(server: MetricsSource): Registry {
     () => c.messagesProcessed,
   );
   total('logstream_duplicates_dropped_total', 'Resent entries dropped by the dedupe window.', () => c.duplicatesDropped);
+  counter(
+    'logstream_intake_dropped_entries_total',
+    "Entries received and acknowledged but not stored, dropped before any backend, by reason (rate_limited: past a sender's rate_limit_burst within rate_limit_interval_ms).",
+    ['reason'],
+    () => Object.entries(c.intakeDropped).map(([reason, n]): Sample => [{ reason }, n]),
+  );
   total('logstream_bytes_received_total', 'Bytes read from client sockets.', () => c.bytesReceived);
   total('logstream_socket_pauses_total', 'Times the server stopped reading sockets for backpressure.', () => c.socketPauses);
   counter(

@@ -25,6 +25,7 @@ export type LogStreamErrorCode =
   | 'TIMEOUT'
   | 'CLOSED'
   | 'BUFFER_FULL'
+  | 'RATE_LIMITED'
   | 'PROTOCOL'
   | 'BACKEND'
   | 'CONFIG'
