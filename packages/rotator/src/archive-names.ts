@@ -3,6 +3,9 @@ import { extname } from 'node:path';
 /** Compression of a rotated file, as its name shows it. */
 export type ArchiveCompression = 'none' | 'gzip' | 'lz4';
 
+/** Every {@link ArchiveCompression}. */
+export const ARCHIVE_COMPRESSIONS: readonly ArchiveCompression[] = ['none', 'gzip', 'lz4'];
+
 /** What a rotated file's name says about it. */
 export interface ArchiveName {
   /** The whole file name. */
