@@ -1,6 +1,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Backoff, LogStreamError, type Backend, type BackendWriteOptions, type EntryBatch, type LogEntry } from '@logstream/protocol';
+import {
+  Backoff,
+  LogStreamError,
+  backendEventSamples,
+  type Backend,
+  type BackendContext,
+  type BackendMetric,
+  type BackendWriteOptions,
+  type EntryBatch,
+  type LogEntry,
+} from '@logstream/protocol';
 import {
   loadUnixDgram as loadAddon,
   unixDgramSystemError,
@@ -86,10 +96,6 @@ async function readDefaultMaxEntryBytes(): Promise<number> {
   return DEFAULT_MAX_ENTRY_BYTES;
 }
 
-/** A Node-style system error (`code` `ECONNREFUSED`, `errno`, `syscall`, `address`) from a unix-dgram error. */
-const systemError = (raw: UnixDgramError | undefined, syscall: string, address: string): NodeJS.ErrnoException =>
-  unixDgramSystemError(raw, syscall, address);
-
 function hint(code: string | undefined): string {
   switch (code) {
     case 'ENOENT':
@@ -118,6 +124,8 @@ function hint(code: string | undefined): string {
  *   sent twice. In the background the backend reconnects with backoff (100 ms, ×2, at most 5 s).
  * - An entry larger than a datagram may be (`maxEntryBytes`) is truncated with a visible
  *   marker and counted; it is never dropped.
+ * - A background reconnect that fails is reported to the `reportError` of the context `open()`
+ *   got (opened without one, it is only counted: this backend has no `'error'` event).
  */
 export class JournaldBackend implements Backend {
   readonly name: string;
@@ -133,6 +141,7 @@ export class JournaldBackend implements Backend {
   #closing: Promise<void> | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   readonly #backoff = new Backoff();
+  #reportError: ((error: Error) => void) | undefined;
   #wake: (() => void) | undefined;
   // Where a rejected write stopped, so that the server's retry of that batch sends no entry twice.
   #resume: { batch: EntryBatch; next: number } | undefined;
@@ -192,7 +201,8 @@ export class JournaldBackend implements Backend {
    *   the socket is missing (ENOENT), nobody listens on it (ECONNREFUSED), no permission, or the
    *   addon is not built. A failed `open()` may be called again.
    */
-  open(): Promise<void> {
+  open(context: BackendContext = {}): Promise<void> {
+    if (context.reportError !== undefined) this.#reportError ??= context.reportError.bind(context);
     if (this.#state === 'closed') return Promise.reject(this.#closedError());
     this.#opening ??= this.#open().catch((error: unknown) => {
       this.#opening = undefined;
@@ -275,7 +285,11 @@ export class JournaldBackend implements Backend {
   async reopen(): Promise<void> {
     if (this.#state !== 'open') return;
     // #connect() drops the current socket first.
-    if (this.#reconnect() !== undefined) this.#scheduleReconnect();
+    const error = this.#reconnect();
+    if (error !== undefined) {
+      this.#reportReconnect(error);
+      this.#scheduleReconnect();
+    }
   }
 
   /** Closes the socket and stops reconnecting; a write in progress rejects. Idempotent. */
@@ -293,6 +307,11 @@ export class JournaldBackend implements Backend {
   /** Counters for metrics (snake_case, only growing); see {@link JournaldBackendStats}. */
   stats(): Readonly<JournaldBackendStats> {
     return { ...this.#stats };
+  }
+
+  /** The counters as typed samples: every one a backend event (`logstream_backend_events_total`). */
+  metrics(): readonly BackendMetric[] {
+    return backendEventSamples(this.#stats);
   }
 
   /**
@@ -329,7 +348,7 @@ export class JournaldBackend implements Backend {
         return 'congestion';
       }
       this.#stats.send_errors++;
-      const error = systemError(result, 'send', this.socketPath);
+      const error = unixDgramSystemError(result, 'send', this.socketPath);
       if (error.code === 'EMSGSIZE' && encoded.data.length > MIN_MAX_ENTRY_BYTES) {
         // This socket's limit is lower than we computed (another kernel, a tuned sysctl): learn it.
         this.#maxEntryBytes = Math.max(MIN_MAX_ENTRY_BYTES, Math.min(this.#maxEntryBytes, Math.floor(encoded.data.length * 0.9)));
@@ -360,7 +379,7 @@ export class JournaldBackend implements Backend {
     try {
       socket = unix.createSocket('unix_dgram');
     } catch (error) {
-      return systemError(error as UnixDgramError, 'socket', this.socketPath);
+      return unixDgramSystemError(error as UnixDgramError, 'socket', this.socketPath);
     }
     let failure: UnixDgramError | undefined;
     // unix-dgram reports connect errors (and errors of sends without a callback, which this
@@ -371,7 +390,7 @@ export class JournaldBackend implements Backend {
     socket.connect(this.socketPath);
     if (failure !== undefined || socket.connected !== true) {
       closeQuietly(socket);
-      return systemError(failure, 'connect', this.socketPath);
+      return unixDgramSystemError(failure, 'connect', this.socketPath);
     }
     this.#socket = socket;
     return undefined;
@@ -397,9 +416,21 @@ export class JournaldBackend implements Backend {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#state !== 'open' || this.#socket !== undefined) return;
-      if (this.#reconnect() !== undefined) this.#scheduleReconnect();
+      const error = this.#reconnect();
+      if (error === undefined) return;
+      this.#reportReconnect(error);
+      this.#scheduleReconnect();
     }, delay);
     this.#reconnectTimer.unref();
+  }
+
+  #reportReconnect(cause: NodeJS.ErrnoException): void {
+    this.#reportError?.(
+      new LogStreamError('io', `journald backend: cannot reconnect to ${this.socketPath} (${cause.code}): ${hint(cause.code)}`, {
+        code: 'BACKEND',
+        cause,
+      }),
+    );
   }
 
   #dropSocket(): void {

@@ -12,7 +12,16 @@ import {
   type NatsConnection,
   type NatsError,
 } from 'nats';
-import { Backoff, LogStreamError, type Backend, type BackendContext, type BackendWriteOptions, type EntryBatch } from '@logstream/protocol';
+import {
+  Backoff,
+  LogStreamError,
+  backendEventSamples,
+  type Backend,
+  type BackendContext,
+  type BackendMetric,
+  type BackendWriteOptions,
+  type EntryBatch,
+} from '@logstream/protocol';
 import { coversPrefix, isStreamName, isSubjectPrefix, subjectToken } from './subjects';
 
 /** TLS files for the connection to NATS (PEM paths). */
@@ -477,5 +486,21 @@ export class NatsBackend implements Backend {
   /** Counters for metrics; `lag_entries` is a level, the rest only grow. */
   stats(): Readonly<NatsBackendStats> {
     return { ...this.#stats, lag_entries: this.#current?.left ?? 0 };
+  }
+
+  /**
+   * The counters as typed samples: `logstream_backend_lag_entries` as a gauge, the others
+   * (published, duplicates, retries, reconnects) as backend events.
+   */
+  metrics(): readonly BackendMetric[] {
+    return [
+      {
+        name: 'logstream_backend_lag_entries',
+        help: 'Entries a backend took and its peer has not acknowledged yet (nats: not yet PubAcked by JetStream).',
+        type: 'gauge',
+        value: this.#current?.left ?? 0,
+      },
+      ...backendEventSamples(this.#stats),
+    ];
   }
 }

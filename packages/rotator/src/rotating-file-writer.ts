@@ -3,6 +3,7 @@
 // policy, when to rotate, the rotate steps and the archives' upkeep live in their own modules.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import type { BackendMetric } from '@logstream/protocol';
 import { AppendFile } from './append-file';
 import { ArchiveMaintenance } from './archive-maintenance';
 import { ARCHIVE_COMPRESSIONS, ArchiveNamer, type ArchiveCompression, type ArchiveName } from './archive-names';
@@ -11,6 +12,7 @@ import { RotateSequence } from './rotate-sequence';
 import { RotationTrigger } from './rotation-trigger';
 import { RotatorError, type RotatorOperation } from './rotator-error';
 import { secureDirectory } from './safe-files';
+import { writerMetrics } from './writer-metrics';
 
 /** When a write is made durable. */
 export type SyncPolicy = 'none' | 'batch' | 'always';
@@ -233,6 +235,14 @@ export class RotatingFileWriter extends EventEmitter<RotatingFileWriterEvents> {
   /** A copy of the counters. */
   stats(): RotatingFileWriterStats {
     return { ...this.#stats, slow_writes: this.#policy.slowWrites, live_file_bytes: this.size };
+  }
+
+  /**
+   * The counters as typed Prometheus samples (see `Backend.metrics` in `@logstream/protocol`):
+   * counters under their own names, the live file's size as the gauge `logstream_live_file_bytes`.
+   */
+  metrics(): BackendMetric[] {
+    return writerMetrics(this.stats());
   }
 
   /**
