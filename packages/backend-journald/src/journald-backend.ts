@@ -84,7 +84,7 @@ interface Delivery {
 }
 
 // The native addon is optional (see @logstream/unix-dgram): loaded when the backend opens.
-const loadUnixDgram = () => loadAddon('the journald backend (backends.journald, --journald)');
+const loadUnixDgram = () => loadAddon('the journald backend');
 
 async function readDefaultMaxEntryBytes(): Promise<number> {
   try {
@@ -100,14 +100,14 @@ function hint(code: string | undefined): string {
   switch (code) {
     case 'ENOENT':
     case 'ECONNREFUSED':
-      return 'is systemd-journald running? Start it, set backends.journald.socket_path to its native socket, or disable backends.journald';
+      return 'is systemd-journald running? Start it, set socketPath to its native socket, or disable the journald backend';
     case 'EACCES':
     case 'EPERM':
       return 'run the server as a user that may write to the journal socket (root, as systemd services do)';
     case 'EPROTOTYPE':
-      return "socket_path must name journald's native datagram socket (…/socket), not its stdout stream socket";
+      return "socketPath must name journald's native datagram socket (…/socket), not its stdout stream socket";
     default:
-      return 'check backends.journald.socket_path';
+      return 'check socketPath';
   }
 }
 
@@ -163,21 +163,19 @@ export class JournaldBackend implements Backend {
     this.socketPath = options.socketPath ?? DEFAULT_JOURNALD_SOCKET;
     const pathBytes = Buffer.byteLength(this.socketPath);
     if (pathBytes === 0 || pathBytes > 107) {
-      throw new LogStreamError(
-        'config',
-        `backends.journald.socket_path: expected a path of 1 to 107 bytes (sun_path), got ${pathBytes} bytes`,
-        { code: 'CONFIG' },
-      );
+      throw new LogStreamError('config', `journald: socketPath: expected a path of 1 to 107 bytes (sun_path), got ${pathBytes} bytes`, {
+        code: 'CONFIG',
+      });
     }
     if (options.syslogIdentifier !== undefined && options.syslogIdentifier.length === 0) {
-      throw new LogStreamError('config', 'backends.journald.syslog_identifier: expected a non-empty string', {
+      throw new LogStreamError('config', 'journald: syslogIdentifier: expected a non-empty string', {
         code: 'CONFIG',
       });
     }
     this.#syslogIdentifier = options.syslogIdentifier;
     const max = options.maxEntryBytes;
     if (max !== undefined && !(Number.isInteger(max) && max >= MIN_MAX_ENTRY_BYTES)) {
-      throw new LogStreamError('config', `maxEntryBytes: expected an integer >= ${MIN_MAX_ENTRY_BYTES}, got ${max}`, {
+      throw new LogStreamError('config', `journald: maxEntryBytes: expected an integer >= ${MIN_MAX_ENTRY_BYTES}, got ${max}`, {
         code: 'CONFIG',
       });
     }

@@ -152,7 +152,7 @@ export class NatsBackend implements Backend {
     const stream = options.stream ?? 'LOGSTREAM';
     if (options.servers.length === 0) throw new LogStreamError('config', 'nats: servers is empty', { code: 'CONFIG' });
     if (!isSubjectPrefix(prefix))
-      throw new LogStreamError('config', `nats: subject_prefix ${JSON.stringify(prefix)} is not a literal subject (tokens, no wildcard)`, {
+      throw new LogStreamError('config', `nats: subjectPrefix ${JSON.stringify(prefix)} is not a literal subject (tokens, no wildcard)`, {
         code: 'CONFIG',
       });
     if (!isStreamName(stream))
@@ -229,7 +229,7 @@ export class NatsBackend implements Backend {
       try {
         creds = await readFile(o.credsFile);
       } catch (error) {
-        throw new LogStreamError('config', `nats: cannot read creds file ${o.credsFile}: ${(error as Error).message}`, {
+        throw new LogStreamError('config', `nats: credsFile ${o.credsFile}: cannot read it: ${(error as Error).message}`, {
           cause: error,
           code: 'CONFIG',
         });

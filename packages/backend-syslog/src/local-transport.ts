@@ -17,7 +17,7 @@ const CONGESTION_RETRY_MS = 1000;
 const SENDS_PER_TURN = 512;
 
 // Loaded on first use (see @logstream/unix-dgram), so a package without the native addon still serves UDP/TCP/TLS.
-const loadUnixDgram = () => loadAddon("the syslog backend's local socket (backends.syslog without server)");
+const loadUnixDgram = () => loadAddon("the syslog backend's local socket (socketPath, no server)");
 
 /**
  * Syslog to a local AF_UNIX datagram socket such as /dev/log, through `unix-dgram`: connect
@@ -57,9 +57,9 @@ export class LocalTransport implements Transport {
       info = await stat(this.#path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      throw systemError('stat', code, `${this.#path} (syslog socket_path)`, error);
+      throw systemError('stat', code, `${this.#path} (syslog socketPath)`, error);
     }
-    if (!info.isSocket()) throw systemError('connect', 'ENOTSOCK', `${this.#path} is not a socket (syslog socket_path)`);
+    if (!info.isSocket()) throw systemError('connect', 'ENOTSOCK', `${this.#path} is not a socket (syslog socketPath)`);
   }
 
   async connect(onDown: OnDown): Promise<void> {

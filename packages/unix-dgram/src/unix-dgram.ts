@@ -41,7 +41,7 @@ function shortReason(error: unknown): string {
 
 /**
  * Loads the optional native addon `unix-dgram` on first use.
- * @param user what needs it, for the message, e.g. `the journald backend (backends.journald)`
+ * @param user what needs it, for the message, e.g. `the journald backend`
  * @throws LogStreamError (kind `io`, code `BACKEND`) in one sentence: what is missing
  *   and how to get it (a C++ compiler, then `npm rebuild unix-dgram`), or how to do without
  */
