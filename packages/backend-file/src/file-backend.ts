@@ -1,3 +1,5 @@
+// Owns the file Backend: a batch to one buffer in the chosen line format, written through the
+// rotator; cutting a torn line at open; the ids stored last; errors and metrics per the contract.
 import { EventEmitter } from 'node:events';
 import {
   formatSyslogLine,

@@ -1,3 +1,5 @@
+// Owns the journald Backend: the connection to journald's socket (over @logstream/unix-dgram),
+// sending one datagram per entry, congestion waits, reconnects, resuming a retried batch.
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {

@@ -1,3 +1,4 @@
+// Owns the local syslog socket (/dev/log): an AF_UNIX datagram transport over @logstream/unix-dgram.
 import { stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { loadUnixDgram as loadAddon, unixDgramSystemError, type UnixDgramError, type UnixDgramSocket } from '@logstream/unix-dgram';

@@ -1,3 +1,5 @@
+// Owns the Transport interface between the backend and a way of reaching a syslog daemon, and
+// the system errors transports build.
 import type { Frame, FrameQueue } from './frame-queue';
 import type { SyslogFraming } from './framing';
 

@@ -1,3 +1,5 @@
+// Owns the names of rotated files: formatting and parsing `<stem>-<stamp>-<seq><ext>[.gz|.lz4]`,
+// the hidden name of the next live file and of temporaries.
 import { extname } from 'node:path';
 
 /** Compression of a rotated file, as its name shows it. */

@@ -1,3 +1,4 @@
+// Owns reading the tail of a live or rotated file, decompressing it when it is an archive.
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { decompressFrame } from 'lz4-napi';

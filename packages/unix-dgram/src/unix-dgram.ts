@@ -1,3 +1,5 @@
+// Owns LogStream's one way to AF_UNIX datagram sockets: loading the optional unix-dgram addon,
+// its types, and mapping its negative errno numbers to Node-style system errors.
 import type { EventEmitter } from 'node:events';
 import { getSystemErrorName } from 'node:util';
 import { LogStreamError } from '@logstream/protocol';
