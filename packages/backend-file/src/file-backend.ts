@@ -1,10 +1,14 @@
+// Owns the file Backend: a batch to one buffer in the chosen line format, written through the
+// rotator; cutting a torn line at open; the ids stored last; errors and metrics per the contract.
 import { EventEmitter } from 'node:events';
 import {
   closedError,
   formatSyslogLine,
   readLeadingId,
   type Backend,
+  type BackendContext,
   type BackendEvents,
+  type BackendMetric,
   type EntryBatch,
   type SyslogFormat,
   type SyslogFormatOptions,
@@ -24,6 +28,7 @@ export type FileFormat = 'json' | 'human' | 'syslog';
 
 /** Default of {@link FileBackendOptions.format}. */
 export const DEFAULT_FILE_FORMAT: FileFormat = 'json';
+const FORMATS: readonly FileFormat[] = ['json', 'human', 'syslog'];
 
 /** Options of {@link FileBackend}: the rotator's options plus the line format. */
 export interface FileBackendOptions extends RotatingFileWriterOptions {
@@ -35,6 +40,11 @@ export interface FileBackendOptions extends RotatingFileWriterOptions {
   format?: FileFormat;
   /** For `format: 'syslog'`: the syslog flavour (default `rfc5424`) and facility. */
   syslog?: SyslogFormatOptions & { format?: SyslogFormat };
+  /**
+   * Name for logs and metric labels (the `backend` label). Default `"file"`; give each file
+   * backend of one server its own, or their metrics add up under one label.
+   */
+  name?: string;
 }
 
 /**
@@ -42,26 +52,38 @@ export interface FileBackendOptions extends RotatingFileWriterOptions {
  * and so one write, per batch. In the json format the entries' canonical bytes are written as
  * they came; the other formats decode the batch once.
  *
- * Emits `'error'` (a `RotatorError` naming the operation, the file and the errno: `rotate
- * failed for /var/log/logstream/current.log: EMFILE: too many open files, open …`) for each
- * failure of background work: rotation, compression, retention deletes, directory scans. Writes
- * go on meanwhile and the failed step is retried. Only emitted while a listener is attached; the
- * counters in {@link stats} record each failure either way.
+ * Reports each failure of background work (rotation, compression, retention deletes, directory
+ * scans) as a `RotatorError` naming the operation, the file and the errno (`rotate failed for
+ * /var/log/logstream/current.log: EMFILE: too many open files, open …`): to the `reportError` of
+ * the context `open()` got, or, opened without one, as an `'error'` event (only while a listener
+ * is attached). Writes go on meanwhile and the failed step is retried; the counters in
+ * {@link stats} and {@link metrics} record each failure either way.
  */
 export class FileBackend extends EventEmitter<BackendEvents> implements Backend {
-  readonly name = 'file';
+  readonly name: string;
   readonly format: FileFormat;
   readonly writer: RotatingFileWriter;
   readonly #syslog: (SyslogFormatOptions & { format?: SyslogFormat }) | undefined;
   #closed = false;
+  #reportError: ((error: Error) => void) | undefined;
 
+  /** @throws RangeError for an option out of range, naming it (`name`, `format`, the writer's). */
   constructor(options: FileBackendOptions) {
     super();
+    const name = options.name ?? 'file';
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new RangeError(`name must be a non-empty string, got ${JSON.stringify(name)}`);
+    }
+    this.name = name;
     this.format = options.format ?? DEFAULT_FILE_FORMAT;
+    if (!FORMATS.includes(this.format)) {
+      throw new RangeError(`format must be 'json', 'human' or 'syslog', got ${JSON.stringify(this.format)}`);
+    }
     this.#syslog = options.syslog;
     this.writer = new RotatingFileWriter(options);
     this.writer.on('error', (error: RotatorError) => {
-      if (this.listenerCount('error') > 0) this.emit('error', error);
+      if (this.#reportError !== undefined) this.#reportError(error);
+      else if (this.listenerCount('error') > 0) this.emit('error', error);
     });
   }
 
@@ -80,7 +102,8 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
    *   symbolic link (its target is left byte for byte as it was), not a regular file or another
    *   user's; the fs error when the directory or the file cannot be made or opened.
    */
-  async open(): Promise<void> {
+  async open(context: BackendContext = {}): Promise<void> {
+    if (context.reportError !== undefined) this.#reportError = context.reportError.bind(context);
     await secureDirectory(this.writer.directory);
     this.tornBytesRemoved = await cutTornLine(this.writer.path);
     await this.writer.open();
@@ -125,6 +148,14 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   /** The rotator's counters: rotations, compressions, errors by cause, bytes. */
   stats(): Readonly<Record<string, number>> {
     return { ...this.writer.stats() };
+  }
+
+  /**
+   * The rotator's counters as typed samples: rotations, compressions and deletes (and their
+   * errors) as counters, `logstream_live_file_bytes` as a gauge, writes as backend events.
+   */
+  metrics(): readonly BackendMetric[] {
+    return this.writer.metrics();
   }
 
   /**

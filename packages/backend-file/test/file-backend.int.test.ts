@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EntryBatch, formatSyslog, type LogEntry, type SyslogFormat } from '@logstream/protocol';
 import { decodeSyslogLine } from '@logstream/test-support';
+import { ArchiveNamer } from '@logstream/rotator';
 import { FileBackend, formatHuman } from '../src/index';
 
 let dir: string;
@@ -144,4 +145,57 @@ describe('FileBackend human and syslog files under hostile entries', () => {
       lines.forEach((line, i) => expect(decodeSyslogLine(line)).toBe(formatSyslog(hostile[i] as LogEntry, flavour)));
     });
   }
+});
+
+
+describe('FileBackend and the Backend contract', () => {
+  it('takes a name (default "file") for logs and metric labels, and refuses an empty one naming the option', () => {
+    expect(new FileBackend({ directory: dir }).name).toBe('file');
+    expect(new FileBackend({ directory: dir, name: 'audit' }).name).toBe('audit');
+    expect(() => new FileBackend({ directory: dir, name: '' })).toThrow(/^name must be a non-empty string, got ""$/);
+  });
+
+  it("reports background trouble to open()'s context, not as 'error'; bare, to 'error' listeners", async () => {
+    // A link planted under an archive name: the archive scan leaves it alone and reports it.
+    const planted = join(dir, new ArchiveNamer('current.log').format(Date.UTC(2026, 0, 1), 1));
+    await symlink('/etc/passwd', planted);
+    const reported: Error[] = [];
+    const emitted: Error[] = [];
+    const withContext = new FileBackend({ directory: dir, compression: 'gzip' });
+    withContext.on('error', (e) => emitted.push(e));
+    await withContext.open({ reportError: (e) => reported.push(e) });
+    await withContext.writer.whenIdle();
+    await withContext.close();
+    expect(reported.map((e) => e.message)).toEqual([`scan failed for ${planted}: a symbolic link under an archive name; left alone`]);
+    expect(emitted).toEqual([]);
+
+    const bare = new FileBackend({ directory: dir, compression: 'gzip' });
+    bare.on('error', (e) => emitted.push(e));
+    await bare.open();
+    await bare.writer.whenIdle();
+    await bare.close();
+    expect(emitted.map((e) => e.message)).toEqual([`scan failed for ${planted}: a symbolic link under an archive name; left alone`]);
+  });
+
+  it("types its metrics: the live file's size a gauge, rotations a counter, writes backend events", async () => {
+    const backend = new FileBackend({ directory: dir, maxFileBytes: 400 });
+    await backend.open();
+    for (let i = 0; i < 5; i++) await backend.write(EntryBatch.fromEntries([entry(i)]));
+    const samples = backend.metrics();
+    const live = samples.find((s) => s.name === 'logstream_live_file_bytes');
+    expect(live).toMatchObject({ type: 'gauge', value: backend.writer.size });
+    expect(live?.value).toBeGreaterThan(0);
+    expect(samples.find((s) => s.name === 'logstream_rotations_total')).toMatchObject({
+      type: 'counter',
+      value: backend.stats().rotations,
+    });
+    expect(backend.stats().rotations).toBeGreaterThan(0);
+    expect(samples.find((s) => s.labels?.event === 'writes')).toMatchObject({
+      name: 'logstream_backend_events_total',
+      type: 'counter',
+      value: 5,
+    });
+    expect(samples.every((s) => s.type === 'gauge' || s.name.endsWith('_total'))).toBe(true);
+    await backend.close();
+  });
 });

@@ -1,10 +1,15 @@
+// Owns the journald Backend: the connection to journald's socket (over @logstream/unix-dgram),
+// sending one datagram per entry, congestion waits, reconnects, resuming a retried batch.
 import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
   Backoff,
   LogStreamError,
+  backendEventSamples,
   closedError,
   type Backend,
+  type BackendContext,
+  type BackendMetric,
   type BackendWriteOptions,
   type EntryBatch,
   type LogEntry,
@@ -82,7 +87,7 @@ interface Delivery {
 }
 
 // The native addon is optional (see @logstream/unix-dgram): loaded when the backend opens.
-const loadUnixDgram = () => loadAddon('the journald backend (backends.journald, --journald)');
+const loadUnixDgram = () => loadAddon('the journald backend');
 
 async function readDefaultMaxEntryBytes(): Promise<number> {
   try {
@@ -94,22 +99,18 @@ async function readDefaultMaxEntryBytes(): Promise<number> {
   return DEFAULT_MAX_ENTRY_BYTES;
 }
 
-/** A Node-style system error (`code` `ECONNREFUSED`, `errno`, `syscall`, `address`) from a unix-dgram error. */
-const systemError = (raw: UnixDgramError | undefined, syscall: string, address: string): NodeJS.ErrnoException =>
-  unixDgramSystemError(raw, syscall, address);
-
 function hint(code: string | undefined): string {
   switch (code) {
     case 'ENOENT':
     case 'ECONNREFUSED':
-      return 'is systemd-journald running? Start it, set backends.journald.socket_path to its native socket, or disable backends.journald';
+      return 'is systemd-journald running? Start it, set socketPath to its native socket, or disable the journald backend';
     case 'EACCES':
     case 'EPERM':
       return 'run the server as a user that may write to the journal socket (root, as systemd services do)';
     case 'EPROTOTYPE':
-      return "socket_path must name journald's native datagram socket (…/socket), not its stdout stream socket";
+      return "socketPath must name journald's native datagram socket (…/socket), not its stdout stream socket";
     default:
-      return 'check backends.journald.socket_path';
+      return 'check socketPath';
   }
 }
 
@@ -126,6 +127,8 @@ function hint(code: string | undefined): string {
  *   sent twice. In the background the backend reconnects with backoff (100 ms, ×2, at most 5 s).
  * - An entry larger than a datagram may be (`maxEntryBytes`) is truncated with a visible
  *   marker and counted; it is never dropped.
+ * - A background reconnect that fails is reported to the `reportError` of the context `open()`
+ *   got (opened without one, it is only counted: this backend has no `'error'` event).
  */
 export class JournaldBackend implements Backend {
   readonly name: string;
@@ -141,6 +144,7 @@ export class JournaldBackend implements Backend {
   #closing: Promise<void> | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   readonly #backoff = new Backoff();
+  #reportError: ((error: Error) => void) | undefined;
   #wake: (() => void) | undefined;
   // Where a rejected write stopped, so that the server's retry of that batch sends no entry twice.
   #resume: { batch: EntryBatch; next: number } | undefined;
@@ -162,21 +166,19 @@ export class JournaldBackend implements Backend {
     this.socketPath = options.socketPath ?? DEFAULT_JOURNALD_SOCKET;
     const pathBytes = Buffer.byteLength(this.socketPath);
     if (pathBytes === 0 || pathBytes > 107) {
-      throw new LogStreamError(
-        'config',
-        `backends.journald.socket_path: expected a path of 1 to 107 bytes (sun_path), got ${pathBytes} bytes`,
-        { code: 'CONFIG' },
-      );
+      throw new LogStreamError('config', `journald: socketPath: expected a path of 1 to 107 bytes (sun_path), got ${pathBytes} bytes`, {
+        code: 'CONFIG',
+      });
     }
     if (options.syslogIdentifier !== undefined && options.syslogIdentifier.length === 0) {
-      throw new LogStreamError('config', 'backends.journald.syslog_identifier: expected a non-empty string', {
+      throw new LogStreamError('config', 'journald: syslogIdentifier: expected a non-empty string', {
         code: 'CONFIG',
       });
     }
     this.#syslogIdentifier = options.syslogIdentifier;
     const max = options.maxEntryBytes;
     if (max !== undefined && !(Number.isInteger(max) && max >= MIN_MAX_ENTRY_BYTES)) {
-      throw new LogStreamError('config', `maxEntryBytes: expected an integer >= ${MIN_MAX_ENTRY_BYTES}, got ${max}`, {
+      throw new LogStreamError('config', `journald: maxEntryBytes: expected an integer >= ${MIN_MAX_ENTRY_BYTES}, got ${max}`, {
         code: 'CONFIG',
       });
     }
@@ -200,7 +202,8 @@ export class JournaldBackend implements Backend {
    *   the socket is missing (ENOENT), nobody listens on it (ECONNREFUSED), no permission, or the
    *   addon is not built. A failed `open()` may be called again.
    */
-  open(): Promise<void> {
+  open(context: BackendContext = {}): Promise<void> {
+    if (context.reportError !== undefined) this.#reportError ??= context.reportError.bind(context);
     if (this.#state === 'closed') return Promise.reject(this.#closedError());
     this.#opening ??= this.#open().catch((error: unknown) => {
       this.#opening = undefined;
@@ -283,7 +286,11 @@ export class JournaldBackend implements Backend {
   async reopen(): Promise<void> {
     if (this.#state !== 'open') return;
     // #connect() drops the current socket first.
-    if (this.#reconnect() !== undefined) this.#scheduleReconnect();
+    const error = this.#reconnect();
+    if (error !== undefined) {
+      this.#reportReconnect(error);
+      this.#scheduleReconnect();
+    }
   }
 
   /** Closes the socket and stops reconnecting; a write in progress rejects. Idempotent. */
@@ -301,6 +308,11 @@ export class JournaldBackend implements Backend {
   /** Counters for metrics (snake_case, only growing); see {@link JournaldBackendStats}. */
   stats(): Readonly<JournaldBackendStats> {
     return { ...this.#stats };
+  }
+
+  /** The counters as typed samples: every one a backend event (`logstream_backend_events_total`). */
+  metrics(): readonly BackendMetric[] {
+    return backendEventSamples(this.#stats);
   }
 
   /**
@@ -337,7 +349,7 @@ export class JournaldBackend implements Backend {
         return 'congestion';
       }
       this.#stats.send_errors++;
-      const error = systemError(result, 'send', this.socketPath);
+      const error = unixDgramSystemError(result, 'send', this.socketPath);
       if (error.code === 'EMSGSIZE' && encoded.data.length > MIN_MAX_ENTRY_BYTES) {
         // This socket's limit is lower than we computed (another kernel, a tuned sysctl): learn it.
         this.#maxEntryBytes = Math.max(MIN_MAX_ENTRY_BYTES, Math.min(this.#maxEntryBytes, Math.floor(encoded.data.length * 0.9)));
@@ -368,7 +380,7 @@ export class JournaldBackend implements Backend {
     try {
       socket = unix.createSocket('unix_dgram');
     } catch (error) {
-      return systemError(error as UnixDgramError, 'socket', this.socketPath);
+      return unixDgramSystemError(error as UnixDgramError, 'socket', this.socketPath);
     }
     let failure: UnixDgramError | undefined;
     // unix-dgram reports connect errors (and errors of sends without a callback, which this
@@ -379,7 +391,7 @@ export class JournaldBackend implements Backend {
     socket.connect(this.socketPath);
     if (failure !== undefined || socket.connected !== true) {
       closeQuietly(socket);
-      return systemError(failure, 'connect', this.socketPath);
+      return unixDgramSystemError(failure, 'connect', this.socketPath);
     }
     this.#socket = socket;
     return undefined;
@@ -405,9 +417,21 @@ export class JournaldBackend implements Backend {
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#state !== 'open' || this.#socket !== undefined) return;
-      if (this.#reconnect() !== undefined) this.#scheduleReconnect();
+      const error = this.#reconnect();
+      if (error === undefined) return;
+      this.#reportReconnect(error);
+      this.#scheduleReconnect();
     }, delay);
     this.#reconnectTimer.unref();
+  }
+
+  #reportReconnect(cause: NodeJS.ErrnoException): void {
+    this.#reportError?.(
+      new LogStreamError('io', `journald backend: cannot reconnect to ${this.socketPath} (${cause.code}): ${hint(cause.code)}`, {
+        code: 'BACKEND',
+        cause,
+      }),
+    );
   }
 
   #dropSocket(): void {

@@ -55,7 +55,7 @@ describe('open()', () => {
     expect(e.code).toBe('BACKEND');
     expect(e.message).toContain(path);
     expect(e.message).toContain('ENOENT');
-    expect(e.message).toMatch(/is systemd-journald running\?.*socket_path/);
+    expect(e.message).toMatch(/is systemd-journald running\?.*socketPath/);
     expect(e.cause).toMatchObject({ code: 'ENOENT', syscall: 'connect' });
   });
 
@@ -91,9 +91,9 @@ describe('open()', () => {
 
   it('checks its options', () => {
     expect(() => new JournaldBackend({ socketPath: `/tmp/${'x'.repeat(120)}` })).toThrow(/1 to 107 bytes/);
-    expect(() => new JournaldBackend({ socketPath: '' })).toThrow(/socket_path/);
-    expect(() => new JournaldBackend({ syslogIdentifier: '' })).toThrow(/syslog_identifier/);
-    expect(() => new JournaldBackend({ maxEntryBytes: 100 })).toThrow(/maxEntryBytes/);
+    expect(() => new JournaldBackend({ socketPath: '' })).toThrow(/^journald: socketPath: expected a path of 1 to 107 bytes/);
+    expect(() => new JournaldBackend({ syslogIdentifier: '' })).toThrow(/^journald: syslogIdentifier: expected a non-empty string$/);
+    expect(() => new JournaldBackend({ maxEntryBytes: 100 })).toThrow(/^journald: maxEntryBytes: expected an integer >= 4096, got 100$/);
     expect(new JournaldBackend().socketPath).toBe(DEFAULT_JOURNALD_SOCKET);
     expect(new JournaldBackend().name).toBe('journald');
   });
@@ -191,5 +191,38 @@ describe('write()', () => {
 
   it('rejects a write before open()', async () => {
     await expect(backend().write(makeBatch(uniqueDaemon(), 1).batch)).rejects.toThrow('before open()');
+  });
+});
+
+describe('the Backend contract', () => {
+  it("reports failed background reconnects to open()'s context, naming the socket and the errno", async () => {
+    const first = receiver();
+    const b = backend();
+    const reported: Error[] = [];
+    await b.open({ reportError: (e) => reported.push(e) });
+    first.close({ unlink: true });
+    const { batch } = makeBatch(uniqueDaemon(), 3);
+    await expect(b.write(batch)).rejects.toMatchObject({ cause: { code: 'ENOENT' } });
+    await until(() => reported.length >= 1, 20_000, 'a failed background reconnect reported');
+    expect(reported[0]?.message).toBe(
+      `journald backend: cannot reconnect to ${path} (ENOENT): is systemd-journald running? Start it, set socketPath to its native socket, or disable the journald backend`,
+    );
+    receiver();
+    await until(() => b.connected, 20_000, 'the background reconnect');
+  });
+
+  it('types its metrics: every counter a backend event', async () => {
+    const r = receiver();
+    const b = backend();
+    await b.open();
+    await b.write(makeBatch(uniqueDaemon(), 4).batch);
+    await until(() => r.messages.length >= 4, 20_000, 'the batch');
+    const samples = b.metrics();
+    expect(samples.map((s) => s.labels?.event).sort()).toEqual(Object.keys(b.stats()).sort());
+    expect(samples.find((s) => s.labels?.event === 'entries_sent')).toMatchObject({
+      name: 'logstream_backend_events_total',
+      type: 'counter',
+      value: 4,
+    });
   });
 });

@@ -15,9 +15,11 @@ import {
 import {
   Backoff,
   LogStreamError,
+  backendEventSamples,
   closedError,
   type Backend,
   type BackendContext,
+  type BackendMetric,
   type BackendWriteOptions,
   type EntryBatch,
 } from '@logstream/protocol';
@@ -161,7 +163,7 @@ export class NatsBackend implements Backend {
     const stream = options.stream ?? DEFAULT_STREAM;
     if (options.servers.length === 0) throw new LogStreamError('config', 'nats: servers is empty', { code: 'CONFIG' });
     if (!isSubjectPrefix(prefix))
-      throw new LogStreamError('config', `nats: subject_prefix ${JSON.stringify(prefix)} is not a literal subject (tokens, no wildcard)`, {
+      throw new LogStreamError('config', `nats: subjectPrefix ${JSON.stringify(prefix)} is not a literal subject (tokens, no wildcard)`, {
         code: 'CONFIG',
       });
     if (!isStreamName(stream))
@@ -238,7 +240,7 @@ export class NatsBackend implements Backend {
       try {
         creds = await readFile(o.credsFile);
       } catch (error) {
-        throw new LogStreamError('config', `nats: cannot read creds file ${o.credsFile}: ${(error as Error).message}`, {
+        throw new LogStreamError('config', `nats: credsFile ${o.credsFile}: cannot read it: ${(error as Error).message}`, {
           cause: error,
           code: 'CONFIG',
         });
@@ -495,5 +497,21 @@ export class NatsBackend implements Backend {
   /** Counters for metrics; `lag_entries` is a level, the rest only grow. */
   stats(): Readonly<NatsBackendStats> {
     return { ...this.#stats, lag_entries: this.#current?.left ?? 0 };
+  }
+
+  /**
+   * The counters as typed samples: `logstream_backend_lag_entries` as a gauge, the others
+   * (published, duplicates, retries, reconnects) as backend events.
+   */
+  metrics(): readonly BackendMetric[] {
+    return [
+      {
+        name: 'logstream_backend_lag_entries',
+        help: 'Entries a backend took and its peer has not acknowledged yet (nats: not yet PubAcked by JetStream).',
+        type: 'gauge',
+        value: this.#current?.left ?? 0,
+      },
+      ...backendEventSamples(this.#stats),
+    ];
   }
 }

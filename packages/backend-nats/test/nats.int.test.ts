@@ -127,7 +127,7 @@ describe('NatsBackend on a real 3-node JetStream cluster', () => {
   it('bad names are refused at construction with a one-line error', () => {
     expect(() => new NatsBackend({ servers: cluster.urls, stream: 'a.b' })).toThrow('nats: stream "a.b" is not a stream name');
     expect(() => new NatsBackend({ servers: cluster.urls, subjectPrefix: 'logs.*' })).toThrow(
-      'nats: subject_prefix "logs.*" is not a literal subject',
+      'nats: subjectPrefix "logs.*" is not a literal subject',
     );
   });
 });

@@ -1,8 +1,9 @@
+// Owns the local syslog socket (/dev/log): an AF_UNIX datagram transport over @logstream/unix-dgram.
 import { stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { loadUnixDgram as loadAddon, type UnixDgramSocket } from '@logstream/unix-dgram';
+import { loadUnixDgram as loadAddon, unixDgramSystemError, type UnixDgramError, type UnixDgramSocket } from '@logstream/unix-dgram';
 import type { Frame, FrameQueue } from './frame-queue';
-import { errnoName, systemError, type OnDown, type Transport, type TransportHooks } from './transport';
+import { systemError, type OnDown, type Transport, type TransportHooks } from './transport';
 
 /** The usual local syslog socket. */
 export const DEFAULT_SYSLOG_SOCKET_PATH = '/dev/log';
@@ -17,7 +18,7 @@ const CONGESTION_RETRY_MS = 1000;
 const SENDS_PER_TURN = 512;
 
 // Loaded on first use (see @logstream/unix-dgram), so a package without the native addon still serves UDP/TCP/TLS.
-const loadUnixDgram = () => loadAddon("the syslog backend's local socket (backends.syslog without server)");
+const loadUnixDgram = () => loadAddon("the syslog backend's local socket (socketPath, no server)");
 
 /**
  * Syslog to a local AF_UNIX datagram socket such as /dev/log, through `unix-dgram`: connect
@@ -57,17 +58,17 @@ export class LocalTransport implements Transport {
       info = await stat(this.#path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      throw systemError('stat', code, `${this.#path} (syslog socket_path)`, error);
+      throw systemError('stat', code, `${this.#path} (syslog socketPath)`, error);
     }
-    if (!info.isSocket()) throw systemError('connect', 'ENOTSOCK', `${this.#path} is not a socket (syslog socket_path)`);
+    if (!info.isSocket()) throw systemError('connect', 'ENOTSOCK', `${this.#path} is not a socket (syslog socketPath)`);
   }
 
   async connect(onDown: OnDown): Promise<void> {
     this.destroy();
     const { createSocket } = await loadUnixDgram();
     const socket = createSocket('unix_dgram');
-    let failure: (Error & { code?: unknown }) | undefined;
-    const onError = (error: Error & { code?: unknown }) => {
+    let failure: UnixDgramError | undefined;
+    const onError = (error: UnixDgramError) => {
       failure ??= error;
     };
     socket.on('error', onError);
@@ -75,8 +76,7 @@ export class LocalTransport implements Transport {
     socket.connect(this.#path);
     if (failure !== undefined) {
       socket.close();
-      const code = errnoName(failure.code);
-      throw systemError('connect', code, this.#path, failure);
+      throw unixDgramSystemError(failure, 'connect', this.#path);
     }
     socket.off('error', onError);
     socket.on('error', (error: Error) => this.#goDown(error));
@@ -100,7 +100,7 @@ export class LocalTransport implements Transport {
       const frame = queue.shift() as Frame;
       this.#sending = frame;
       for (;;) {
-        const error = await new Promise<(Error & { code?: unknown }) | undefined>((resolve) => socket.send(frame.data, resolve));
+        const error = await new Promise<UnixDgramError | undefined>((resolve) => socket.send(frame.data, resolve));
         // Went down meanwhile: destroy() handed the frame back to the backend.
         if (!this.#up || this.#sending !== frame) return;
         if (error === undefined) {
@@ -114,13 +114,17 @@ export class LocalTransport implements Transport {
           if (!this.#up || this.#sending !== frame) return;
           continue;
         }
-        const code = errnoName(error.code);
-        if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
+        const failed = unixDgramSystemError(error, 'send', this.#path);
+        if (failed.code === 'EMSGSIZE' || failed.code === 'ENOBUFS') {
           this.#sending = undefined;
-          this.#hooks.onSendError(systemError('send', code, `${this.#path} (datagram of ${frame.data.length} bytes)`, error), 1, frame.seq);
+          this.#hooks.onSendError(
+            unixDgramSystemError(error, 'send', `${this.#path} (datagram of ${frame.data.length} bytes)`),
+            1,
+            frame.seq,
+          );
           break;
         }
-        this.#goDown(systemError('send', code, this.#path, error));
+        this.#goDown(failed);
         return;
       }
       if (++sends % SENDS_PER_TURN === 0) await yieldToLoop();

@@ -129,22 +129,22 @@ export function resolveSyslogOptions(options: SyslogBackendOptions): ResolvedSys
   if (framing !== 'octet-counting' && framing !== 'lf') {
     throw configError(`framing ${JSON.stringify(options.framing)}: expected "octet-counting" or "lf"`);
   }
-  const maxBufferedEntries = positiveInt(options.maxBufferedEntries, DEFAULT_MAX_BUFFERED_ENTRIES, 'max_buffered_entries');
-  const maxBufferedBytes = positiveInt(options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'max_buffered_bytes');
-  const maxMessageBytes = positiveInt(options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'max_message_bytes');
+  const maxBufferedEntries = positiveInt(options.maxBufferedEntries, DEFAULT_MAX_BUFFERED_ENTRIES, 'maxBufferedEntries');
+  const maxBufferedBytes = positiveInt(options.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+  const maxMessageBytes = positiveInt(options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
   if (maxMessageBytes < 480 || maxMessageBytes > maxBufferedBytes) {
-    throw configError(`max_message_bytes ${maxMessageBytes}: expected 480 to max_buffered_bytes (${maxBufferedBytes})`);
+    throw configError(`maxMessageBytes ${maxMessageBytes}: expected 480 to maxBufferedBytes (${maxBufferedBytes})`);
   }
-  const flushTimeoutMs = positiveInt(options.flushTimeoutMs, 5000, 'flush_timeout_ms');
-  const unconfirmedWindowMs = positiveInt(options.unconfirmedWindowMs, 2000, 'unconfirmed_window_ms');
-  const connectTimeoutMs = positiveInt(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connect_timeout_ms');
+  const flushTimeoutMs = positiveInt(options.flushTimeoutMs, 5000, 'flushTimeoutMs');
+  const unconfirmedWindowMs = positiveInt(options.unconfirmedWindowMs, 2000, 'unconfirmedWindowMs');
+  const connectTimeoutMs = positiveInt(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
   let target: SyslogTarget;
   if (local) {
     target = { kind: 'local', socketPath: options.socketPath ?? DEFAULT_SYSLOG_SOCKET_PATH };
   } else {
     const server = parseSyslogServer(options.server as string);
     if (options.tls !== undefined && server.protocol !== 'tls') {
-      throw configError(`tls options are set but server ${JSON.stringify(options.server)} is not tls://`);
+      throw configError(`tls is set but server ${JSON.stringify(options.server)} is not tls://`);
     }
     target = { kind: 'remote', server };
   }
@@ -173,9 +173,12 @@ export function resolveSyslogOptions(options: SyslogBackendOptions): ResolvedSys
   };
 }
 
-/** A `config` error about one option, named as the server's `[backends.syslog]` key. */
+/**
+ * A `config` error about one option, named as this package's option (`maxBufferedEntries`); an
+ * application that reads another syntax (the server's TOML) maps the name to its own.
+ */
 export function configError(message: string): LogStreamError {
-  return new LogStreamError('config', `backends.syslog: ${message}`, { code: 'CONFIG' });
+  return new LogStreamError('config', `syslog: ${message}`, { code: 'CONFIG' });
 }
 
 function positiveInt(value: number | undefined, fallback: number, key: string): number {

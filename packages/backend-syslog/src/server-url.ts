@@ -1,3 +1,4 @@
+// Owns parsing the `server` URL (udp://, tcp://, tls://, host, port).
 import { isIP } from 'node:net';
 import { LogStreamError } from '@logstream/protocol';
 

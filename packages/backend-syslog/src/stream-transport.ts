@@ -1,3 +1,4 @@
+// Owns the TCP and TLS transports: connecting with a timeout, framed writes, noticing a break.
 import { once } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';

@@ -11,17 +11,18 @@ describe('SyslogBackend options', () => {
     expect(new SyslogBackend({ server: null, socketPath: '/x' }).socketPath).toBe('/x');
   });
 
-  it('rejects bad values as config errors that name the key', () => {
+  it('rejects bad values as config errors that name the option as this package spells it', () => {
     const bad: [object, RegExp][] = [
       [{ facility: 'LOG_NOPE' }, /facility "LOG_NOPE"/],
       [{ facility: 24 }, /facility 24/],
       [{ format: 'rfc9999' }, /format "rfc9999"/],
       [{ framing: 'nul' }, /framing "nul"/],
       [{ server: 'ftp://h' }, /"ftp:\/\/h"/],
-      [{ maxBufferedEntries: 0 }, /max_buffered_entries 0/],
-      [{ maxMessageBytes: 100 }, /max_message_bytes 100/],
-      [{ maxMessageBytes: 2048, maxBufferedBytes: 1024 }, /max_message_bytes 2048/],
-      [{ server: 'tcp://h:1', tls: { ca: '/x' } }, /tls options/],
+      [{ maxBufferedEntries: 0 }, /^syslog: maxBufferedEntries 0: expected a positive integer$/],
+      [{ connectTimeoutMs: 1.5 }, /^syslog: connectTimeoutMs 1.5: expected a positive integer$/],
+      [{ maxMessageBytes: 100 }, /^syslog: maxMessageBytes 100: expected 480 to maxBufferedBytes \(8388608\)$/],
+      [{ maxMessageBytes: 2048, maxBufferedBytes: 1024 }, /maxMessageBytes 2048: expected 480 to maxBufferedBytes \(1024\)/],
+      [{ server: 'tcp://h:1', tls: { ca: '/x' } }, /^syslog: tls is set but server "tcp:\/\/h:1" is not tls:\/\/$/],
     ];
     for (const [options, message] of bad) {
       expect(() => new SyslogBackend(options as never), JSON.stringify(options)).toThrow(message);

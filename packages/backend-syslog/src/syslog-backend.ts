@@ -6,8 +6,12 @@ import {
   closedError,
   formatRfc3164,
   formatRfc5424,
+  backendEventSamples,
+  droppedEntriesSample,
   type Backend,
+  type BackendContext,
   type BackendEvents,
+  type BackendMetric,
   type EntryBatch,
   type LogEntry,
   type SyslogFormat,
@@ -88,9 +92,10 @@ interface PartialWrite {
  * stream's socket, or sent as a datagram). While the peer is slow or away it waits (the
  * server's route then holds its acks back), with at most `maxBufferedEntries` /
  * `maxBufferedBytes` held in this process; nothing is ever evicted. The backend reconnects with
- * backoff (100 ms, ×2, at most 5 s, with jitter). Emits `'error'` for each failed connection
- * attempt, each broken connection and each refused datagram, only when a listener is
- * attached; `stats()` counts them either way.
+ * backoff (100 ms, ×2, at most 5 s, with jitter). Reports each failed connection attempt, each
+ * broken connection, each refused datagram and each stall to the `reportError` of the context
+ * `open()` got, or, opened without one, as an `'error'` event (only when a listener is
+ * attached); `stats()` and `metrics()` count them either way.
  */
 export class SyslogBackend extends EventEmitter<BackendEvents> implements Backend {
   readonly name: string;
@@ -133,6 +138,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   /** Frames queued or with the transport, not yet done with. */
   #outstanding = 0;
   readonly #partial = new WeakMap<EntryBatch, PartialWrite>();
+  #reportError: ((error: Error) => void) | undefined;
   #opening: Promise<void> | undefined;
   #flushing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -188,7 +194,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
    * @throws Error with `code` ENOENT, ENOTSOCK or ECONNREFUSED naming the socket path, or a
    *   LogStreamError (kind `config`) naming an unreadable TLS file.
    */
-  open(): Promise<void> {
+  open(context: BackendContext = {}): Promise<void> {
+    if (context.reportError !== undefined) this.#reportError ??= context.reportError.bind(context);
     this.#opening ??= this.#open();
     return this.#opening;
   }
@@ -338,6 +345,32 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
     return { ...this.#counters };
   }
 
+  /**
+   * The counters as typed samples: drops as `logstream_dropped_entries_total` by reason
+   * (`aborted`, `closed`), the buffer's fill as the gauges `logstream_backend_buffered_entries`
+   * and `logstream_backend_buffered_bytes`, every other counter as a backend event.
+   */
+  metrics(): readonly BackendMetric[] {
+    const { dropped_aborted, dropped_on_close, ...events } = this.#counters;
+    return [
+      droppedEntriesSample('aborted', dropped_aborted),
+      droppedEntriesSample('closed', dropped_on_close),
+      {
+        name: 'logstream_backend_buffered_entries',
+        help: 'Entries a backend holds in memory now, not yet handed on.',
+        type: 'gauge',
+        value: this.#queue.length,
+      },
+      {
+        name: 'logstream_backend_buffered_bytes',
+        help: 'Bytes of the entries a backend holds in memory now.',
+        type: 'gauge',
+        value: this.#queue.bytes,
+      },
+      ...backendEventSamples(events),
+    ];
+  }
+
   /** Messages waiting in the buffer now (a gauge, not part of {@link stats}). */
   get bufferedEntries(): number {
     return this.#queue.length;
@@ -475,7 +508,8 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   }
 
   #report(error: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.#reportError !== undefined) this.#reportError(error);
+    else if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 }
 

@@ -44,14 +44,14 @@ export async function loadTls(tls: SyslogTlsOptions): Promise<ConnectionOptions>
     } catch (error) {
       throw new LogStreamError(
         'config',
-        `backends.syslog.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        `syslog: ${key} ${path}: cannot read it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
         { code: 'CONFIG', cause: error },
       );
     }
   };
-  const [ca, cert, key] = await Promise.all([read(tls.ca, 'tls_ca'), read(tls.cert, 'tls_cert'), read(tls.key, 'tls_key')]);
+  const [ca, cert, key] = await Promise.all([read(tls.ca, 'tls.ca'), read(tls.cert, 'tls.cert'), read(tls.key, 'tls.key')]);
   if ((cert === undefined) !== (key === undefined)) {
-    throw new LogStreamError('config', 'backends.syslog: tls_cert and tls_key must be set together', { code: 'CONFIG' });
+    throw new LogStreamError('config', 'syslog: tls.cert and tls.key must be set together', { code: 'CONFIG' });
   }
   return {
     ...(ca !== undefined && { ca }),

@@ -1,4 +1,5 @@
-import { getSystemErrorName } from 'node:util';
+// Owns the Transport interface between the backend and a way of reaching a syslog daemon, and
+// the system errors transports build.
 import type { Frame, FrameQueue } from './frame-queue';
 import type { SyslogFraming } from './framing';
 
@@ -59,16 +60,6 @@ export interface Transport {
   close(timeoutMs: number): Promise<void>;
   /** Drops the connection at once; returns the frames it had taken but not handed to the kernel. */
   destroy(): Frame[];
-}
-
-/**
- * The errno name of a negative errno number, as unix-dgram reports errors: -111 → `ECONNREFUSED`.
- * `EIO` for anything else, or a number without a name.
- */
-export function errnoName(code: unknown): string {
-  if (typeof code !== 'number' || !Number.isInteger(code) || code >= 0) return 'EIO';
-  const name = getSystemErrorName(code);
-  return name.startsWith('Unknown') ? 'EIO' : name;
 }
 
 /** An Error with a string errno `code`, a syscall and the path or address it concerns. */

@@ -1,3 +1,4 @@
+// Owns the UDP transport: one datagram per message.
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';

@@ -3,7 +3,9 @@ import { createServer as createTcpServer } from 'node:net';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { LogServer, MemoryBackend } from '@logstream/core';
+import { FileBackend } from '@logstream/backend-file';
 import { parseServerFrame, type BackendMetric } from '@logstream/protocol';
 import { createMetricsRegistry, serveMetrics } from '../src/index';
 import { helpOf, metric, parseMetrics, rawConnect, tempDir, until } from '@logstream/test-support';
@@ -99,6 +101,27 @@ async function scrape(url: string) {
 }
 
 describe('createMetricsRegistry + serveMetrics on a real LogServer', () => {
+  it('keeps two file backends of one server apart by their names: each live file its own gauge', async () => {
+    const app = new FileBackend({ directory: join(dir, 'app'), name: 'app' });
+    const audit = new FileBackend({ directory: join(dir, 'audit'), name: 'audit', format: 'human' });
+    const socketPath = join(dir, 's.sock');
+    server = new LogServer({ socketPath, backends: [{ backend: app }, { backend: audit }] });
+    await server.listen();
+    http = await serveMetrics(createMetricsRegistry(server), { port: 0 });
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/metrics`;
+    await send(socketPath, 0, 20);
+    const { m, text } = await scrape(url);
+    const appBytes = (await stat(join(dir, 'app', 'current.log'))).size;
+    const auditBytes = (await stat(join(dir, 'audit', 'current.log'))).size;
+    expect(appBytes).not.toBe(auditBytes);
+    expect(metric(m, 'logstream_live_file_bytes', { backend: 'app' })).toBe(appBytes);
+    expect(metric(m, 'logstream_live_file_bytes', { backend: 'audit' })).toBe(auditBytes);
+    expect(text).toContain('# TYPE logstream_live_file_bytes gauge');
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'app', event: 'bytes_written' })).toBe(appBytes);
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'audit', event: 'bytes_written' })).toBe(auditBytes);
+    expect(m.filter((s) => s.labels.backend === 'file')).toEqual([]);
+  });
+
   it('follows entries as they flow: server, route, typed and stats() metrics, each labelled with its backend', async () => {
     const memory = new MemoryBackend('memory');
     const typed = new TypedBackend('typed');
@@ -131,12 +154,14 @@ describe('createMetricsRegistry + serveMetrics on a real LogServer', () => {
     expect(metric(m, 'logstream_test_pending_entries', { backend: 'typed' })).toBe(7);
     expect(metric(m, 'logstream_dropped_entries_total', { backend: 'typed', reason: 'too_big' })).toBe(4);
     expect(metric(m, 'logstream_dropped_entries_total', { backend: 'typed', reason: 'queue_full' })).toBe(0);
-    // stats(): the names the app always exported, scaled to their unit.
-    expect(metric(m, 'logstream_rotations_total', { backend: 'legacy' })).toBe(2);
-    expect(metric(m, 'logstream_compression_seconds_total', { backend: 'legacy' })).toBe(1.5);
-    expect(metric(m, 'logstream_live_file_bytes', { backend: 'legacy' })).toBe(50);
-    expect(metric(m, 'logstream_dropped_entries_total', { backend: 'legacy', reason: 'aborted' })).toBe(3);
+    // stats() without metrics(): every key a backend event, whatever its name (no table of the
+    // built-in backends' keys: they have typed metrics()).
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'legacy', event: 'rotations' })).toBe(2);
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'legacy', event: 'compression_ms_total' })).toBe(1500);
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'legacy', event: 'live_file_bytes' })).toBe(50);
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'legacy', event: 'dropped_aborted' })).toBe(3);
     expect(metric(m, 'logstream_backend_events_total', { backend: 'legacy', event: 'writes' })).toBe(legacy.writes);
+    expect(m.filter((s) => s.labels.backend === 'legacy' && s.name === 'logstream_rotations_total')).toEqual([]);
     // The memory backend reports nothing of its own.
     expect(m.filter((s) => s.labels.backend === 'memory' && s.name.startsWith('logstream_test_'))).toEqual([]);
 
@@ -149,7 +174,7 @@ describe('createMetricsRegistry + serveMetrics on a real LogServer', () => {
     expect(metric(m, 'logstream_messages_received_total')).toBe(9);
     expect(metric(m, 'logstream_test_entries_total', { backend: 'typed', parity: 'even' })).toBe(5);
     expect(metric(m, 'logstream_test_pending_entries', { backend: 'typed' })).toBe(2);
-    expect(metric(m, 'logstream_live_file_bytes', { backend: 'legacy' })).toBe(90);
+    expect(metric(m, 'logstream_backend_events_total', { backend: 'legacy', event: 'live_file_bytes' })).toBe(90);
     expect(metric(m, 'logstream_test_reconnects_total', { backend: 'typed' })).toBe(1);
     expect(page.text).toContain('# TYPE logstream_test_pending_entries gauge');
     expect(page.text).toContain('# TYPE logstream_test_entries_total counter');

@@ -82,8 +82,8 @@ export interface Backend {
   metrics?(): readonly BackendMetric[];
   /**
    * Untyped counters (e.g. `{ dropped_disconnected: 3 }`); optional. Names are snake_case; values
-   * only grow. `@logstream/metrics` still exports them (`logstream_backend_events_total`, plus the
-   * keys it knows from the built-in backends); a new backend implements {@link metrics} instead.
+   * only grow. `@logstream/metrics` exports each key as a sample of `logstream_backend_events_total`
+   * (its `event` label) when {@link metrics} is absent; a new backend implements {@link metrics}.
    */
   stats?(): Readonly<Record<string, number>>;
 }
@@ -105,4 +105,32 @@ export interface BackendMetric {
 /** Reports a backend's trouble that is not the failure of one write (a lost peer, a retry). */
 export interface BackendEvents {
   error: [error: Error];
+}
+
+/** The server's family of dropped entries; a backend's own drops join it with a `reason` label. */
+export const DROPPED_ENTRIES_METRIC = 'logstream_dropped_entries_total';
+
+/** The family of a backend's plain event counters that need no family of their own (`event` label). */
+export const BACKEND_EVENTS_METRIC = 'logstream_backend_events_total';
+
+const BACKEND_EVENTS_HELP =
+  "Each backend's other counters, by name (journald: entries_sent, truncated, reconnects…; syslog: sent, send_errors, reconnects…; file: writes, write_errors…).";
+
+/**
+ * Counters as samples of {@link BACKEND_EVENTS_METRIC}, one per key (the key is the `event`
+ * label): for a backend's counters that need no family of their own.
+ */
+export function backendEventSamples(counters: Readonly<Record<string, number>>): BackendMetric[] {
+  return Object.entries(counters).map(([event, value]) => ({
+    name: BACKEND_EVENTS_METRIC,
+    help: BACKEND_EVENTS_HELP,
+    type: 'counter',
+    labels: { event },
+    value,
+  }));
+}
+
+/** `count` entries a backend dropped for `reason`, as a sample of {@link DROPPED_ENTRIES_METRIC}. */
+export function droppedEntriesSample(reason: string, count: number): BackendMetric {
+  return { name: DROPPED_ENTRIES_METRIC, help: 'Entries dropped, by reason.', type: 'counter', labels: { reason }, value: count };
 }

@@ -47,6 +47,7 @@ export type { LineSink } from './line-splitter';
 export { decodeEntryLine } from './ndjson';
 export type { DecodeResult } from './ndjson';
 export { EntryBatch } from './batch';
+export { BACKEND_EVENTS_METRIC, DROPPED_ENTRIES_METRIC, backendEventSamples, droppedEntriesSample } from './backend';
 export type { Backend, BackendContext, BackendEvents, BackendMetric, BackendWriteOptions } from './backend';
 export {
   SYSLOG_FACILITIES,

@@ -1,7 +1,12 @@
+// Owns the names of rotated files: formatting and parsing `<stem>-<stamp>-<seq><ext>[.gz|.lz4]`,
+// the hidden name of the next live file and of temporaries.
 import { extname } from 'node:path';
 
 /** Compression of a rotated file, as its name shows it. */
 export type ArchiveCompression = 'none' | 'gzip' | 'lz4';
+
+/** Every {@link ArchiveCompression}. */
+export const ARCHIVE_COMPRESSIONS: readonly ArchiveCompression[] = ['none', 'gzip', 'lz4'];
 
 /** What a rotated file's name says about it. */
 export interface ArchiveName {

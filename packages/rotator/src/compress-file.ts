@@ -1,3 +1,5 @@
+// Owns compressing one rotated file into a temporary (gzip or lz4 frames), with bounded memory
+// and an abort signal.
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';

@@ -1,3 +1,4 @@
+// Owns the error of a background or start-up step: its operation, path and errno.
 /**
  * The operation a {@link RotatorError} reports as failed. `open` is thrown by `open()` (an unsafe
  * output directory, a live file that is a symbolic link), never emitted.

@@ -1,3 +1,5 @@
+// Owns the open flags (O_APPEND, O_NOFOLLOW, O_EXCL, O_NONBLOCK) and the ownership checks of
+// every file and directory the rotator opens, and cutting a torn last line at start.
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';

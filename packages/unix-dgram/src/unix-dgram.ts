@@ -1,3 +1,5 @@
+// Owns LogStream's one way to AF_UNIX datagram sockets: loading the optional unix-dgram addon,
+// its types, and mapping its negative errno numbers to Node-style system errors.
 import type { EventEmitter } from 'node:events';
 import { getSystemErrorName } from 'node:util';
 import { LogStreamError } from '@logstream/protocol';
@@ -41,7 +43,7 @@ function shortReason(error: unknown): string {
 
 /**
  * Loads the optional native addon `unix-dgram` on first use.
- * @param user what needs it, for the message, e.g. `the journald backend (backends.journald)`
+ * @param user what needs it, for the message, e.g. `the journald backend`
  * @throws LogStreamError (kind `io`, code `BACKEND`) in one sentence: what is missing
  *   and how to get it (a C++ compiler, then `npm rebuild unix-dgram`), or how to do without
  */
