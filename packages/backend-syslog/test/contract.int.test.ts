@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { SyslogBackend } from '../src/index';
-import { until } from './helpers/rsyslog';
+import { until } from '@logstream/test-support';
 
 const backends: SyslogBackend[] = [];
 afterEach(async () => {
@@ -46,7 +46,7 @@ describe('SyslogBackend and the Backend contract', () => {
     backends.push(withContext);
     withContext.on('error', (e) => emitted.push(e));
     await withContext.open({ reportError: (e) => reported.push(e) });
-    await until(() => reported.length >= 2, 'two refused attempts reported');
+    await until(() => reported.length >= 2, 20_000, 'two refused attempts reported');
     expect(reported[0]?.message).toMatch(new RegExp(`ECONNREFUSED.*127\\.0\\.0\\.1:${port}`));
     expect(emitted).toEqual([]);
 
@@ -54,7 +54,7 @@ describe('SyslogBackend and the Backend contract', () => {
     backends.push(bare);
     bare.on('error', (e) => emitted.push(e));
     await bare.open();
-    await until(() => emitted.length >= 1, 'a refused attempt emitted');
+    await until(() => emitted.length >= 1, 20_000, 'a refused attempt emitted');
     expect(emitted[0]?.message).toMatch(/ECONNREFUSED/);
   });
 
@@ -65,12 +65,12 @@ describe('SyslogBackend and the Backend contract', () => {
     await backend.open({ reportError: () => {} });
     const controller = new AbortController();
     const write = backend.write(batch(7), { signal: controller.signal });
-    await until(() => backend.bufferedEntries === 7, 'seven entries buffered while the peer refuses');
+    await until(() => backend.bufferedEntries === 7, 20_000, 'seven entries buffered while the peer refuses');
     const sample = (name: string, labels?: Record<string, string>) =>
       backend.metrics().find((s) => s.name === name && JSON.stringify(s.labels ?? {}) === JSON.stringify(labels ?? {}));
     expect(sample('logstream_backend_buffered_entries')).toMatchObject({ type: 'gauge', value: 7 });
     expect(sample('logstream_backend_buffered_bytes')?.value).toBeGreaterThan(0);
-    await until(() => (sample('logstream_backend_events_total', { event: 'connect_errors' })?.value ?? 0) >= 1, 'connect errors counted');
+    await until(() => (sample('logstream_backend_events_total', { event: 'connect_errors' })?.value ?? 0) >= 1, 20_000, 'connect errors counted');
     controller.abort(new Error('given up'));
     await expect(write).rejects.toThrow('given up');
     expect(sample('logstream_dropped_entries_total', { reason: 'aborted' })).toMatchObject({ type: 'counter', value: 7 });
