@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { SERVER_CLI as CLI, rawConnect, until, useServerDir, type RawConn } from '@logstream/test-support';
+import { parseServerFrame } from '@logstream/protocol';
+import { SERVER_CLI as CLI, until, useRawConnections, useServerDir } from '@logstream/test-support';
 
 // Past its open-file limit a Node server's new connections are closed by libuv without a word
 // (EMFILE on accept): the client sees a bare EOF and nothing says why. The server must refuse
@@ -11,17 +10,10 @@ import { SERVER_CLI as CLI, rawConnect, until, useServerDir, type RawConn } from
 
 let sock: string;
 let out: string;
-const sockets: Socket[] = [];
 useServerDir((paths) => ({ sock, out } = paths));
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.destroy();
-});
 
-async function connect(): Promise<RawConn<ServerFrame>> {
-  const c = await rawConnect(sock, parseServerFrame);
-  sockets.push(c.socket);
-  return c;
-}
+/** Raw connections that collect what the server sends (destroyed after each test). */
+const connect = useRawConnections(() => sock, parseServerFrame);
 
 describe('the open-file limit', () => {
   it('refuses connections past it with an error frame, names it once in the log, and serves again when they go', async () => {

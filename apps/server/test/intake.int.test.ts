@@ -1,9 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { rawConnect, runCli, startServer, until, useServerDir, type RawConn, type ServerProcess } from '@logstream/test-support';
+import { parseServerFrame } from '@logstream/protocol';
+import { runCli, startServer, until, useRawConnections, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 // The intake limits and canonical storage of issue 13 (items 6, 7 and 9's storage part), through
 // the built server and its config.
@@ -11,12 +10,8 @@ import { rawConnect, runCli, startServer, until, useServerDir, type RawConn, typ
 let dir: string;
 let sock: string;
 let out: string;
-const sockets: Socket[] = [];
 
 useServerDir((paths) => ({ dir, sock, out } = paths));
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.destroy();
-});
 
 async function serve(config: string): Promise<ServerProcess> {
   await writeFile(join(dir, 'c.toml'), config);
@@ -26,12 +21,8 @@ async function serve(config: string): Promise<ServerProcess> {
   });
 }
 
-/** A raw connection that collects what the server sends. */
-async function raw(): Promise<RawConn<ServerFrame>> {
-  const c = await rawConnect(sock, parseServerFrame);
-  sockets.push(c.socket);
-  return c;
-}
+/** Raw connections that collect what the server sends (destroyed after each test). */
+const raw = useRawConnections(() => sock, parseServerFrame);
 
 describe('[server] handshake_timeout_ms', () => {
   it('closes a silent connection and one with a line begun and not finished, with a TIMEOUT line; an idle one between lines stays', async () => {

@@ -1,27 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogClient } from '@logstream/client';
-import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { metric, parseMetrics, rawConnect, startServer, until, useServerDir, type RawConn } from '@logstream/test-support';
+import { parseServerFrame } from '@logstream/protocol';
+import { metric, parseMetrics, startServer, until, useRawConnections, useServerDir } from '@logstream/test-support';
 
 let dir: string;
 let sock: string;
 let out: string;
-const sockets: Socket[] = [];
 
 useServerDir((paths) => ({ dir, sock, out } = paths));
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.destroy();
-});
 
-/** Connects a raw socket and collects what the server sends. */
-async function raw(path: string): Promise<RawConn<ServerFrame>> {
-  const c = await rawConnect(path, parseServerFrame);
-  sockets.push(c.socket);
-  return c;
-}
+/** Raw connections that collect what the server sends (destroyed after each test). */
+const raw = useRawConnections(() => sock, parseServerFrame);
 
 describe('metrics', () => {
   it('counts a known workload exactly, per backend too, and answers 404 elsewhere', async () => {
@@ -58,7 +49,7 @@ describe('metrics', () => {
     }
 
     // M bad lines on a second connection: each one answered with an error, all acknowledged.
-    const bad = await raw(sock);
+    const bad = await raw();
     bad.socket.write('raw-sender\n');
     await until(() => bad.text().includes('"ready"'), 15_000, 'ready');
     bad.socket.write('not json\n{"message":1}\n{"message":"x","level":9}\n');
@@ -67,7 +58,7 @@ describe('metrics', () => {
     expect(bad.text().match(/"type":"error"/g)).toHaveLength(M);
 
     // A third connection is one too many (max_connections = 2).
-    const refused = await raw(sock);
+    const refused = await raw();
     await until(() => refused.closed, 15_000, 'the refused connection to close');
     expect(refused.text()).toContain('TOO_MANY_CONNECTIONS');
 

@@ -1,8 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { parseServerFrame, type ServerFrame } from '@logstream/protocol';
-import { rawConnect, readEntries, startServer, until, useServerDir, type RawConn, type ServerProcess } from '@logstream/test-support';
+import {
+  readEntries,
+  startServer,
+  until,
+  useRawConnections,
+  useServerDir,
+  type RawConn,
+  type ServerProcess,
+} from '@logstream/test-support';
 
 // A client that writes JSON with spaces after `:` and `,` (as Python's json.dumps does) resends
 // what a SIGKILL left unacknowledged. After the restart the server seeds its dedupe window from
@@ -10,16 +17,13 @@ import { rawConnect, readEntries, startServer, until, useServerDir, type RawConn
 
 let sock: string;
 let out: string;
-const sockets: Socket[] = [];
 useServerDir((paths) => ({ sock, out } = paths));
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.destroy();
-});
+
+const open = useRawConnections(() => sock, parseServerFrame);
 
 /** A raw protocol client: handshake, then lines; records the frames the server sends. */
 async function connect(daemon: string): Promise<RawConn<ServerFrame>> {
-  const c = await rawConnect(sock, parseServerFrame);
-  sockets.push(c.socket);
+  const c = await open();
   c.send(`${daemon}\n`);
   await c.waitFrame((f) => f.type === 'ready', 10_000);
   return c;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LogClient } from '@logstream/client';
-import { readEntries, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
+import { readEntries, rotatingFileToml, startServer, until, useServerDir, type ServerProcess } from '@logstream/test-support';
 
 // The server with rotation and compression on: every acknowledged entry is in exactly one of
 // the archives (opened with the real zcat / lz4 tools) or the live file, whatever the rotations.
@@ -19,26 +19,7 @@ useServerDir((paths) => ({ dir, sock, out } = paths));
 
 async function writeConfig(compression: 'none' | 'gzip' | 'lz4', maxFileSize: number): Promise<string> {
   const path = join(dir, 'c.toml');
-  await writeFile(
-    path,
-    [
-      '[server]',
-      `socket_path = "${sock}"`,
-      '[storage]',
-      `output_directory = "${out}"`,
-      `max_file_size = ${maxFileSize}`,
-      '[storage.rotation]',
-      'enabled = true',
-      'max_age_hours = 24',
-      'keep_files = 100000',
-      '[backends.file]',
-      'enabled = true',
-      'format = "json"',
-      `compression = ${compression !== 'none'}`,
-      `compression_algorithm = "${compression === 'none' ? 'gzip' : compression}"`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path, rotatingFileToml({ socketPath: sock, outputDirectory: out, compression, maxFileSize }));
   return path;
 }
 

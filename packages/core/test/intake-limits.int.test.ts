@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { decodeEntryLine, encodeEntry, type Backend, type EntryBatch, type ErrorFrame } from '@logstream/protocol';
 import { LogServer, type LogServerOptions } from '../src/index';
-import { tempDir, until } from '@logstream/test-support';
+import { until, useTempDir } from '@logstream/test-support';
 import { completeEntry } from '../src/enrich';
 import { readPeerIdentity } from '../src/peer-identity';
 import { rawConnect, type RawConn } from './helpers';
@@ -21,18 +21,14 @@ class BytesBackend implements Backend {
 }
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let server: LogServer | undefined;
 const conns: RawConn[] = [];
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
+useTempDir((d) => (dir = d));
 afterEach(async () => {
   for (const c of conns.splice(0)) c.socket.destroy();
   await server?.close();
   server = undefined;
-  await cleanup();
 });
 
 async function start(options: Partial<LogServerOptions> = {}) {

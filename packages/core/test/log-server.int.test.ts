@@ -1,23 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '../src/index';
-import { tempDir, until } from '@logstream/test-support';
+import { until, useTempDir } from '@logstream/test-support';
 import { rawConnect } from './helpers';
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let server: LogServer | undefined;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
+useTempDir((d) => (dir = d));
 afterEach(async () => {
   await server?.close();
   server = undefined;
-  await cleanup();
 });
 
 async function start(options: Partial<ConstructorParameters<typeof LogServer>[0]> = {}) {

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { tempDir as sharedTempDir } from '@logstream/test-support';
+import { rotatingFileToml, tempDir as sharedTempDir } from '@logstream/test-support';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built query command (tests run what ships). */
@@ -20,26 +20,7 @@ export async function tempDir(): Promise<string> {
 /** A config with rotation at `maxFileSize` bytes and the given compression. */
 export async function writeConfig(dir: string, compression: 'gzip' | 'lz4', maxFileSize: number): Promise<string> {
   const path = join(dir, `c-${compression}.toml`);
-  await writeFile(
-    path,
-    [
-      '[server]',
-      `socket_path = "${join(dir, 's.sock')}"`,
-      '[storage]',
-      `output_directory = "${join(dir, 'out')}"`,
-      `max_file_size = ${maxFileSize}`,
-      '[storage.rotation]',
-      'enabled = true',
-      'max_age_hours = 24',
-      'keep_files = 100000',
-      '[backends.file]',
-      'enabled = true',
-      'format = "json"',
-      'compression = true',
-      `compression_algorithm = "${compression}"`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(path, rotatingFileToml({ socketPath: join(dir, 's.sock'), outputDirectory: join(dir, 'out'), compression, maxFileSize }));
   return path;
 }
 

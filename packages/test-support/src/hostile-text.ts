@@ -1,6 +1,7 @@
 // Text that attacks a log line: the generators the escaping property tests share, a sample
 // entry, and the reading back of a syslog-format line.
 import fc from 'fast-check';
+import { expect } from 'vitest';
 
 /** The fields of a stored entry the generators fill (structurally a `LogEntry` of @logstream/protocol). */
 export interface SampleEntry {
@@ -99,6 +100,18 @@ export function hostileEntry(
 /** What no line a terminal shows may hold: C0, DEL, C1, bidi controls, line and paragraph separators. */
 // eslint-disable-next-line no-control-regex
 export const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+/**
+ * Asserts that `line` is one line a terminal shows as it is: written with its newline, that is
+ * the only line break, and it holds no C0 control, DEL, C1, bidi control or line separator.
+ */
+export function expectOneSafeLine(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  expect(bytes.indexOf(0x0a)).toBe(bytes.length - 1);
+  expect(bytes.findIndex((b, i) => b < 0x20 && i < bytes.length - 1)).toBe(-1);
+  expect(bytes.includes(0x7f)).toBe(false);
+  expect(TERMINAL_UNSAFE.test(bytes.toString('utf8').slice(0, -1))).toBe(false);
+}
 
 /** What any reader of a syslog-format line sees: each `#ooo` back to its byte, then UTF-8. */
 export function decodeSyslogLine(line: string): string {

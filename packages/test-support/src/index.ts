@@ -1,6 +1,6 @@
 export { until } from './until';
-export { tempDir, type TempDir } from './temp-dir';
-export { rawConnect, type FrameLike, type RawConn } from './raw-connection';
+export { tempDir, useTempDir, type TempDir } from './temp-dir';
+export { rawConnect, useRawConnections, type FrameLike, type RawConn } from './raw-connection';
 export { peerScript, runStartScript, stopPeer } from './peer-scripts';
 export { RsyslogPeer, startRsyslog, type RsyslogMessage, type StartRsyslogOptions } from './rsyslog';
 export {
@@ -14,12 +14,14 @@ export {
 } from './journald';
 export { NatsCluster, addStream, readStream, startNatsCluster, streamLeader, type StoredMessage } from './nats';
 export { SERVER_CLI, readEntries, runCli, startServer, useServerDir, type ServerProcess } from './server-process';
+export { rotatingFileToml, type RotatingFileTomlOptions } from './server-config';
 export { helpOf, metric, parseMetrics, scrapeMetrics, type MetricSample } from './prometheus-text';
 export { CJS_CLIENT, ESM_CLIENT, linkPackages, runScript, type ScriptResult } from './script-runner';
 export {
   HOSTILE_PIECES,
   TERMINAL_UNSAFE,
   decodeSyslogLine,
+  expectOneSafeLine,
   hostileEntry,
   hostileString,
   sampleEntry,

@@ -1,5 +1,6 @@
 // A protocol client with no client library: raw bytes out, every frame the server sends recorded.
 import { createConnection, type Socket } from 'node:net';
+import { afterEach } from 'vitest';
 import { until } from './until';
 
 /** The fields of a server frame the helpers read; the parser the caller passes gives the rest. */
@@ -64,4 +65,23 @@ export async function rawConnect<F extends FrameLike>(path: string, parse: (line
   socket.on('error', () => undefined);
   socket.on('close', () => (conn.closed = true));
   return conn;
+}
+
+/**
+ * Per test: a function that opens raw connections to the socket `path()` names (read when it is
+ * called), parsed with `parse`; every one it opened is destroyed after the test.
+ */
+export function useRawConnections<F extends FrameLike>(
+  path: () => string,
+  parse: (line: string) => F | undefined,
+): () => Promise<RawConn<F>> {
+  const opened: Socket[] = [];
+  afterEach(() => {
+    for (const socket of opened.splice(0)) socket.destroy();
+  });
+  return async () => {
+    const conn = await rawConnect(path(), parse);
+    opened.push(conn.socket);
+    return conn;
+  };
 }
