@@ -94,7 +94,7 @@ const APP_DEFAULTS = new Map<string, unknown>([
 ]);
 
 describe('the built-in defaults of server.toml', () => {
-  const defaults = leaves(parseConfig({}) as unknown as Record<string, unknown>);
+  const defaults = leaves(parseConfig({}));
 
   it('are the defaults of the libraries that take each setting, key by key', () => {
     for (const [path, expected] of LIBRARY_DEFAULTS) expect(defaults.get(path), path).toEqual(expected);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as v from 'valibot';
+import type * as v from 'valibot';
 import { LogStreamError } from '@logstream/protocol';
 import { FileBackend } from '@logstream/backend-file';
 import { SyslogBackend } from '@logstream/backend-syslog';

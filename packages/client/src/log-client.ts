@@ -476,11 +476,14 @@ export class LogClient extends EventEmitter<LogClientEvents> {
   }
   /**
    * Resolves when every entry logged before the call is acknowledged by the server.
-   * @throws LogStreamError (kind `connection`, code `TIMEOUT`) after `timeout` ms
+   * @throws LogStreamError (kind `connection`, code `TIMEOUT`) after `timeout` ms; (kind `io`,
+   *   code `CLOSED`) when the client is closed with entries unacknowledged
    */
   flush(): Promise<void> {
     const upTo = this.#loggedTotal + this.#roomWaiters.length;
     if (this.#ackedTotal >= upTo) return RESOLVED;
+    // Closed: nothing more will be acknowledged.
+    if (this.#state === 'closed') return Promise.reject(closedError('client'));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#flushWaiters = this.#flushWaiters.filter((w) => w.timer !== timer);
