@@ -42,7 +42,7 @@ const entry: fc.Arbitrary<LogEntry> = fc.record({
   timestamp,
   level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<LogLevel>,
   daemon: name(255),
-  message: anyText,
+  message: fc.oneof(anyText, fc.string({ unit: fc.oneof({ weight: 10, arbitrary: fc.constant('a') }, { weight: 1, arbitrary: fc.constantFrom('"', '\\', '\n', '\u0000', 'é', '😀', '\u007f') }), minLength: 60, maxLength: 300 })),
   fields: fc.dictionary(fieldKey, anyText, { maxKeys: 5 }),
   pid: fc.oneof(fc.constant(null), fc.integer({ min: 0, max: 4294967295 })),
   hostname: fc.oneof(fc.constant(null), name(255)),
