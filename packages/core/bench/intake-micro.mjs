@@ -27,7 +27,10 @@ const esbuild = createRequire(require.resolve('tsup')).resolve('esbuild');
 const { transformSync } = await import(pathToFileURL(esbuild).href).then((m) => m.default ?? m);
 const tmp = mkdtempSync(join(tmpdir(), 'intake-micro-'));
 async function oldModule(path) {
-  const source = execFileSync('git', ['-C', root, 'show', `${ref}:${path}`], { encoding: 'utf8' }).replaceAll("'@logstream/protocol'", JSON.stringify(pathToFileURL(protocolDist).href));
+  const source = execFileSync('git', ['-C', root, 'show', `${ref}:${path}`], { encoding: 'utf8' }).replaceAll(
+    "'@logstream/protocol'",
+    JSON.stringify(pathToFileURL(protocolDist).href),
+  );
   const file = join(tmp, path.replaceAll('/', '_').replace(/\.ts$/, '.mjs'));
   writeFileSync(file, transformSync(source, { loader: 'ts', format: 'esm' }).code);
   return import(pathToFileURL(file).href);
@@ -41,13 +44,31 @@ rmSync(tmp, { recursive: true, force: true });
 const ts = '2024-01-15T10:30:45.123Z';
 const fill = (n) => 'x'.repeat(Math.max(0, n));
 function canonical(bytes) {
-  const base = { id: randomUUID(), timestamp: ts, level: 6, daemon: 'web-server', message: '', fields: { user_id: '12345', path: '/api/users' }, pid: 4242, hostname: 'server01' };
+  const base = {
+    id: randomUUID(),
+    timestamp: ts,
+    level: 6,
+    daemon: 'web-server',
+    message: '',
+    fields: { user_id: '12345', path: '/api/users' },
+    pid: 4242,
+    hostname: 'server01',
+  };
   const over = Buffer.byteLength(protocol.encodeEntry(base));
   return protocol.encodeEntry({ ...base, message: `Request processed ${fill(bytes - over - 18)}` });
 }
 function otherOrder(bytes) {
   const e = JSON.parse(canonical(bytes));
-  return JSON.stringify({ message: e.message, level: e.level, fields: e.fields, hostname: e.hostname, id: e.id, pid: e.pid, daemon: e.daemon, timestamp: e.timestamp });
+  return JSON.stringify({
+    message: e.message,
+    level: e.level,
+    fields: e.fields,
+    hostname: e.hostname,
+    id: e.id,
+    pid: e.pid,
+    daemon: e.daemon,
+    timestamp: e.timestamp,
+  });
 }
 const partial = (bytes) => JSON.stringify({ message: `partial entry ${fill(bytes - 47)}`, level: 'info' });
 const shapes = [
@@ -106,7 +127,14 @@ for (const [name, make] of shapes) {
     if (!protocol.canonicalizeLine(line, context, arena, at, result)) throw new Error(`slow path: ${line}`);
     at = result.end;
   });
-  rows.push({ shape: name, bytes, 'old ns/line': Math.round(before), 'new ns/line': Math.round(after), 'new ns/KB': Math.round((after * 1024) / bytes), ratio: +(before / after).toFixed(2) });
+  rows.push({
+    shape: name,
+    bytes,
+    'old ns/line': Math.round(before),
+    'new ns/line': Math.round(after),
+    'new ns/KB': Math.round((after * 1024) / bytes),
+    ratio: +(before / after).toFixed(2),
+  });
 }
 console.table(rows);
 
@@ -127,4 +155,9 @@ for (const [name, Window] of [
   dedupe.push({ window: name, 'ns/add': Math.round(ns) });
 }
 console.table(dedupe);
-console.log(`load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} (shared 2-core machine: CPU-time medians of 9 rounds; compare ratios)`);
+console.log(
+  `load average: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} (shared 2-core machine: CPU-time medians of 9 rounds; compare ratios)`,
+);

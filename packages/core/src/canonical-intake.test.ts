@@ -240,7 +240,12 @@ function oldSlowPath(line: Buffer, daemon: string, hostname: string, peer: PeerI
 }
 
 /** What the new fast path stores for `line`, or undefined when it leaves the line to the slow path. */
-function fastPath(line: Buffer, daemon: string, hostname: string, peer: PeerIdentity | null): { bytes: Buffer; id: string; level: number } | undefined {
+function fastPath(
+  line: Buffer,
+  daemon: string,
+  hostname: string,
+  peer: PeerIdentity | null,
+): { bytes: Buffer; id: string; level: number } | undefined {
   const context = canonicalContext(daemon, hostname, peer, fill);
   // Garbage around the room: the path must write only inside [at, end).
   const at = 7;
@@ -252,12 +257,30 @@ function fastPath(line: Buffer, daemon: string, hostname: string, peer: PeerIden
 
 const peers: fc.Arbitrary<PeerIdentity | null> = fc.oneof(
   fc.constant(null),
-  fc.record({ pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: fc.string(), exe: fc.string(), unit: fc.constantFrom('a.service', 'x "y".scope') }, { requiredKeys: ['pid', 'uid', 'gid'] }),
+  fc.record(
+    { pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: fc.string(), exe: fc.string(), unit: fc.constantFrom('a.service', 'x "y".scope') },
+    { requiredKeys: ['pid', 'uid', 'gid'] },
+  ),
 );
 const ws = fc.constantFrom('', '', '', ' ', '  ', '\t', ' \r ');
 const levelText = fc.oneof(
   fc.integer({ min: 0, max: 7 }).map(String),
-  fc.constantFrom('"info"', '"WARN"', '"Err"', '"debug"', '"informational"', '"panic"', '"crit"', '"notice"', '"verbose"', '6.0', '8', '-1', '1e0', '"6"'),
+  fc.constantFrom(
+    '"info"',
+    '"WARN"',
+    '"Err"',
+    '"debug"',
+    '"informational"',
+    '"panic"',
+    '"crit"',
+    '"notice"',
+    '"verbose"',
+    '6.0',
+    '8',
+    '-1',
+    '1e0',
+    '"6"',
+  ),
 );
 // Long enough for the word-at-a-time string check (past its first 64 bytes), with every kind of byte.
 const longText = fc.string({
@@ -294,12 +317,19 @@ const anyShape = fc
     add('level', level, 2);
     add('daemon', JSON.stringify(e.daemon), 3);
     add('message', JSON.stringify(long ?? e.message), 4);
-    add('fields', `{${sp()}${fields.map(([k, v]) => `${JSON.stringify(k)}${sp()}:${sp()}${JSON.stringify(v)}`).join(`${sp()},${sp()}`)}${sp()}}`, 5);
+    add(
+      'fields',
+      `{${sp()}${fields.map(([k, v]) => `${JSON.stringify(k)}${sp()}:${sp()}${JSON.stringify(v)}`).join(`${sp()},${sp()}`)}${sp()}}`,
+      5,
+    );
     add('pid', JSON.stringify(e.pid), 6);
     add('hostname', JSON.stringify(e.hostname), 7);
     if (clientPeer !== undefined) parts.push(['peer', clientPeer]);
     // A permutation from the random keys (stable for equal ones).
-    const ordered = parts.map((p, i) => ({ p, k: order[i] ?? 0 })).sort((a, b) => a.k - b.k).map((x) => x.p);
+    const ordered = parts
+      .map((p, i) => ({ p, k: order[i] ?? 0 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.p);
     return `${sp()}{${sp()}${ordered.map(([k, v]) => `"${k}"${sp()}:${sp()}${v}`).join(`${sp()},${sp()}`)}${sp()}}${sp()}`;
   });
 

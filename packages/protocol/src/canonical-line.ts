@@ -430,7 +430,19 @@ function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
   const minute = num(line, at + 14, 2);
   const second = num(line, at + 17, 2);
   const ms = num(line, at + 20, 3);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) {
+  if (
+    year < 0 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59 ||
+    second < 0 ||
+    second > 59 ||
+    ms < 0
+  ) {
     return false;
   }
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
