@@ -87,16 +87,19 @@ function median(xs) {
  * Median CPU ns (user + system) per call of `fn(i)` over `rounds` rounds of `n` calls: CPU time,
  * not wall time, since the other processes on the machine take turns on its cores.
  */
-function measure(n, fn, rounds = 9) {
-  for (let i = 0; i < n; i++) fn(i); // warm-up
-  const times = [];
+function measure(n, fns, rounds = 9) {
+  for (const fn of fns) for (let i = 0; i < n; i++) fn(i); // warm-up
+  const times = fns.map(() => []);
+  // Rounds interleaved, so that a burst of load on the machine hits both sides alike.
   for (let r = 0; r < rounds; r++) {
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < n; i++) fn(i);
-    const c = process.cpuUsage(c0);
-    times.push(((c.user + c.system) * 1000) / n);
+    fns.forEach((fn, f) => {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) fn(i);
+      const c = process.cpuUsage(c0);
+      times[f].push(((c.user + c.system) * 1000) / n);
+    });
   }
-  return median(times);
+  return times.map(median);
 }
 
 const context = protocol.canonicalContext('web-server', 'box', { pid: 4242, uid: 1000, gid: 1000, comm: 'web', exe: '/usr/bin/web' });
@@ -110,23 +113,25 @@ for (const [name, make] of shapes) {
   const bytes = lines[0].length;
   const n = Math.max(2000, Math.min(100_000, Math.floor(40_000_000 / bytes)));
   // Old: lines the old scanner takes are kept as they are; the rest take parse → check → complete → encode.
-  const before = measure(n, (i) => {
-    const line = lines[i & 2047];
-    if (old.scanCanonicalEntry(line, scanned)) return;
-    const decoded = protocol.decodeEntryLine(line);
-    if (!decoded.ok) throw new Error(decoded.message);
-    Buffer.from(protocol.encodeEntry(core.completeEntry(decoded.entry, { daemon: 'web-server', hostname: 'box' }).entry));
-  });
-  // New: validated and copied into the arena in canonical form, with the peer last.
-  const after = measure(n, (i) => {
-    const line = lines[i & 2047];
-    if (arena.length - at < protocol.canonicalRoom(line.length, context)) {
-      arena = Buffer.allocUnsafeSlow(1 << 20);
-      at = 0;
-    }
-    if (!protocol.canonicalizeLine(line, context, arena, at, result)) throw new Error(`slow path: ${line}`);
-    at = result.end;
-  });
+  const [before, after] = measure(n, [
+    (i) => {
+      const line = lines[i & 2047];
+      if (old.scanCanonicalEntry(line, scanned)) return;
+      const decoded = protocol.decodeEntryLine(line);
+      if (!decoded.ok) throw new Error(decoded.message);
+      Buffer.from(protocol.encodeEntry(core.completeEntry(decoded.entry, { daemon: 'web-server', hostname: 'box' }).entry));
+    },
+    // New: validated and copied into the arena in canonical form, with the peer last.
+    (i) => {
+      const line = lines[i & 2047];
+      if (arena.length - at < protocol.canonicalRoom(line.length, context)) {
+        arena = Buffer.allocUnsafeSlow(1 << 20);
+        at = 0;
+      }
+      if (!protocol.canonicalizeLine(line, context, arena, at, result)) throw new Error(`slow path: ${line}`);
+      at = result.end;
+    },
+  ]);
   rows.push({
     shape: name,
     bytes,
@@ -140,20 +145,20 @@ console.table(rows);
 
 // The dedupe window: distinct UUIDs through a 65536-id window (steady state: every add evicts).
 const ids = Buffer.from(Array.from({ length: 1 << 18 }, () => randomUUID()).join(''));
-const dedupe = [];
-for (const [name, Window] of [
-  ['old IdWindow', old.IdWindow],
-  ['new IdWindow', core.IdWindow],
-]) {
-  const w = new Window(65536);
-  for (let i = 0; i < 200_000; i++) w.addBytes(ids, (i & 0x3ffff) * 36, (i & 0x3ffff) * 36 + 36);
-  let k = 200_000;
-  const ns = measure(200_000, () => {
-    const j = k++ & 0x3ffff;
+const windows = [new old.IdWindow(65536), new core.IdWindow(65536)];
+for (const w of windows) for (let i = 0; i < 200_000; i++) w.addBytes(ids, (i & 0x3ffff) * 36, (i & 0x3ffff) * 36 + 36);
+const next = [200_000, 200_000];
+const adds = measure(
+  200_000,
+  windows.map((w, k) => () => {
+    const j = next[k]++ & 0x3ffff;
     w.addBytes(ids, j * 36, j * 36 + 36);
-  });
-  dedupe.push({ window: name, 'ns/add': Math.round(ns) });
-}
+  }),
+);
+const dedupe = [
+  { window: `IdWindow (${ref})`, 'ns/add': Math.round(adds[0]) },
+  { window: 'IdWindow (this tree)', 'ns/add': Math.round(adds[1]) },
+];
 console.table(dedupe);
 console.log(
   `load average: ${(await import('node:os'))
