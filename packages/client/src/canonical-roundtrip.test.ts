@@ -27,7 +27,15 @@ const anyText = fc.string({
 // Names as the scanner takes them: 1..n characters, no control characters, quotes or backslashes.
 const name = (max: number) =>
   fc
-    .string({ unit: fc.oneof(fc.constantFrom('a', 'Z', '-', '.', ' ', 'é', '😀', '/'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 })), minLength: 1, maxLength: max })
+    .string({
+      unit: fc.oneof(
+        fc.constantFrom('a', 'Z', '-', '.', ' ', 'é', '😀', '/'),
+        fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+      ),
+      minLength: 1,
+      maxLength: max,
+    })
+    // eslint-disable-next-line no-control-regex -- names may not hold control characters
     .filter((s) => !/["\\\u0000-\u001f\u007f]/.test(s) && Buffer.byteLength(s) <= max);
 const fieldKey = name(40).filter((k) => !/^\d+$/.test(k));
 const timestamp = fc
@@ -35,14 +43,27 @@ const timestamp = fc
   .map((d) => d.toISOString());
 const peer: fc.Arbitrary<PeerIdentity | null> = fc.oneof(
   fc.constant(null),
-  fc.record({ pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: anyText, exe: anyText, unit: anyText }, { requiredKeys: ['pid', 'uid', 'gid'] }),
+  fc.record(
+    { pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: anyText, exe: anyText, unit: anyText },
+    { requiredKeys: ['pid', 'uid', 'gid'] },
+  ),
 );
 const entry: fc.Arbitrary<LogEntry> = fc.record({
   id: fc.oneof(fc.uuid(), name(128)),
   timestamp,
   level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<LogLevel>,
   daemon: name(255),
-  message: anyText,
+  message: fc.oneof(
+    anyText,
+    fc.string({
+      unit: fc.oneof(
+        { weight: 10, arbitrary: fc.constant('a') },
+        { weight: 1, arbitrary: fc.constantFrom('"', '\\', '\n', '\u0000', 'é', '😀', '\u007f') },
+      ),
+      minLength: 60,
+      maxLength: 300,
+    }),
+  ),
   fields: fc.dictionary(fieldKey, anyText, { maxKeys: 5 }),
   pid: fc.oneof(fc.constant(null), fc.integer({ min: 0, max: 4294967295 })),
   hostname: fc.oneof(fc.constant(null), name(255)),
@@ -83,7 +104,9 @@ describe('the canonical line, through every reader and writer', () => {
         expect(end).toBeGreaterThan(0);
         const sent = buf.toString('utf8', 0, end);
         const made = JSON.parse(sent) as LogEntry;
-        expect(sent).toBe(`${encodeEntry({ ...e, id: made.id, timestamp: made.timestamp, pid: e.pid ?? 1, hostname: e.hostname ?? 'h' })}\n`);
+        expect(sent).toBe(
+          `${encodeEntry({ ...e, id: made.id, timestamp: made.timestamp, pid: e.pid ?? 1, hostname: e.hostname ?? 'h' })}\n`,
+        );
         expect(scanCanonicalEntry(Buffer.from(sent.slice(0, -1)), scanned)).toBe(true);
       }),
       { numRuns: 5000 },

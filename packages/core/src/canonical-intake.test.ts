@@ -240,7 +240,12 @@ function oldSlowPath(line: Buffer, daemon: string, hostname: string, peer: PeerI
 }
 
 /** What the new fast path stores for `line`, or undefined when it leaves the line to the slow path. */
-function fastPath(line: Buffer, daemon: string, hostname: string, peer: PeerIdentity | null): { bytes: Buffer; id: string; level: number } | undefined {
+function fastPath(
+  line: Buffer,
+  daemon: string,
+  hostname: string,
+  peer: PeerIdentity | null,
+): { bytes: Buffer; id: string; level: number } | undefined {
   const context = canonicalContext(daemon, hostname, peer, fill);
   // Garbage around the room: the path must write only inside [at, end).
   const at = 7;
@@ -252,13 +257,40 @@ function fastPath(line: Buffer, daemon: string, hostname: string, peer: PeerIden
 
 const peers: fc.Arbitrary<PeerIdentity | null> = fc.oneof(
   fc.constant(null),
-  fc.record({ pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: fc.string(), exe: fc.string(), unit: fc.constantFrom('a.service', 'x "y".scope') }, { requiredKeys: ['pid', 'uid', 'gid'] }),
+  fc.record(
+    { pid: fc.nat(), uid: fc.nat(), gid: fc.nat(), comm: fc.string(), exe: fc.string(), unit: fc.constantFrom('a.service', 'x "y".scope') },
+    { requiredKeys: ['pid', 'uid', 'gid'] },
+  ),
 );
 const ws = fc.constantFrom('', '', '', ' ', '  ', '\t', ' \r ');
 const levelText = fc.oneof(
   fc.integer({ min: 0, max: 7 }).map(String),
-  fc.constantFrom('"info"', '"WARN"', '"Err"', '"debug"', '"informational"', '"panic"', '"crit"', '"notice"', '"verbose"', '6.0', '8', '-1', '1e0', '"6"'),
+  fc.constantFrom(
+    '"info"',
+    '"WARN"',
+    '"Err"',
+    '"debug"',
+    '"informational"',
+    '"panic"',
+    '"crit"',
+    '"notice"',
+    '"verbose"',
+    '6.0',
+    '8',
+    '-1',
+    '1e0',
+    '"6"',
+  ),
 );
+// Long enough for the word-at-a-time string check (past its first 64 bytes), with every kind of byte.
+const longText = fc.string({
+  unit: fc.oneof(
+    { weight: 20, arbitrary: fc.constant('a') },
+    { weight: 1, arbitrary: fc.constantFrom('"', '\\', '\n', 'é', '\u0001', '\u001f', '\u007f', '😀', ' ', '\u2028') },
+  ),
+  minLength: 60,
+  maxLength: 400,
+});
 const fieldKey = fc.oneof(fc.constantFrom('user_id', 'a', 'b', '0', '12', '01', '__proto__', 'x y', 'é'), text);
 
 /** One line: some of the entry's keys (message always), in any order, with any spacing. */
@@ -269,10 +301,11 @@ const anyShape = fc
     order: fc.array(fc.nat(), { minLength: 10, maxLength: 10 }),
     spaces: fc.array(ws, { minLength: 60, maxLength: 60 }),
     level: levelText,
-    fields: fc.array(fc.tuple(fieldKey, text), { maxLength: 5 }),
+    fields: fc.array(fc.tuple(fieldKey, fc.oneof(text, longText)), { maxLength: 5 }),
+    long: fc.option(longText, { nil: undefined }),
     clientPeer: fc.oneof(fc.constant(undefined), fc.constant('{"pid":1,"uid":0,"gid":0}'), fc.constant('"root"')),
   })
-  .map(({ e, keep, order, spaces, level, fields, clientPeer }) => {
+  .map(({ e, keep, order, spaces, level, fields, long, clientPeer }) => {
     let s = 0;
     const sp = () => spaces[s++ % spaces.length] as string;
     const parts: [string, string][] = [];
@@ -283,13 +316,20 @@ const anyShape = fc
     add('timestamp', JSON.stringify(e.timestamp), 1);
     add('level', level, 2);
     add('daemon', JSON.stringify(e.daemon), 3);
-    add('message', JSON.stringify(e.message), 4);
-    add('fields', `{${sp()}${fields.map(([k, v]) => `${JSON.stringify(k)}${sp()}:${sp()}${JSON.stringify(v)}`).join(`${sp()},${sp()}`)}${sp()}}`, 5);
+    add('message', JSON.stringify(long ?? e.message), 4);
+    add(
+      'fields',
+      `{${sp()}${fields.map(([k, v]) => `${JSON.stringify(k)}${sp()}:${sp()}${JSON.stringify(v)}`).join(`${sp()},${sp()}`)}${sp()}}`,
+      5,
+    );
     add('pid', JSON.stringify(e.pid), 6);
     add('hostname', JSON.stringify(e.hostname), 7);
     if (clientPeer !== undefined) parts.push(['peer', clientPeer]);
     // A permutation from the random keys (stable for equal ones).
-    const ordered = parts.map((p, i) => ({ p, k: order[i] ?? 0 })).sort((a, b) => a.k - b.k).map((x) => x.p);
+    const ordered = parts
+      .map((p, i) => ({ p, k: order[i] ?? 0 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.p);
     return `${sp()}{${sp()}${ordered.map(([k, v]) => `"${k}"${sp()}:${sp()}${v}`).join(`${sp()},${sp()}`)}${sp()}}${sp()}`;
   });
 

@@ -1,17 +1,10 @@
 /**
  * The last `capacity` entry ids, to drop an entry a client sends again after a reconnect.
  * Allocation-free on the hot path: ids are hashed (32-bit Murmur3) straight from the line's
- * bytes and kept in a ring of fixed 128-byte slots (one copy, into the slot that the oldest id
- * leaves), found through an open-addressing table of slot numbers next to their hashes, so a
- * probe touches one cache line; a hash match is confirmed byte for byte, so two different ids are
- * never taken for one (a false positive would lose a log).
- *
- * Nothing moves on eviction: the evicted id's table entry (known from its slot, no probe) becomes
- * a tombstone that a later insert may reuse. The table is four times the capacity, so probes
- * stay short; when tombstones and live entries fill half of it, it is rebuilt from the ring's
- * stored hashes (no id is hashed again): at most once per `capacity` inserts, a few ns each
- * amortised.
- * Memory: capacity × (128 + 13) bytes plus 32 bytes per id for the table (~11 MiB for 65536).
+ * bytes, kept in a ring of fixed 128-byte slots, and found through an open-addressing table
+ * that holds each slot's number next to its hash, so a probe touches one cache line; a hash
+ * match is confirmed byte for byte, so two different ids are never taken for one.
+ * Memory: capacity × (128 + 9) bytes plus 16 bytes per id for the table (~10 MiB for 65536).
  * Ids longer than 128 bytes (possible only with multi-byte characters) go to a small string set
  * with the same bound.
  */
@@ -20,15 +13,11 @@ export class IdWindow {
   readonly #keys: Buffer;
   readonly #lens: Uint8Array;
   readonly #hashes: Int32Array;
-  // Where each slot's id is in the table; -1: the slot is empty.
-  readonly #at: Int32Array;
-  // Pairs: slot number + 1 (0: never used, -1: tombstone), then that slot's hash.
+  readonly #used: Uint8Array;
   readonly #table: Int32Array;
   readonly #mask: number;
   #next = 0;
   #size = 0;
-  // Table entries that are not empty (live ids and tombstones); past half the table: rebuild.
-  #filled = 0;
   // Rare ids over SLOT bytes: exact strings, in their own ring.
   readonly #long = new Set<string>();
   readonly #longRing: (string | undefined)[] = [];
@@ -40,9 +29,10 @@ export class IdWindow {
     this.#keys = Buffer.alloc(capacity * SLOT);
     this.#lens = new Uint8Array(capacity);
     this.#hashes = new Int32Array(capacity);
-    this.#at = new Int32Array(capacity).fill(-1);
-    let size = 8;
-    while (size < capacity * 4) size *= 2;
+    this.#used = new Uint8Array(capacity);
+    let size = 2;
+    while (size < capacity * 2) size *= 2;
+    // Pairs: slot number + 1 (0: empty), then that slot's hash.
     this.#table = new Int32Array(size * 2);
     this.#mask = size - 1;
   }
@@ -57,39 +47,22 @@ export class IdWindow {
     const len = end - start;
     if (len > SLOT) return this.#addLong(buf.toString('utf8', start, end));
     const h = hashBytes(buf, start, end);
-    const table = this.#table;
-    const mask = this.#mask;
-    let i = h & mask;
-    let free = -1;
-    for (;;) {
-      const v = table[2 * i] as number;
-      if (v === 0) break;
-      if (v < 0) {
-        if (free < 0) free = i;
-      } else if (table[2 * i + 1] === h && this.#lens[v - 1] === len && this.#same(buf, start, len, v - 1)) {
-        return false;
-      }
-      i = (i + 1) & mask;
-    }
+    if (this.#find(buf, start, len, h) !== -1) return false;
     const slot = this.#next;
-    const old = this.#at[slot] as number;
-    // The oldest id leaves: its entry becomes a tombstone, nothing moves.
-    if (old >= 0) table[2 * old] = -1;
-    else this.#size++;
-    if (free < 0) {
-      free = i;
-      this.#filled++;
-    }
-    table[2 * free] = slot + 1;
-    table[2 * free + 1] = h;
-    this.#at[slot] = free;
+    if (this.#used[slot] === 1) this.#remove(slot);
     const keys = this.#keys;
     const base = slot * SLOT;
-    for (let k = 0; k < len; k++) keys[base + k] = buf[start + k] as number;
+    for (let i = 0; i < len; i++) keys[base + i] = buf[start + i] as number;
     this.#lens[slot] = len;
     this.#hashes[slot] = h;
+    this.#used[slot] = 1;
+    const table = this.#table;
+    let i = h & this.#mask;
+    while (table[2 * i] !== 0) i = (i + 1) & this.#mask;
+    table[2 * i] = slot + 1;
+    table[2 * i + 1] = h;
     this.#next = slot + 1 === this.capacity ? 0 : slot + 1;
-    if (this.#filled > (mask + 1) >>> 1) this.#rebuild();
+    if (this.#size < this.capacity) this.#size++;
     return true;
   }
 
@@ -103,21 +76,24 @@ export class IdWindow {
   hasBytes(buf: Buffer, start: number, end: number): boolean {
     const len = end - start;
     if (len > SLOT) return this.#long.has(buf.toString('utf8', start, end));
-    const h = hashBytes(buf, start, end);
-    const table = this.#table;
-    let i = h & this.#mask;
-    for (;;) {
-      const v = table[2 * i] as number;
-      if (v === 0) return false;
-      if (v > 0 && table[2 * i + 1] === h && this.#lens[v - 1] === len && this.#same(buf, start, len, v - 1)) return true;
-      i = (i + 1) & this.#mask;
-    }
+    return this.#find(buf, start, len, hashBytes(buf, start, end)) !== -1;
   }
 
   /** True when `id` is in the window. */
   has(id: string): boolean {
     const b = Buffer.from(id, 'utf8');
     return this.hasBytes(b, 0, b.length);
+  }
+
+  #find(buf: Buffer, start: number, len: number, h: number): number {
+    const table = this.#table;
+    let i = h & this.#mask;
+    for (;;) {
+      const v = table[2 * i] as number;
+      if (v === 0) return -1;
+      if (table[2 * i + 1] === h && this.#lens[v - 1] === len && this.#same(buf, start, len, v - 1)) return i;
+      i = (i + 1) & this.#mask;
+    }
   }
 
   #same(buf: Buffer, start: number, len: number, slot: number): boolean {
@@ -127,21 +103,28 @@ export class IdWindow {
     return true;
   }
 
-  /** Drops the tombstones: every live slot back into an empty table, from its stored hash. */
-  #rebuild(): void {
+  /** Removes `slot` from the table (linear probing: shift later entries back, no tombstones). */
+  #remove(slot: number): void {
     const table = this.#table;
     const mask = this.#mask;
-    table.fill(0);
-    this.#filled = 0;
-    for (let slot = 0; slot < this.capacity; slot++) {
-      if ((this.#at[slot] as number) < 0) continue;
-      const h = this.#hashes[slot] as number;
-      let i = h & mask;
-      while (table[2 * i] !== 0) i = (i + 1) & mask;
-      table[2 * i] = slot + 1;
-      table[2 * i + 1] = h;
-      this.#at[slot] = i;
-      this.#filled++;
+    let j = (this.#hashes[slot] as number) & mask;
+    while (table[2 * j] !== slot + 1) j = (j + 1) & mask;
+    table[2 * j] = 0;
+    let k = j;
+    for (;;) {
+      k = (k + 1) & mask;
+      const v = table[2 * k] as number;
+      if (v === 0) return;
+      const h = table[2 * k + 1] as number;
+      const ideal = h & mask;
+      // The entry at k may move to the hole at j unless its ideal place lies cyclically in (j, k].
+      const stays = j <= k ? ideal > j && ideal <= k : ideal > j || ideal <= k;
+      if (!stays) {
+        table[2 * j] = v;
+        table[2 * j + 1] = h;
+        table[2 * k] = 0;
+        j = k;
+      }
     }
   }
 

@@ -181,11 +181,14 @@ describe('every input shape is stored in the canonical form, with the sender as 
       // The slow path as it was: JSON.parse, check, complete (with the id and time the server chose).
       const decoded = decodeEntryLine(line);
       if (!decoded.ok) throw new Error(decoded.message);
-      const { entry } = completeEntry({ ...decoded.entry, id: decoded.entry.id ?? id, timestamp: decoded.entry.timestamp ?? timestamp }, { daemon: 'app', hostname: 'box' });
+      const { entry } = completeEntry(
+        { ...decoded.entry, id: decoded.entry.id ?? id, timestamp: decoded.entry.timestamp ?? timestamp },
+        { daemon: 'app', hostname: 'box' },
+      );
       expect(stored, line).toBe(encodeEntry({ ...entry, peer }));
-      expect(JSON.parse(stored).peer).toEqual(peer);
+      expect((JSON.parse(stored) as { peer: unknown }).peer).toEqual(peer);
     }
-    expect(JSON.parse(backend.lines[4] as string).peer.pid).toBe(process.pid);
+    expect((JSON.parse(backend.lines[4] as string) as { peer: { pid: number } }).peer.pid).toBe(process.pid);
   });
 });
 
