@@ -1,3 +1,3 @@
 export { FileBackend } from './file-backend';
 export type { FileBackendOptions, FileFormat } from './file-backend';
-export { formatHuman } from './human-format';
+export { formatHuman, HumanWriter } from './human-format';

@@ -38,7 +38,7 @@ export class ByteSink {
   copy(src: Buffer, start: number, end: number): void {
     const n = end - start;
     this.ensure(n);
-    if (n < 24) {
+    if (n < 64) {
       const buf = this.buf;
       let at = this.at;
       for (let i = start; i < end; i++) buf[at++] = src[i] as number;

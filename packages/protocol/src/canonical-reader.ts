@@ -2,7 +2,7 @@
 // object, and an entry view built on it, so that output formats copy the line's bytes instead
 // of decoding it with JSON.parse. The layout itself (which keys, in which order) belongs to the
 // encoder: this reader takes the keys as the line spells them, in any order.
-import { isAscii, isUtf8 } from 'node:buffer';
+import { isAscii } from 'node:buffer';
 import type { LogLevel } from './level';
 
 const QUOTE = 0x22;
@@ -13,7 +13,8 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
-const NOWHERE = Number.MAX_SAFE_INTEGER;
+// Past the end of any line, and a small integer (a double here slows every comparison).
+const NOWHERE = 0x3fffffff;
 
 /** What a JSON value is, by its first byte. */
 export type JsonValueKind = 'string' | 'number' | 'object' | 'array' | 'literal';
@@ -60,13 +61,16 @@ export class JsonObjectReader {
   #nextBackslash = NOWHERE;
   #done = true;
 
-  /** Starts reading the object whose `{` is at `start` (leading whitespace allowed). */
-  reset(line: Buffer, start = 0): this {
+  /**
+   * Starts reading the object whose `{` is at `start` (leading whitespace allowed).
+   * `mayHaveEscapes` false (the caller knows the line has no backslash) skips the escape search.
+   */
+  reset(line: Buffer, start = 0, mayHaveEscapes = true): this {
     this.#line = line;
     const at = skipSpace(line, start);
     this.#done = line[at] !== OPEN_BRACE;
     this.#pos = at + 1;
-    const b = line.indexOf(BACKSLASH, at);
+    const b = mayHaveEscapes ? line.indexOf(BACKSLASH, at) : -1;
     this.#nextBackslash = b === -1 ? NOWHERE : b;
     return this;
   }
@@ -143,11 +147,25 @@ export class JsonObjectReader {
   /** Finds the end of the string whose first byte is at `start`; returns the offset after its closing quote, or -1. */
   #string(start: number, span: TextSpan): number {
     const line = this.#line;
-    let quote = line.indexOf(QUOTE, start);
-    if (quote === -1) return -1;
     span.start = start;
     span.escaped = false;
     let b = this.#nextBackslash;
+    // Short strings (keys, most values) are scanned here: a call into indexOf costs more than a
+    // few bytes of loop. Before the next backslash of the line, the next quote ends the string.
+    const far = start + 32;
+    const limit = far < line.length ? far : line.length;
+    let quote = start;
+    while (quote < limit && line[quote] !== QUOTE) quote++;
+    if (quote === limit && b === NOWHERE) quote = line.indexOf(QUOTE, quote);
+    if (quote < limit || b === NOWHERE) {
+      if (quote === -1) return -1;
+      if (quote < b) {
+        span.end = quote;
+        return quote + 1;
+      }
+    }
+    quote = line.indexOf(QUOTE, start);
+    if (quote === -1) return -1;
     if (b < start) {
       // Only after a nested value was skipped by its own scan.
       b = line.indexOf(BACKSLASH, start);
@@ -217,11 +235,7 @@ function skipScalar(line: Buffer, at: number): number {
 export class EntryView {
   /** The line last read. */
   line: Buffer = Buffer.alloc(0);
-  /**
-   * True when the line is ASCII without DEL: then no unescaped span holds a character a log
-   * line must escape (JSON has no raw C0 controls), and formatters skip their byte checks.
-   */
-  plain = false;
+  #plain = -1;
   readonly id = new TextSpan();
   readonly timestamp = new TextSpan();
   level: LogLevel = 6;
@@ -249,21 +263,21 @@ export class EntryView {
   readonly #comm = new TextSpan();
   readonly #exe = new TextSpan();
   readonly #unit = new TextSpan();
+  #escapes = true;
 
   /**
-   * Reads `line`, a stored entry's JSON. Returns false when it lacks a member an entry must have
-   * (or one has the wrong type): the caller then decodes the line as an object instead.
+   * Reads `line`, a stored entry's JSON (valid UTF-8, as the server stores only such lines).
+   * Returns false when it lacks a member an entry must have (or one has the wrong type): the
+   * caller then decodes the line as an object instead.
    */
   read(line: Buffer): boolean {
     this.line = line;
-    const ascii = isAscii(line);
-    // The server stores valid UTF-8 only; anything else is left to JSON.parse, which replaces it.
-    if (!ascii && !isUtf8(line)) return false;
-    this.plain = ascii && line.indexOf(0x7f) === -1;
+    this.#plain = -1;
+    this.#escapes = line.indexOf(BACKSLASH) !== -1;
     this.hostname = null;
     this.peer = 'absent';
     this.peerComm = this.peerExe = this.peerUnit = null;
-    const r = this.#reader.reset(line);
+    const r = this.#reader.reset(line, 0, this.#escapes);
     let seen = 0;
     while (r.next()) {
       const len = r.key.end - r.key.start;
@@ -316,9 +330,19 @@ export class EntryView {
     return seen === 255;
   }
 
+  /**
+   * True when the line is ASCII without DEL: then no unescaped span holds a character a log
+   * line must escape (JSON has no raw C0 controls), and formatters skip their byte checks.
+   * Computed on first use for each line.
+   */
+  get plain(): boolean {
+    if (this.#plain < 0) this.#plain = isAscii(this.line) && this.line.indexOf(0x7f) === -1 ? 1 : 0;
+    return this.#plain === 1;
+  }
+
   /** A reader over the entry's `fields`: each member is a key and its string value. */
   fields(): JsonObjectReader {
-    return this.#inner.reset(this.line, this.fieldsStart);
+    return this.#inner.reset(this.line, this.fieldsStart, this.#escapes);
   }
 
   /** The value of `span` as a string ({@link decodeSpan} over this line). */
@@ -327,7 +351,7 @@ export class EntryView {
   }
 
   #readPeer(start: number): boolean {
-    const r = this.#inner.reset(this.line, start);
+    const r = this.#inner.reset(this.line, start, this.#escapes);
     let seen = 0;
     while (r.next()) {
       const len = r.key.end - r.key.start;
