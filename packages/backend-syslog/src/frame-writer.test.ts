@@ -15,6 +15,9 @@ describe('FrameWriter (byte path) against frameMessage(formatSyslog(entry)) (obj
         fc.constantFrom(1, 60, 200, 480, 2048, 64 * 1024),
         fc.constantFrom<SyslogFormatOptions>({}, { facility: 16, msgId: 'M', utf8Bom: true }, { omitHostname: true, appName: 'x y' }),
         (items, format, framing, max, options) => {
+          // RFC 3164 writes the current time for a timestamp Date cannot read (a leap second): the
+          // two paths would read the clock apart.
+          fc.pre(format !== 'rfc3164' || items.every(({ entry }) => !Number.isNaN(Date.parse(entry.timestamp))));
           const writer = new FrameWriter(format, options, framing, max);
           const sink = new ByteSink(16);
           const frames = items.map(({ line }) => writer.write(line, sink));

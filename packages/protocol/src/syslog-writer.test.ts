@@ -48,6 +48,9 @@ describe('SyslogWriter (byte path) against formatSyslog / formatSyslogLine (obje
         options,
         fc.constantFrom<SyslogTextMode>('file', 'lf', 'none'),
         (items, format, o, mode) => {
+          // RFC 3164 writes the current time for a timestamp Date cannot read (a leap second): the
+          // two paths would read the clock apart.
+          fc.pre(format !== 'rfc3164' || items.every(({ entry }) => !Number.isNaN(Date.parse(entry.timestamp))));
           const got = written(
             items.map((i) => i.line),
             format,
@@ -57,7 +60,7 @@ describe('SyslogWriter (byte path) against formatSyslog / formatSyslogLine (obje
           items.forEach(({ entry }, i) => expect(got[i]?.toString('hex')).toBe(expected(entry, format, o, mode).toString('hex')));
         },
       ),
-      { numRuns: 1500 },
+      { numRuns: Number(process.env.RUNS ?? 1500) },
     );
   });
 
