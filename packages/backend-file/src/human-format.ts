@@ -1,4 +1,4 @@
-import { ByteSink, EntryView, allBytesIn, byteTable, hasUnsafeText, type LogEntry, type TextSpan } from '@logstream/protocol';
+import { ByteSink, EntryView, allBytesIn, byteTable, hasUnsafeText, isUtcMillis, type LogEntry, type TextSpan } from '@logstream/protocol';
 
 const LABELS = ['EMERG', 'ALERT', 'CRIT', 'ERROR', 'WARN', 'NOTICE', 'INFO', 'DEBUG'];
 const LABEL = LABELS.map((l) => l.padEnd(5));
@@ -115,7 +115,10 @@ export class HumanWriter {
   /** Appends the entry `view` has read, without the newline. */
   write(view: EntryView, sink: ByteSink): void {
     const line = view.line;
-    token(view, view.timestamp, sink);
+    const ts = view.timestamp;
+    // The usual form (`2024-01-15T10:30:45.123Z`) is a bare token as it is.
+    if (isUtcMillis(line, ts)) sink.copy(line, ts.start, ts.end);
+    else token(view, ts, sink);
     sink.byte(0x20);
     sink.latin1(LABEL[view.level] as string);
     sink.byte(0x20);

@@ -1,5 +1,6 @@
 // Owns the byte tests the formatters use on a line's raw spans: lookup tables of which bytes a
 // span may hold for its bytes to be written as they are.
+import type { TextSpan } from './canonical-reader';
 
 /** A 256-entry table: 1 for each byte in `ranges` (inclusive `[low, high]` pairs). */
 export function byteTable(...ranges: [number, number][]): Uint8Array {
@@ -38,4 +39,24 @@ export function hasUnsafeText(buf: Buffer, start: number, end: number): boolean 
     }
   }
   return false;
+}
+
+/**
+ * True when the span is `YYYY-MM-DDTHH:MM:SS.sssZ` without a leap second: the form entries
+ * carry, which is its own RFC 5424 TIMESTAMP ({@link formatRfc5424Timestamp} returns it as is).
+ */
+export function isUtcMillis(line: Buffer, ts: TextSpan): boolean {
+  const s = ts.start;
+  return (
+    !ts.escaped &&
+    ts.end - s === 24 &&
+    line[s + 10] === 0x54 &&
+    line[s + 19] === 0x2e &&
+    line[s + 23] === 0x5a &&
+    line[s + 4] === 0x2d &&
+    line[s + 7] === 0x2d &&
+    line[s + 13] === 0x3a &&
+    line[s + 16] === 0x3a &&
+    !(line[s + 17] === 0x36 && line[s + 18] === 0x30)
+  );
 }

@@ -59,7 +59,7 @@ export type { SyslogFormat, SyslogFormatOptions } from './syslog-format';
 export { EntryView, JsonObjectReader, TextSpan, decodeSpan } from './canonical-reader';
 export type { JsonValueKind } from './canonical-reader';
 export { ByteSink } from './byte-sink';
-export { allBytesIn, byteTable, hasUnsafeText } from './byte-classes';
+export { allBytesIn, byteTable, hasUnsafeText, isUtcMillis } from './byte-classes';
 export { SyslogWriter } from './syslog-writer';
 export type { SyslogTextMode } from './syslog-writer';
 export { Backoff, BACKOFF_FIRST_MS, BACKOFF_MAX_MS } from './backoff';

@@ -1,6 +1,6 @@
 // Owns writing syslog messages (RFC 5424 / RFC 3164) from an entry line's bytes: the byte path
 // of formatRfc5424 / formatRfc3164 / formatSyslogLine, byte for byte the same output.
-import { allBytesIn, byteTable, hasUnsafeText } from './byte-classes';
+import { allBytesIn, byteTable, hasUnsafeText, isUtcMillis } from './byte-classes';
 import type { ByteSink } from './byte-sink';
 import { EntryView, type TextSpan } from './canonical-reader';
 import type { LogEntry } from './entry';
@@ -245,26 +245,6 @@ export class SyslogWriter {
     this.#tsOut = formatRfc3164Timestamp(view.text(ts));
     return this.#tsOut;
   }
-}
-
-/**
- * True when the span is `YYYY-MM-DDTHH:MM:SS.sssZ` without a leap second: the form entries
- * carry, which is its own RFC 5424 TIMESTAMP ({@link formatRfc5424Timestamp} returns it as is).
- */
-function isUtcMillis(line: Buffer, ts: TextSpan): boolean {
-  const s = ts.start;
-  return (
-    !ts.escaped &&
-    ts.end - s === 24 &&
-    line[s + 10] === 0x54 &&
-    line[s + 19] === 0x2e &&
-    line[s + 23] === 0x5a &&
-    line[s + 4] === 0x2d &&
-    line[s + 7] === 0x2d &&
-    line[s + 13] === 0x3a &&
-    line[s + 16] === 0x3a &&
-    !(line[s + 17] === 0x36 && line[s + 18] === 0x30)
-  );
 }
 
 function hasByte(buf: Buffer, start: number, end: number, byte: number): boolean {
