@@ -171,9 +171,9 @@ describe('formatHuman with the sender as the kernel says (peer)', () => {
   };
 
   it('shows the trusted pid in brackets, then uid, comm and unit; the claimed pid stays in json only', () => {
-    expect(line(entry({ fields: {}, peer: { pid: 4321, uid: 1000, gid: 1000, comm: 'node', exe: '/usr/bin/node', unit: 'web.service' } }))).toBe(
-      '2024-01-15T10:30:45.123Z INFO  web-server[4321] uid=1000 comm=node unit=web.service: Request processed',
-    );
+    expect(
+      line(entry({ fields: {}, peer: { pid: 4321, uid: 1000, gid: 1000, comm: 'node', exe: '/usr/bin/node', unit: 'web.service' } })),
+    ).toBe('2024-01-15T10:30:45.123Z INFO  web-server[4321] uid=1000 comm=node unit=web.service: Request processed');
     expect(line(entry({ fields: {}, pid: null, peer: { pid: 9, uid: 0, gid: 0 } }))).toBe(
       '2024-01-15T10:30:45.123Z INFO  web-server[9] uid=0: Request processed',
     );

@@ -1,4 +1,5 @@
-import { ByteSink, EntryView, allBytesIn, byteTable, hasUnsafeText, isUtcMillis, type LogEntry, type TextSpan } from '@logstream/protocol';
+import type { ByteSink } from '@logstream/protocol';
+import { EntryView, allBytesIn, byteTable, hasUnsafeText, isUtcMillis, type LogEntry, type TextSpan } from '@logstream/protocol';
 
 const LABELS = ['EMERG', 'ALERT', 'CRIT', 'ERROR', 'WARN', 'NOTICE', 'INFO', 'DEBUG'];
 const LABEL = LABELS.map((l) => l.padEnd(5));

@@ -1,6 +1,7 @@
 // Owns encoding entries in journald's native protocol from their JSON lines' bytes: the byte
 // path of encodeJournalEntry, the same datagram for every entry that needs no truncation.
-import { ByteSink, EntryView, type LogEntry, type TextSpan } from '@logstream/protocol';
+import type { ByteSink } from '@logstream/protocol';
+import { EntryView, type LogEntry, type TextSpan } from '@logstream/protocol';
 import {
   DEFAULT_MAX_ENTRY_BYTES,
   MAX_DIRECT_FIELDS,

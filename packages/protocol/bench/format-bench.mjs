@@ -27,7 +27,9 @@ function lines(lineBytes, withPeer) {
     hostname: 'bench-host',
     peer: withPeer ? { pid: 4242, uid: 1000, gid: 1000, comm: 'bench', exe: '/usr/local/bin/bench', unit: 'bench.service' } : undefined,
   };
-  const fixed = Buffer.byteLength(encodeEntry({ ...base, id: '00000000-0000-4000-8000-000000000000', timestamp: new Date(0).toISOString() }));
+  const fixed = Buffer.byteLength(
+    encodeEntry({ ...base, id: '00000000-0000-4000-8000-000000000000', timestamp: new Date(0).toISOString() }),
+  );
   const text = 'request handled for user 12345 in 3 ms; '.repeat(40).slice(0, Math.max(1, lineBytes - fixed - 6));
   for (let i = 0; i < count; i++) {
     const e = {
@@ -53,7 +55,15 @@ function batches(all) {
 // Each case formats every batch once and returns a checksum, so nothing is optimised away.
 const cases = {
   'human file': {
-    old: (bs) => sum(bs, (ls) => Buffer.from(new EntryBatch(ls, []).entries().map((e) => `${formatHuman(e)}\n`).join(''))),
+    old: (bs) =>
+      sum(bs, (ls) =>
+        Buffer.from(
+          new EntryBatch(ls, [])
+            .entries()
+            .map((e) => `${formatHuman(e)}\n`)
+            .join(''),
+        ),
+      ),
     bytes: (bs) => {
       const w = new HumanWriter();
       return sum(bs, (ls) => perLine(ls, (l, s) => (w.writeLine(l, s), s.byte(10))));
@@ -61,7 +71,14 @@ const cases = {
   },
   'syslog file (5424)': {
     old: (bs) =>
-      sum(bs, (ls) => Buffer.from(new EntryBatch(ls, []).entries().map((e) => `${formatSyslogLine(e, 'rfc5424')}\n`).join(''))),
+      sum(bs, (ls) =>
+        Buffer.from(
+          new EntryBatch(ls, [])
+            .entries()
+            .map((e) => `${formatSyslogLine(e, 'rfc5424')}\n`)
+            .join(''),
+        ),
+      ),
     bytes: (bs) => {
       const w = new SyslogWriter('rfc5424', undefined, 'file');
       return sum(bs, (ls) => perLine(ls, (l, s) => (w.writeLine(l, s), s.byte(10))));
@@ -71,7 +88,8 @@ const cases = {
     old: (bs) =>
       sum(bs, (ls) => {
         let n = 0;
-        for (const e of new EntryBatch(ls, []).entries()) n += frameMessage(formatSyslog(e, 'rfc5424', {}), 'octet-counting', 65536).frame.length;
+        for (const e of new EntryBatch(ls, []).entries())
+          n += frameMessage(formatSyslog(e, 'rfc5424', {}), 'octet-counting', 65536).frame.length;
         return { length: n };
       }),
     bytes: (bs) => {
@@ -88,7 +106,8 @@ const cases = {
     old: (bs) =>
       sum(bs, (ls) => {
         let n = 0;
-        for (const e of new EntryBatch(ls, []).entries()) n += frameMessage(formatSyslog(e, 'rfc3164', { omitHostname: true }), 'none', 8192).frame.length;
+        for (const e of new EntryBatch(ls, []).entries())
+          n += frameMessage(formatSyslog(e, 'rfc3164', { omitHostname: true }), 'none', 8192).frame.length;
         return { length: n };
       }),
     bytes: (bs) => {
@@ -139,7 +158,12 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-console.log(`node ${process.version}, ${count} entries a size, batches of ${BATCH}, ${rounds} rounds (medians); load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `node ${process.version}, ${count} entries a size, batches of ${BATCH}, ${rounds} rounds (medians); load ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 console.log('| format | line bytes (peer) | object path ns/entry | byte path ns/entry | speed-up |');
 console.log('| --- | --- | --- | --- | --- |');
 // ~200 B like the ingest bench's canonical lines (no peer), and ~1 KB with the peer the server adds.

@@ -220,7 +220,16 @@ function skipSpace(line: Buffer, at: number): number {
 
 function skipScalar(line: Buffer, at: number): number {
   let c = line[at];
-  while (c !== undefined && c !== COMMA && c !== CLOSE_BRACE && c !== CLOSE_BRACKET && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
+  while (
+    c !== undefined &&
+    c !== COMMA &&
+    c !== CLOSE_BRACE &&
+    c !== CLOSE_BRACKET &&
+    c !== 0x20 &&
+    c !== 0x0a &&
+    c !== 0x0d &&
+    c !== 0x09
+  ) {
     c = line[++at];
   }
   return at;

@@ -77,9 +77,7 @@ describe('SyslogWriter (byte path) against formatSyslog / formatSyslogLine (obje
     };
     const line = (e: LogEntry) => Buffer.from(encodeEntry(e));
     const withPeer = { ...base, peer: { pid: 777, uid: 1000, gid: 1000, comm: 'node' } };
-    expect(written([line(withPeer)], 'rfc5424', undefined, 'none')[0]?.toString()).toBe(
-      '<14>1 2024-01-15T10:30:45.123Z h web 777 - - m',
-    );
+    expect(written([line(withPeer)], 'rfc5424', undefined, 'none')[0]?.toString()).toBe('<14>1 2024-01-15T10:30:45.123Z h web 777 - - m');
     expect(written([line({ ...base, peer: null })], 'rfc5424', undefined, 'none')[0]?.toString()).toBe(
       '<14>1 2024-01-15T10:30:45.123Z h web 42 - - m',
     );
@@ -93,7 +91,9 @@ describe('SyslogWriter (byte path) against formatSyslog / formatSyslogLine (obje
 
   it('formats a line it cannot read as an entry view through the object path', () => {
     // No `fields`: not a stored entry's shape, so the view refuses it and JSON.parse decides.
-    const odd = Buffer.from('{"id":"a","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"m\\u001b","pid":1,"hostname":null}');
+    const odd = Buffer.from(
+      '{"id":"a","timestamp":"2024-01-15T10:30:45.123Z","level":6,"daemon":"d","message":"m\\u001b","pid":1,"hostname":null}',
+    );
     const entry = JSON.parse(odd.toString()) as LogEntry;
     expect(written([odd], 'rfc5424', undefined, 'file')[0]?.toString()).toBe(formatSyslogLine(entry, 'rfc5424'));
   });

@@ -183,9 +183,7 @@ export class SyslogWriter {
     const value = view.text(span);
     this.#dirty = true;
     sink.latin1(
-      tag
-        ? headerField(value, max, HAS_NOT_TAG, NOT_TAG, '-')
-        : headerField(value, max, HAS_NOT_PRINTUSASCII, NOT_PRINTUSASCII, '-'),
+      tag ? headerField(value, max, HAS_NOT_TAG, NOT_TAG, '-') : headerField(value, max, HAS_NOT_PRINTUSASCII, NOT_PRINTUSASCII, '-'),
     );
   }
 

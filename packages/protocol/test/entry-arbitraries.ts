@@ -105,7 +105,7 @@ export const storedEntry: fc.Arbitrary<LogEntry> = fc
   })
   .map((e) => {
     if (e.peer === undefined) delete (e as Partial<LogEntry>).peer;
-    return e as LogEntry;
+    return e;
   });
 
 /**
