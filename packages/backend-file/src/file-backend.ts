@@ -2,8 +2,9 @@
 // rotator; cutting a torn line at open; the ids stored last; errors and metrics per the contract.
 import { EventEmitter } from 'node:events';
 import {
+  ByteSink,
+  SyslogWriter,
   closedError,
-  formatSyslogLine,
   readLeadingId,
   type Backend,
   type BackendContext,
@@ -21,7 +22,7 @@ import {
   type RotatorError,
   type RotatingFileWriterOptions,
 } from '@logstream/rotator';
-import { formatHuman } from './human-format';
+import { HumanWriter } from './human-format';
 
 /** Line format of the file backend. */
 export type FileFormat = 'json' | 'human' | 'syslog';
@@ -33,7 +34,7 @@ const FORMATS: readonly FileFormat[] = ['json', 'human', 'syslog'];
 /** Options of {@link FileBackend}: the rotator's options plus the line format. */
 export interface FileBackendOptions extends RotatingFileWriterOptions {
   /**
-   * `json` (default): one entry a line, exactly the LogEntry fields; `human` ({@link formatHuman});
+   * `json` (default): one entry a line, exactly the LogEntry fields; `human` (`formatHuman`);
    * `syslog` (`formatSyslogLine`: RFC 5424, or RFC 3164 per `syslog.format`). The last two escape
    * every control, bidi and line-separator character, so one entry is one line.
    */
@@ -50,7 +51,7 @@ export interface FileBackendOptions extends RotatingFileWriterOptions {
 /**
  * Writes entries to `<directory>/current.log` through {@link RotatingFileWriter}: one buffer,
  * and so one write, per batch. In the json format the entries' canonical bytes are written as
- * they came; the other formats decode the batch once.
+ * they came; the other formats are written from those bytes too (no decode per entry).
  *
  * Reports each failure of background work (rotation, compression, retention deletes, directory
  * scans) as a `RotatorError` naming the operation, the file and the errno (`rotate failed for
@@ -63,9 +64,10 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   readonly name: string;
   readonly format: FileFormat;
   readonly writer: RotatingFileWriter;
-  readonly #syslog: (SyslogFormatOptions & { format?: SyslogFormat }) | undefined;
   #closed = false;
   #reportError: ((error: Error) => void) | undefined;
+  // Formats from each line's bytes (no JSON.parse per entry): one buffer per batch.
+  readonly #lineWriter: Pick<HumanWriter, 'writeLine'> | undefined;
 
   /** @throws RangeError for an option out of range, naming it (`name`, `format`, the writer's). */
   constructor(options: FileBackendOptions) {
@@ -79,7 +81,13 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
     if (!FORMATS.includes(this.format)) {
       throw new RangeError(`format must be 'json', 'human' or 'syslog', got ${JSON.stringify(this.format)}`);
     }
-    this.#syslog = options.syslog;
+    const syslog = options.syslog;
+    this.#lineWriter =
+      this.format === 'human'
+        ? new HumanWriter()
+        : this.format === 'syslog'
+          ? new SyslogWriter(syslog?.format ?? 'rfc5424', syslog, 'file')
+          : undefined;
     this.writer = new RotatingFileWriter(options);
     this.writer.on('error', (error: RotatorError) => {
       if (this.#reportError !== undefined) this.#reportError(error);
@@ -120,15 +128,15 @@ export class FileBackend extends EventEmitter<BackendEvents> implements Backend 
   }
 
   #encode(batch: EntryBatch): Buffer {
-    if (this.format === 'json') return batch.ndjson();
-    let text = '';
-    if (this.format === 'human') {
-      for (const entry of batch.entries()) text += `${formatHuman(entry)}\n`;
-    } else {
-      const flavour = this.#syslog?.format ?? 'rfc5424';
-      for (const entry of batch.entries()) text += `${formatSyslogLine(entry, flavour, this.#syslog)}\n`;
+    const writer = this.#lineWriter;
+    if (writer === undefined) return batch.ndjson();
+    const lines = batch.lines;
+    const sink = new ByteSink(batch.byteLength + 64 * lines.length);
+    for (const line of lines) {
+      writer.writeLine(line, sink);
+      sink.byte(0x0a);
     }
-    return Buffer.from(text, 'utf8');
+    return sink.bytes();
   }
 
   flush(): Promise<void> {

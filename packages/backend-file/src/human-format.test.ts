@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { LogEntry } from '@logstream/protocol';
+import { ByteSink, encodeEntry, type LogEntry } from '@logstream/protocol';
 import { expectOneSafeLine, hostileEntry, sampleEntry } from '@logstream/test-support';
-import { formatHuman } from './human-format';
+import { storedLine } from '../../protocol/test/entry-arbitraries';
+import { HumanWriter, formatHuman } from './human-format';
 
 const entry = (over: Partial<LogEntry> = {}): LogEntry => ({ ...sampleEntry({ id: 'id-1' }), ...over });
 const nastyEntry: fc.Arbitrary<LogEntry> = hostileEntry();
@@ -76,5 +77,52 @@ describe('formatHuman', () => {
     expect(formatHuman(entry({ message: 'a\u001b[2J\r\u0000\u0007\u0085\u202e\u2028\t\\n', fields: { k: '\u001b' } }))).toBe(
       '2024-01-15T10:30:45.123Z INFO  web-server[1234]: a\\u001b[2J\\r\\u0000\\u0007\\u0085\\u202e\\u2028\\t\\\\n k="\\u001b"',
     );
+  });
+});
+
+describe('HumanWriter (byte path) against formatHuman (object path)', () => {
+  it('writes the same bytes for any entry, its peer absent, null or known', () => {
+    fc.assert(
+      fc.property(fc.array(storedLine, { minLength: 1, maxLength: 4 }), (items) => {
+        const writer = new HumanWriter();
+        const sink = new ByteSink(64);
+        for (const { line } of items) {
+          writer.writeLine(line, sink);
+          sink.byte(0x0a);
+        }
+        const want = items.map(({ entry }) => `${formatHuman(entry)}\n`).join('');
+        expect(sink.bytes().toString('hex')).toBe(Buffer.from(want).toString('hex'));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
+
+describe('formatHuman with the sender as the kernel says (peer)', () => {
+  const line = (e: LogEntry): string => {
+    const sink = new ByteSink();
+    new HumanWriter().writeLine(Buffer.from(encodeEntry(e)), sink);
+    const text = sink.bytes().toString();
+    expect(text).toBe(formatHuman(e));
+    return text;
+  };
+
+  it('shows the trusted pid in brackets, then uid, comm and unit; the claimed pid stays in json only', () => {
+    expect(
+      line(entry({ fields: {}, peer: { pid: 4321, uid: 1000, gid: 1000, comm: 'node', exe: '/usr/bin/node', unit: 'web.service' } })),
+    ).toBe('2024-01-15T10:30:45.123Z INFO  web-server[4321] uid=1000 comm=node unit=web.service: Request processed');
+    expect(line(entry({ fields: {}, pid: null, peer: { pid: 9, uid: 0, gid: 0 } }))).toBe(
+      '2024-01-15T10:30:45.123Z INFO  web-server[9] uid=0: Request processed',
+    );
+  });
+
+  it('quotes a comm or unit that could forge the prefix', () => {
+    expect(line(entry({ fields: {}, peer: { pid: 5, uid: 1, gid: 1, comm: 'x]: y', unit: '' } }))).toBe(
+      '2024-01-15T10:30:45.123Z INFO  web-server[5] uid=1 comm="x]: y" unit="": Request processed',
+    );
+  });
+
+  it('says so when the server could not read the credentials (peer null)', () => {
+    expect(line(entry({ fields: {}, peer: null }))).toBe('2024-01-15T10:30:45.123Z INFO  web-server[1234] peer=unknown: Request processed');
   });
 });

@@ -147,7 +147,6 @@ describe('FileBackend human and syslog files under hostile entries', () => {
   }
 });
 
-
 describe('FileBackend and the Backend contract', () => {
   it('takes a name (default "file") for logs and metric labels, and refuses an empty one naming the option', () => {
     expect(new FileBackend({ directory: dir }).name).toBe('file');

@@ -76,7 +76,8 @@ function digits(n: number): number {
 const nameCache = new Map<string, string>();
 const NAME_CACHE_MAX = 4096;
 
-function cachedFieldName(key: string): string {
+/** {@link journalFieldName} of `key`, from a bounded cache. */
+export function cachedFieldName(key: string): string {
   let name = nameCache.get(key);
   if (name === undefined) {
     if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
@@ -86,7 +87,8 @@ function cachedFieldName(key: string): string {
   return name;
 }
 
-function uniqueName(name: string, used: Set<string>): string {
+/** `name`, or `name_2`, `name_3`… when `used` has it already. */
+export function uniqueName(name: string, used: Set<string>): string {
   if (!used.has(name)) return name;
   for (let i = 2; ; i++) {
     const suffix = `_${i}`;
@@ -102,6 +104,9 @@ function buildFields(entry: LogEntry, identifier: string, maxDirect: number): { 
     makeField('SYSLOG_IDENTIFIER', identifier),
   ];
   if (entry.pid !== null && entry.pid !== undefined) fields.push(makeField('SYSLOG_PID', String(entry.pid)));
+  // journald adds OBJECT_UID, OBJECT_COMM, OBJECT_EXE, OBJECT_SYSTEMD_UNIT… for this pid itself
+  // when the sender (this server) runs as root, as it does for the trusted _PID of a sender.
+  if (entry.peer !== undefined && entry.peer !== null) fields.push(makeField('OBJECT_PID', String(entry.peer.pid)));
   fields.push(
     makeField('LOGSTREAM_ID', entry.id),
     makeField('LOGSTREAM_DAEMON', entry.daemon),
@@ -200,7 +205,8 @@ function serialize(fields: readonly Field[], total: number): Buffer {
  * | `MESSAGE` | `message` |
  * | `PRIORITY` | `level` (0–7) |
  * | `SYSLOG_IDENTIFIER` | `options.syslogIdentifier`, else `daemon` |
- * | `SYSLOG_PID` | `pid` (left out when null) |
+ * | `SYSLOG_PID` | `pid`, the client's word (left out when null) |
+ * | `OBJECT_PID` | `peer.pid`, the sender as the kernel says (left out without `peer`); journald adds `OBJECT_UID`, `OBJECT_COMM`, `OBJECT_EXE`, `OBJECT_SYSTEMD_UNIT`… for it when the server runs as root |
  * | `LOGSTREAM_ID` | `id` |
  * | `LOGSTREAM_DAEMON` | `daemon` |
  * | `LOGSTREAM_TIMESTAMP` | `timestamp`, as sent (RFC 3339) |

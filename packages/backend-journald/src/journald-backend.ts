@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
   Backoff,
+  ByteSink,
   LogStreamError,
   backendEventSamples,
   closedError,
@@ -21,7 +22,8 @@ import {
   type UnixDgramModule,
   type UnixDgramSocket,
 } from '@logstream/unix-dgram';
-import { DEFAULT_MAX_ENTRY_BYTES, MIN_MAX_ENTRY_BYTES, encodeJournalEntry, type EncodedJournalEntry } from './encode-journal-entry';
+import { DEFAULT_MAX_ENTRY_BYTES, MIN_MAX_ENTRY_BYTES, type EncodedJournalEntry } from './encode-journal-entry';
+import { JournalEntryWriter } from './journal-entry-writer';
 
 /** journald's native-protocol socket (SOCK_DGRAM) of the main instance. */
 export const DEFAULT_JOURNALD_SOCKET = '/run/systemd/journal/socket';
@@ -79,7 +81,10 @@ const YIELD_EVERY_ENTRIES = 512;
 
 /** One entry on its way: what a send carries over a congestion wait. */
 interface Delivery {
-  entry: LogEntry;
+  /** The entry's stored line. */
+  line: Buffer;
+  /** Where datagrams of this write are encoded. */
+  sink: ByteSink;
   /** Encoded again, smaller, when the socket's datagram limit turns out lower (EMSGSIZE). */
   encoded: EncodedJournalEntry;
   /** Failed sends so far (journald gone): one reconnect and resend, then give up. */
@@ -134,7 +139,7 @@ export class JournaldBackend implements Backend {
   readonly name: string;
   /** The socket entries are sent to. */
   readonly socketPath: string;
-  readonly #syslogIdentifier: string | undefined;
+  readonly #writer: JournalEntryWriter;
   #maxEntryBytes: number;
   readonly #fixedMaxEntryBytes: boolean;
   #unix: UnixDgramModule | undefined;
@@ -175,7 +180,7 @@ export class JournaldBackend implements Backend {
         code: 'CONFIG',
       });
     }
-    this.#syslogIdentifier = options.syslogIdentifier;
+    this.#writer = new JournalEntryWriter(options.syslogIdentifier);
     const max = options.maxEntryBytes;
     if (max !== undefined && !(Number.isInteger(max) && max >= MIN_MAX_ENTRY_BYTES)) {
       throw new LogStreamError('config', `journald: maxEntryBytes: expected an integer >= ${MIN_MAX_ENTRY_BYTES}, got ${max}`, {
@@ -252,13 +257,15 @@ export class JournaldBackend implements Backend {
         ? this.#closedError()
         : new LogStreamError('io', 'journald backend: write() before open()', { code: 'BACKEND' });
     }
-    const entries = batch.entries();
+    const lines = batch.lines;
     let i = this.#resume !== undefined && this.#resume.batch === batch ? this.#resume.next : 0;
     this.#resume = undefined;
-    for (let sent = 0; i < entries.length; i++, sent++) {
+    // The datagrams are views of one buffer per write, encoded from each line's bytes.
+    const sink = new ByteSink(Math.min(batch.byteLength, 4 * 1024 * 1024) + 160 * (lines.length - i));
+    for (let sent = 0; i < lines.length; i++, sent++) {
       if (sent > 0 && sent % YIELD_EVERY_ENTRIES === 0) await yieldToLoop();
-      const entry = entries[i] as LogEntry;
-      const delivery: Delivery = { entry, encoded: this.#encode(entry), failures: 0 };
+      const line = lines[i] as Buffer;
+      const delivery: Delivery = { line, sink, encoded: this.#encode(line, sink), failures: 0 };
       // Sending is synchronous: only a full socket queue makes this wait.
       let result = this.#send(delivery);
       while (result === 'congestion') {
@@ -321,14 +328,13 @@ export class JournaldBackend implements Backend {
    * for 'writable' on the current socket, then call again with the same delivery.
    */
   #send(delivery: Delivery): 'sent' | 'congestion' | LogStreamError {
-    const { entry } = delivery;
     for (;;) {
       if (this.#state === 'closed') return this.#closedError();
       if (this.#socket === undefined) {
         const error = this.#reconnect();
         if (error !== undefined) {
           this.#scheduleReconnect();
-          return this.#deliveryError(entry, error);
+          return this.#deliveryError(delivery.line, error);
         }
       }
       const encoded = delivery.encoded;
@@ -353,22 +359,22 @@ export class JournaldBackend implements Backend {
       if (error.code === 'EMSGSIZE' && encoded.data.length > MIN_MAX_ENTRY_BYTES) {
         // This socket's limit is lower than we computed (another kernel, a tuned sysctl): learn it.
         this.#maxEntryBytes = Math.max(MIN_MAX_ENTRY_BYTES, Math.min(this.#maxEntryBytes, Math.floor(encoded.data.length * 0.9)));
-        delivery.encoded = this.#encode(entry);
+        delivery.encoded = this.#encode(delivery.line, delivery.sink);
         continue;
       }
-      if (error.code === 'EMSGSIZE') return this.#deliveryError(entry, error);
+      if (error.code === 'EMSGSIZE') return this.#deliveryError(delivery.line, error);
       // The peer is gone (journald stopped or restarted: ECONNREFUSED). A datagram that failed
       // was not delivered, so reconnecting and sending it again is safe; once, then give up.
       this.#dropSocket();
       if (++delivery.failures > 1) {
         this.#scheduleReconnect();
-        return this.#deliveryError(entry, error);
+        return this.#deliveryError(delivery.line, error);
       }
     }
   }
 
-  #encode(entry: LogEntry): EncodedJournalEntry {
-    return encodeJournalEntry(entry, { syslogIdentifier: this.#syslogIdentifier, maxEntryBytes: this.#maxEntryBytes });
+  #encode(line: Buffer, sink: ByteSink): EncodedJournalEntry {
+    return this.#writer.write(line, sink, this.#maxEntryBytes);
   }
 
   /** Opens a socket and connects it; returns the error instead of throwing. */
@@ -458,10 +464,11 @@ export class JournaldBackend implements Backend {
     });
   }
 
-  #deliveryError(entry: LogEntry, cause: NodeJS.ErrnoException): LogStreamError {
+  #deliveryError(line: Buffer, cause: NodeJS.ErrnoException): LogStreamError {
+    const { id } = JSON.parse(line.toString('utf8')) as LogEntry;
     return new LogStreamError(
       'io',
-      `journald backend: cannot deliver entry ${entry.id} to ${this.socketPath}: ${cause.syscall ?? 'send'} ${cause.code}; ` +
+      `journald backend: cannot deliver entry ${id} to ${this.socketPath}: ${cause.syscall ?? 'send'} ${cause.code}; ` +
         `${hint(cause.code)}`,
       { code: 'BACKEND', cause },
     );

@@ -3,9 +3,8 @@
 // Options, transports and the reconnect loop live in their own modules.
 import { EventEmitter } from 'node:events';
 import {
+  ByteSink,
   closedError,
-  formatRfc3164,
-  formatRfc5424,
   backendEventSamples,
   droppedEntriesSample,
   type Backend,
@@ -13,12 +12,11 @@ import {
   type BackendEvents,
   type BackendMetric,
   type EntryBatch,
-  type LogEntry,
   type SyslogFormat,
   type SyslogFormatOptions,
 } from '@logstream/protocol';
 import { FrameQueue, type Frame } from './frame-queue';
-import { frameMessage } from './framing';
+import { FrameWriter } from './frame-writer';
 import { resolveSyslogOptions, type SyslogBackendOptions } from './options';
 import { RecentCounter } from './recent-counter';
 import { ReconnectLoop } from './reconnect-loop';
@@ -106,6 +104,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
   readonly format: SyslogFormat;
   readonly facility: number;
   readonly #formatOptions: SyslogFormatOptions;
+  readonly #frames: FrameWriter;
   readonly #queue: FrameQueue;
   readonly #recent: RecentCounter;
   readonly #flushTimeoutMs: number;
@@ -174,6 +173,7 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
       },
     };
     this.#transport = createTransport(resolved, hooks);
+    this.#frames = new FrameWriter(this.format, this.#formatOptions, this.#transport.framing, this.#transport.maxMessageBytes);
     this.#link = new ReconnectLoop(this.#transport, {
       onUp: (reconnect) => this.#onUp(reconnect),
       onDown: (error, unsent) => this.#onDown(error, unsent),
@@ -235,18 +235,16 @@ export class SyslogBackend extends EventEmitter<BackendEvents> implements Backen
       if (previous !== undefined) this.#partial.set(batch, previous);
       throw signal.reason;
     }
-    const format = this.format === 'rfc3164' ? formatRfc3164 : formatRfc5424;
-    const formatOptions = this.#formatOptions;
-    const framing = this.#transport.framing;
-    const maxMessageBytes = this.#transport.maxMessageBytes;
     const queue = this.#queue;
     const owner = {};
     let lastSeq = previous?.lastSeq ?? 0;
     let pushed = 0;
     try {
-      const entries = left > 0 ? batch.entries() : [];
-      for (let i = skip; i < entries.length; i++) {
-        const { frame, truncated } = frameMessage(format(entries[i] as LogEntry, formatOptions), framing, maxMessageBytes);
+      // Frames are formatted from each line's bytes into one buffer per write (views of it).
+      const lines = batch.lines;
+      const sink = new ByteSink(left > 0 ? batch.byteLength + 96 * left : 64);
+      for (let i = skip; i < lines.length; i++) {
+        const { frame, truncated } = this.#frames.write(lines[i] as Buffer, sink);
         if (!queue.hasRoom(frame.length)) {
           this.#pump();
           await this.#until(() => queue.hasRoom(frame.length), signal);

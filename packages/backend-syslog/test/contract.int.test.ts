@@ -70,7 +70,11 @@ describe('SyslogBackend and the Backend contract', () => {
       backend.metrics().find((s) => s.name === name && JSON.stringify(s.labels ?? {}) === JSON.stringify(labels ?? {}));
     expect(sample('logstream_backend_buffered_entries')).toMatchObject({ type: 'gauge', value: 7 });
     expect(sample('logstream_backend_buffered_bytes')?.value).toBeGreaterThan(0);
-    await until(() => (sample('logstream_backend_events_total', { event: 'connect_errors' })?.value ?? 0) >= 1, 20_000, 'connect errors counted');
+    await until(
+      () => (sample('logstream_backend_events_total', { event: 'connect_errors' })?.value ?? 0) >= 1,
+      20_000,
+      'connect errors counted',
+    );
     controller.abort(new Error('given up'));
     await expect(write).rejects.toThrow('given up');
     expect(sample('logstream_dropped_entries_total', { reason: 'aborted' })).toMatchObject({ type: 'counter', value: 7 });

@@ -177,6 +177,29 @@ describe('SyslogBackend against a real rsyslogd', () => {
     }
   });
 
+  it('sends the trusted peer pid as PROCID / [PID] (the entry pid when the server could not read it)', async () => {
+    for (const options of [{ server: `tcp://127.0.0.1:${peer.tcpPort}` }, { socketPath: peer.socket }]) {
+      const run = randomUUID();
+      const backend = makeBackend(options);
+      await backend.open();
+      const [known, unknown] = entries(run, 2);
+      const sent = [
+        { ...(known as LogEntry), peer: { pid: 31337, uid: 1000, gid: 1000, comm: 'web' } },
+        { ...(unknown as LogEntry), peer: null },
+      ];
+      await backend.write(EntryBatch.fromEntries(sent));
+      await backend.flush();
+      const got = await received(run, 2);
+      const procid = new Map(got.map((m) => [Number(/ #(\d+) /.exec(m.msg)?.[1]), m.procid]));
+      expect(procid).toEqual(
+        new Map([
+          [0, '31337'],
+          [1, '4242'],
+        ]),
+      );
+    }
+  });
+
   it('cuts an oversized message at a character boundary and counts it', async () => {
     const run = randomUUID();
     const backend = makeBackend({ server: `tcp://127.0.0.1:${peer.tcpPort}`, maxMessageBytes: 1000 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 // A real server from the library (client devDepends on core; core does not depend on client).
 import { LogServer, MemoryBackend } from '@logstream/core';
 import { LogClient, LogStreamError, type ClientConfig, type LogClientEvents } from '../src/index';
-import { tempDir, until } from '../../../apps/server/test/helpers';
+import { tempDir, until } from '@logstream/test-support';
 
 let dir: string;
 let cleanup: () => Promise<void>;

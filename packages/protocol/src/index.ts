@@ -60,6 +60,13 @@ export {
   formatSyslogLine,
   escapeSyslogText,
   formatStructuredData,
+  syslogPid,
 } from './syslog-format';
 export type { SyslogFormat, SyslogFormatOptions } from './syslog-format';
+export { EntryView, JsonObjectReader, TextSpan, decodeSpan } from './canonical-reader';
+export type { JsonValueKind } from './canonical-reader';
+export { ByteSink } from './byte-sink';
+export { allBytesIn, byteTable, hasUnsafeText, isUtcMillis } from './byte-classes';
+export { SyslogWriter } from './syslog-writer';
+export type { SyslogTextMode } from './syslog-writer';
 export { Backoff } from './backoff';

@@ -88,14 +88,14 @@ const NIL = '-';
 const BOM = '\ufeff';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 // PRINTUSASCII is %d33-126 (RFC 5424 §6).
-const NOT_PRINTUSASCII = /[^\x21-\x7e]/g;
-const HAS_NOT_PRINTUSASCII = /[^\x21-\x7e]/;
+export const NOT_PRINTUSASCII = /[^\x21-\x7e]/g;
+export const HAS_NOT_PRINTUSASCII = /[^\x21-\x7e]/;
 // SD-NAME: PRINTUSASCII except '=', SP, ']' and '"' (SP is already outside PRINTUSASCII).
 const NOT_SD_NAME = /[^\x21\x23-\x3c\x3e-\x5c\x5e-\x7e]/g;
 const HAS_NOT_SD_NAME = /[^\x21\x23-\x3c\x3e-\x5c\x5e-\x7e]/;
 // RFC 3164 TAG: printable ASCII without ':', '[' and ']', which receivers read as its end.
-const NOT_TAG = /[^\x21-\x39\x3b-\x5a\x5c\x5e-\x7e]/g;
-const HAS_NOT_TAG = /[^\x21-\x39\x3b-\x5a\x5c\x5e-\x7e]/;
+export const NOT_TAG = /[^\x21-\x39\x3b-\x5a\x5c\x5e-\x7e]/g;
+export const HAS_NOT_TAG = /[^\x21-\x39\x3b-\x5a\x5c\x5e-\x7e]/;
 const PARAM_ESCAPE = /["\\\]]/g;
 const HAS_PARAM_ESCAPE = /["\\\]]/;
 const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -104,7 +104,7 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz
  * Makes `value` a valid header field: characters outside the allowed set become `_`, and it is
  * cut to `max` characters. An empty result is `fallback`.
  */
-function headerField(value: string | null | undefined, max: number, test: RegExp, replace: RegExp, fallback: string): string {
+export function headerField(value: string | null | undefined, max: number, test: RegExp, replace: RegExp, fallback: string): string {
   if (value === null || value === undefined || value.length === 0) return fallback;
   let s = test.test(value) ? value.replace(replace, '_') : value;
   if (s.length > max) s = s.slice(0, max);
@@ -150,12 +150,27 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-function pri(entry: LogEntry, options: SyslogFormatOptions | undefined): string {
+/** `<PRI>` of a level under the options' facility. */
+export function priOf(level: number, options: SyslogFormatOptions | undefined): string {
   const facility = options?.facility ?? DEFAULT_SYSLOG_FACILITY;
   // Out-of-range values would make an invalid PRI; clamp rather than throw on the hot path.
   const f = Number.isInteger(facility) && facility >= 0 && facility <= 23 ? facility : DEFAULT_SYSLOG_FACILITY;
-  const level = Number.isInteger(entry.level) && entry.level >= 0 && entry.level <= 7 ? entry.level : 6;
-  return `<${f * 8 + level}>`;
+  const l = Number.isInteger(level) && level >= 0 && level <= 7 ? level : 6;
+  return `<${f * 8 + l}>`;
+}
+
+function pri(entry: LogEntry, options: SyslogFormatOptions | undefined): string {
+  return priOf(entry.level, options);
+}
+
+/**
+ * The PROCID / `[PID]` of an entry: the sender's pid as the kernel says (`peer.pid`) when the
+ * server recorded it, else the entry's own `pid` (the client's word), else null.
+ */
+export function syslogPid(entry: LogEntry): number | null {
+  const peer = entry.peer;
+  if (peer !== undefined && peer !== null) return peer.pid;
+  return entry.pid ?? null;
 }
 
 /**
@@ -192,7 +207,8 @@ export function formatStructuredData(fields: Readonly<Record<string, string>>, s
  *
  * - PRI is `facility * 8 + level`.
  * - TIMESTAMP has milliseconds and keeps the entry's offset ({@link formatRfc5424Timestamp}).
- * - HOSTNAME (≤255), APP-NAME (the daemon, ≤48), PROCID (the pid, ≤128) and MSGID (≤32) are
+ * - HOSTNAME (≤255), APP-NAME (the daemon, ≤48), PROCID (≤128: the sender's pid as the kernel
+ *   says, `peer.pid`, when the entry has `peer`; else the entry's `pid`) and MSGID (≤32) are
  *   PRINTUSASCII: other characters become `_`, longer values are cut, a missing value is `-`.
  * - The fields are one SD-ELEMENT ({@link formatStructuredData}), or `-` when there are none.
  * - MSG is the message as is (UTF-8, newlines kept), without a BOM unless `utf8Bom` is set; an
@@ -201,7 +217,8 @@ export function formatStructuredData(fields: Readonly<Record<string, string>>, s
 export function formatRfc5424(entry: LogEntry, options?: SyslogFormatOptions): string {
   const hostname = headerField(entry.hostname ?? options?.hostname, 255, HAS_NOT_PRINTUSASCII, NOT_PRINTUSASCII, NIL);
   const appName = headerField(options?.appName ?? entry.daemon, 48, HAS_NOT_PRINTUSASCII, NOT_PRINTUSASCII, NIL);
-  const procId = entry.pid === null || entry.pid === undefined ? NIL : String(entry.pid).slice(0, 128);
+  const pid = syslogPid(entry);
+  const procId = pid === null ? NIL : String(pid).slice(0, 128);
   const msgId = headerField(options?.msgId, 32, HAS_NOT_PRINTUSASCII, NOT_PRINTUSASCII, NIL);
   const sd = formatStructuredData(entry.fields ?? {}, options?.sdId);
   const head = `${pri(entry, options)}1 ${formatRfc5424Timestamp(entry.timestamp)} ${hostname} ${appName} ${procId} ${msgId} ${sd}`;
@@ -217,12 +234,14 @@ export function formatRfc5424(entry: LogEntry, options?: SyslogFormatOptions): s
  * TIMESTAMP is local time ({@link formatRfc3164Timestamp}). HOSTNAME is PRINTUSASCII (others
  * become `_`), `-` when unknown, and left out with `omitHostname` (the local-socket form
  * `<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`). TAG is the daemon name cut to 32 characters, with `:`, `[`,
- * `]` and non-printable characters made `_`; `[PID]` follows when the pid is known. RFC 3164 has
+ * `]` and non-printable characters made `_`; `[PID]` follows when the pid is known (`peer.pid`
+ * when the entry has `peer`, else the entry's `pid`). RFC 3164 has
  * no structured data: the fields are not carried.
  */
 export function formatRfc3164(entry: LogEntry, options?: SyslogFormatOptions): string {
   const tag = headerField(options?.appName ?? entry.daemon, 32, HAS_NOT_TAG, NOT_TAG, NIL);
-  const pid = entry.pid === null || entry.pid === undefined ? '' : `[${entry.pid}]`;
+  const procId = syslogPid(entry);
+  const pid = procId === null ? '' : `[${procId}]`;
   const head = `${pri(entry, options)}${formatRfc3164Timestamp(entry.timestamp)} `;
   if (options?.omitHostname === true) return `${head}${tag}${pid}: ${entry.message}`;
   const hostname = headerField(entry.hostname ?? options?.hostname, 255, HAS_NOT_PRINTUSASCII, NOT_PRINTUSASCII, NIL);

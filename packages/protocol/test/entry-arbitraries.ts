@@ -1,0 +1,122 @@
+// fast-check arbitraries of stored entries for the byte-path property tests of every output
+// format (protocol's syslog writer, the file backend's human format, journald's encoder): the
+// characters that must be escaped somewhere, unicode, long values, null pid/hostname, and
+// `peer` absent, null or known.
+import fc from 'fast-check';
+import { encodeEntry } from '../src/canonical-line';
+import type { LogEntry, PeerIdentity } from '../src/entry';
+
+const SPECIALS = [
+  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
+  '\u007f',
+  '\u0080',
+  '\u0085',
+  '\u009f',
+  '\u00a0',
+  '\u061c',
+  '\u200e',
+  '\u200f',
+  '\u2028',
+  '\u2029',
+  '\u202a',
+  '\u202e',
+  '\u2066',
+  '\u2069',
+  '\u3000',
+  '\ufeff',
+  '\ud800',
+  '\udc00',
+  '\ud83c\udf89',
+  'é',
+  '日本',
+  '\\',
+  '\\n',
+  '"',
+  '=',
+  ' ',
+  '[',
+  ']',
+  ':',
+  '#',
+  '#012',
+  '#0',
+  'sshd[1]: ',
+];
+
+/** Strings mixing the special characters above with any code unit and plain ASCII. */
+export const nastyString = (maxLength = 30): fc.Arbitrary<string> =>
+  fc.string({
+    unit: fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(...SPECIALS) },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+      { weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 4 }) },
+    ),
+    maxLength,
+  });
+
+/** Names as the schema allows them (1..max characters without C0 controls or DEL). */
+const name = (max: number): fc.Arbitrary<string> =>
+  fc.oneof(
+    fc.constantFrom('web-server', 'a', 'sshd[1]: Accepted', 'x'.repeat(max), 'Zürich', 'host#123', 'a b', 'p]q'),
+    // eslint-disable-next-line no-control-regex
+    nastyString(40).filter((s) => s.length > 0 && s.length <= max && !/[\u0000-\u001f\u007f]/.test(s)),
+  );
+
+const TIMESTAMPS = [
+  '2024-01-15T10:30:45.123Z',
+  '2024-01-15T10:30:45.999Z',
+  '2024-07-01T00:00:00.000Z',
+  '2016-12-31T23:59:60.500Z',
+  '2024-01-15t10:30:45z',
+  '2024-01-15T10:30:45.1+02:00',
+  '2024-01-15T10:30:45.123456789-05:30',
+  '2024-01-15T10:30:45Z',
+];
+
+const peer: fc.Arbitrary<PeerIdentity | null | undefined> = fc.oneof(
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.record(
+    {
+      pid: fc.integer({ min: 1, max: 4194304 }),
+      uid: fc.integer({ min: 0, max: 4294967295 }),
+      gid: fc.integer({ min: 0, max: 4294967295 }),
+      comm: nastyString(15),
+      exe: fc.oneof(fc.constant('/usr/bin/node'), nastyString(40)),
+      unit: fc.oneof(fc.constant('web.service'), nastyString(20)),
+    },
+    { requiredKeys: ['pid', 'uid', 'gid'] },
+  ),
+);
+
+/** A stored entry, with `peer` left out when the arbitrary says absent. */
+export const storedEntry: fc.Arbitrary<LogEntry> = fc
+  .record({
+    id: fc.oneof(fc.uuid(), name(128)),
+    timestamp: fc.constantFrom(...TIMESTAMPS),
+    level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<LogEntry['level']>,
+    daemon: name(255),
+    message: fc.oneof(nastyString(60), fc.constant(''), fc.string({ minLength: 300, maxLength: 3000 })),
+    fields: fc.dictionary(fc.oneof(name(40), fc.constant('x'.repeat(60))), fc.oneof(nastyString(), fc.string({ maxLength: 500 })), {
+      maxKeys: 6,
+    }),
+    pid: fc.oneof(fc.constant(null), fc.integer({ min: 0, max: 4294967295 })),
+    hostname: fc.oneof(fc.constant(null), name(255)),
+    peer,
+  })
+  .map((e) => {
+    if (e.peer === undefined) delete (e as Partial<LogEntry>).peer;
+    return e;
+  });
+
+/**
+ * An entry and its stored line: usually the canonical encoding, sometimes the same object in
+ * another key order with spaces (the reader takes keys as the line spells them).
+ */
+export const storedLine: fc.Arbitrary<{ entry: LogEntry; line: Buffer }> = fc
+  .tuple(storedEntry, fc.boolean(), fc.boolean())
+  .map(([entry, reorder, spaced]) => {
+    if (!reorder) return { entry, line: Buffer.from(encodeEntry(entry)) };
+    const reversed = Object.fromEntries(Object.entries(entry).reverse());
+    return { entry, line: Buffer.from(JSON.stringify(reversed, null, spaced ? 1 : 0).replace(/\n/g, ' ')) };
+  });
