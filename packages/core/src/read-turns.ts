@@ -13,12 +13,6 @@ import type { Connection } from './connection';
  */
 export const TURN_MS = 1;
 
-/**
- * Connections waiting for their turn that may each read one chunk ahead (see ReadTurns): at most
- * this many times 64 KiB buffered.
- */
-const READ_AHEAD_CONNECTIONS = 32;
-
 /** One connection's share of the turns (scheduler state, apart from its protocol state). */
 export class TurnState {
   /** Milliseconds spent on this connection since it last waited for the others. */
@@ -125,12 +119,7 @@ export class ReadTurns {
   /** Pauses `conn` until the other connections' data of this turn of the event loop is read. */
   #yield(conn: Connection): void {
     conn.turn.paused = true;
-    // A paused stream still reads one more chunk (up to 64 KiB) into its buffer, ready for the
-    // next turn: worth it for a few busy connections (no extra turn of the event loop to read
-    // again), not for hundreds, where it is what their memory goes to. Past a few, a waiting
-    // connection stops reading at once.
-    if (this.#waiting.length < READ_AHEAD_CONNECTIONS) conn.socket.pause();
-    else conn.pauseReading();
+    conn.pauseReading();
     this.#waiting.push(conn);
     if (this.#waiting.length > 1) return;
     // setImmediate runs after this turn's reads.
