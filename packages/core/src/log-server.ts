@@ -216,11 +216,11 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     this.#gate = new PressureGate(options.maxInflightBytes ?? 16 * 1024 * 1024, () => this.routes.some((r) => r.full), {
       pause: () => {
         this.counters.socketPauses++;
-        for (const conn of this.#conns) conn.pauseReading();
+        for (const conn of this.#conns) conn.socket.pause();
       },
       resume: () => {
         // A connection waiting for its turn is resumed when the turn comes.
-        for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.resumeReading();
+        for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.socket.resume();
       },
     });
     const gate = this.#gate;
@@ -614,7 +614,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
       this.#conns.delete(conn);
       this.#admission.leave(peer);
     });
-    if (this.#gate.paused) conn.pauseReading();
+    if (this.#gate.paused) socket.pause();
     this.emit('connection', this.#conns.size);
   }
 
