@@ -53,7 +53,7 @@ async function serve(config: string): Promise<{ pid: number; stderr: () => strin
   return { pid: proc.pid as number, stderr: () => err, proc };
 }
 
-type Report = { connections?: number; closed?: number; codes?: Record<string, number>; cycles?: number; acked?: number };
+type Report = { connections?: number; closed?: number; codes?: Record<string, number>; cycles?: number };
 
 /**
  * Runs the attacker fixture; resolves with its first report. `again()` asks a partial-line
@@ -128,16 +128,6 @@ describe('server memory under hostile connections', () => {
     expect(report.codes?.BUFFER_FULL).toBeGreaterThan(0);
     proc.stdin?.end();
     expect(server.proc.exitCode).toBe(null);
-  }, 180_000);
-
-  it('1,000 connections each sending a burst of 1,000 entries at once: every entry acknowledged, VmHWM < 200 MiB', async () => {
-    // Per-connection memory sized by use: 1,000 busy connections, each with a 210 KB backlog,
-    // must not each hold a full read buffer's worth (issue 20, goal 2).
-    const server = await serve('[server]\nmax_connections = 1001\n');
-    const { report } = await attack(['burst', sock, 1000, 1000]);
-    expect(report).toMatchObject({ connections: 1000, acked: 1000 });
-    await expectBounded(server.pid, `1000 x 1000-entry bursts (${JSON.stringify(report)})`);
-    await goodClientServed();
   }, 180_000);
 
   it('connect/abort churn (100,000 cycles or 60 s) on the default config: VmHWM < 200 MiB', async () => {

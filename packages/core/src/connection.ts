@@ -171,34 +171,6 @@ export class Connection {
     return this.ended && this.acked >= this.seq;
   }
 
-  /**
-   * Stops reading now, at the socket's handle: `socket.pause()` alone stops the 'data' events
-   * but lets the stream read on until its buffer is full (one more read of up to 64 KiB per
-   * paused connection: at 1,000 connections waiting for their turn or for backpressure, 64 MiB
-   * that nobody uses yet). See {@link resumeReading}.
-   */
-  pauseReading(): void {
-    const socket = this.socket;
-    socket.pause();
-    const handle = handleOf(socket);
-    if (handle?.reading === true) {
-      // What Node's own pause does for a socket with an `onread` buffer.
-      handle.reading = false;
-      handle.readStop();
-    }
-  }
-
-  /** Reads again after {@link pauseReading} (or `socket.pause()`). */
-  resumeReading(): void {
-    const socket = this.socket;
-    const handle = handleOf(socket);
-    if (handle !== undefined && handle.reading === false && !socket.destroyed && socket.readable) {
-      handle.reading = true;
-      handle.readStart();
-    }
-    socket.resume();
-  }
-
   /** Ends the server's side; destroys the socket if the peer has not closed within lingerMs. */
   finish(): void {
     if (this.finished) return;
@@ -301,18 +273,4 @@ export class Connection {
     }
     socket.write(encodeAck(this.acked));
   }
-}
-
-/** The part of a net.Socket's libuv handle that starts and stops reads (Node's `_handle`). */
-interface ReadHandle {
-  reading: boolean;
-  readStart(): number;
-  readStop(): number;
-}
-
-function handleOf(socket: Socket): ReadHandle | undefined {
-  const handle = (socket as unknown as { _handle?: Partial<ReadHandle> | null })._handle;
-  return handle != null && typeof handle.readStop === 'function' && typeof handle.readStart === 'function'
-    ? (handle as ReadHandle)
-    : undefined;
 }

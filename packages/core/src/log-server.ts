@@ -257,11 +257,11 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     this.#gate = new PressureGate(options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES, () => this.routes.some((r) => r.full), {
       pause: () => {
         this.counters.socketPauses++;
-        for (const conn of this.#conns) conn.pauseReading();
+        for (const conn of this.#conns) conn.socket.pause();
       },
       resume: () => {
         // A connection waiting for its turn is resumed when the turn comes.
-        for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.resumeReading();
+        for (const conn of this.#conns) if (!conn.turn.busy && !conn.refused) conn.socket.resume();
       },
     });
     const gate = this.#gate;
@@ -667,7 +667,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
       this.#conns.delete(conn);
       this.#admission.leave(peer);
     });
-    if (this.#gate.paused) conn.pauseReading();
+    if (this.#gate.paused) socket.pause();
     this.emit('connection', this.#conns.size);
   }
 

@@ -87,12 +87,7 @@ export class ReadTurns {
    */
   after(conn: Connection, chunk: Buffer, taken: number): void {
     const turn = conn.turn;
-    if (taken < chunk.length) {
-      const rest = chunk.subarray(taken);
-      // A small rest is copied: as a view it would keep the whole chunk (up to 64 KiB) alive
-      // for as long as the connection waits, once the lines cut from it are written.
-      turn.held = 2 * rest.length < chunk.buffer.byteLength ? Buffer.from(rest) : rest;
-    }
+    if (taken < chunk.length) turn.held = chunk.subarray(taken);
     if ((turn.held !== undefined || turn.ms >= TURN_MS) && !turn.paused) this.#yield(conn);
   }
 
@@ -119,7 +114,7 @@ export class ReadTurns {
   /** Pauses `conn` until the other connections' data of this turn of the event loop is read. */
   #yield(conn: Connection): void {
     conn.turn.paused = true;
-    conn.pauseReading();
+    conn.socket.pause();
     this.#waiting.push(conn);
     if (this.#waiting.length > 1) return;
     // setImmediate runs after this turn's reads.
@@ -151,7 +146,7 @@ export class ReadTurns {
       this.#host.end(c);
     } else if (!this.#host.readPaused) {
       // Under backpressure the sockets stay paused; the pressure gate's resume wakes them all.
-      c.resumeReading();
+      c.socket.resume();
     }
   }
 }
