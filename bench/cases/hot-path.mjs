@@ -2,8 +2,8 @@
 // (JSON.parse + JSON.stringify), the slow path (JSON.parse + checks + completion + encoding) and
 // the fast path (byte scanner; the original bytes are stored). Same lines, same run, medians of 5.
 import { randomUUID } from 'node:crypto';
-import { checkEntryInput, encodeEntry } from '../../packages/protocol/dist/index.js';
-import { completeEntry, scanCanonicalEntry } from '../../packages/core/dist/index.js';
+import { checkEntryInput, encodeEntry, scanCanonicalEntry } from '../../packages/protocol/dist/index.js';
+import { completeEntry } from '../../packages/core/dist/index.js';
 import { median } from '../lib/stats.mjs';
 
 const N = 200_000;

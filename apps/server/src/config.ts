@@ -14,6 +14,7 @@ import {
 import {
   DEFAULT_DEDUPE_WINDOW,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_RATE_LIMIT_BURST,
   DEFAULT_RATE_LIMIT_INTERVAL_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_INFLIGHT_BYTES,
@@ -94,7 +95,7 @@ export const ConfigSchema = v.strictObject({
       handshake_timeout_ms: v.optional(int(100), DEFAULT_HANDSHAKE_TIMEOUT_MS),
       // Per-sender rate limit (journald's RateLimitIntervalSec/RateLimitBurst); burst 0: off.
       rate_limit_interval_ms: v.optional(int(1), DEFAULT_RATE_LIMIT_INTERVAL_MS),
-      rate_limit_burst: v.optional(int(0), 0),
+      rate_limit_burst: v.optional(int(0), DEFAULT_RATE_LIMIT_BURST),
     }),
     {},
   ),

@@ -43,6 +43,8 @@ const LIBRARY_DEFAULTS = new Map<string, unknown>([
   ['server.dedupe_window', core.DEFAULT_DEDUPE_WINDOW],
   ['server.max_inflight_bytes', core.DEFAULT_MAX_INFLIGHT_BYTES],
   ['server.handshake_timeout_ms', core.DEFAULT_HANDSHAKE_TIMEOUT_MS],
+  ['server.rate_limit_interval_ms', core.DEFAULT_RATE_LIMIT_INTERVAL_MS],
+  ['server.rate_limit_burst', core.DEFAULT_RATE_LIMIT_BURST],
   ['storage.output_directory', protocol.DEFAULT_OUTPUT_DIRECTORY],
   ['storage.max_file_size', file.DEFAULT_MAX_FILE_BYTES],
   ['storage.rotation.max_age_hours', file.DEFAULT_MAX_AGE_HOURS],

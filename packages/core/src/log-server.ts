@@ -26,7 +26,7 @@ import { Admission, Listener } from './listener';
 import { PressureGate } from './pressure-gate';
 import { ReadTurns } from './read-turns';
 import { readPeerIdentity, senderKey } from './peer-identity';
-import { DEFAULT_RATE_LIMIT_INTERVAL_MS, RateLimiter } from './rate-limiter';
+import { DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_INTERVAL_MS, RateLimiter } from './rate-limiter';
 import { ReportLimiter } from './report-limiter';
 import { newServerCounters, type ServerCounters } from './server-counters';
 import { UnfinishedLines } from './unfinished-lines';
@@ -217,7 +217,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     );
     this.routes = options.backends.map((r) => this.#route(r));
     this.#hostname = options.hostname ?? osHostname();
-    const burst = options.rateLimitBurst ?? 0;
+    const burst = options.rateLimitBurst ?? DEFAULT_RATE_LIMIT_BURST;
     const intervalMs = options.rateLimitIntervalMs ?? DEFAULT_RATE_LIMIT_INTERVAL_MS;
     if (!Number.isInteger(burst) || burst < 0 || !Number.isInteger(intervalMs) || intervalMs <= 0) {
       throw new LogStreamError(

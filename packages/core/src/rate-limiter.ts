@@ -1,5 +1,7 @@
 /** Default length of a rate-limit window, in ms (journald's `RateLimitIntervalSec=30s`). */
 export const DEFAULT_RATE_LIMIT_INTERVAL_MS = 30_000;
+/** Default burst of the rate limit: 0, off (a benchmark or a bulk import is never throttled by surprise). */
+export const DEFAULT_RATE_LIMIT_BURST = 0;
 /** Number of senders whose windows are remembered at once (see {@link RateLimiter}). */
 const DEFAULT_RATE_LIMIT_MAX_SENDERS = 65_536;
 
