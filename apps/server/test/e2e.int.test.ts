@@ -160,7 +160,8 @@ describe('logstream-server end to end', () => {
     const human = await readFile(join(out, 'current.log'), 'utf8');
     expect(human).toMatch(
       new RegExp(
-        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO  web-server\\[${process.pid}\\]: Request processed user_id=12345\\n$`,
+        // The trusted sender (this process, as the kernel says) follows the daemon's name.
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO  web-server\\[${process.pid}\\] uid=${process.getuid?.()} comm=\\S.*: Request processed user_id=12345\\n$`,
       ),
     );
     await server.stop();

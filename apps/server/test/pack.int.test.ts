@@ -191,6 +191,6 @@ describe('the published packages, installed from their tarballs', () => {
     );
     await run(process.execPath, ['my-server.mjs', sock, out], { cwd: engineer });
     const text = await readFile(join(out, 'current.log'), 'utf8');
-    expect(text).toMatch(/^\S+Z ERROR custom\[\d+\]: kept code=42\n$/);
+    expect(text).toMatch(/^\S+Z ERROR custom\[\d+\] uid=\d+ comm=\S+: kept code=42\n$/);
   }, 300_000);
 });

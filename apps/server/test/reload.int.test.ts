@@ -57,7 +57,7 @@ async function fileEntries(path: string): Promise<{ format: 'json' | 'human'; me
     .filter((l) => l !== '')
     .map((line) => {
       if (line.startsWith('{')) return { format: 'json' as const, message: (JSON.parse(line) as { message: string }).message };
-      const m = /^\S+Z \w+ +\S+\[\d+\]: (\S+)/.exec(line);
+      const m = /^\S+Z \w+ +\S+\[\d+\][^:]*: (\S+)/.exec(line); // [pid] uid=… comm=…: the sender
       if (m === null) throw new Error(`not a human line: ${line}`);
       return { format: 'human' as const, message: m[1] as string };
     });
