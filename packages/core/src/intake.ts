@@ -136,7 +136,9 @@ export class Intake {
    */
   #fastLine(conn: Connection, line: Buffer): boolean {
     const context = (conn.canonical ??= canonicalContext(conn.daemon || this.#defaultDaemon, this.#hostname, conn.identity));
-    const room = canonicalRoom(line.length, context);
+    // The line and its newline: lines back to back in the arena are one NDJSON run, written in
+    // one copy (EntryBatch.ndjson), not one per line.
+    const room = canonicalRoom(line.length, context) + 1;
     if (this.#arena.length - this.#arenaPos < room) {
       this.#arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, room));
       this.#arenaPos = 0;
@@ -150,7 +152,8 @@ export class Intake {
     }
     // A copy, not a view of the socket's chunk: the chunk is free once its lines are read.
     this.#batch.add(arena.subarray(this.#arenaPos, out.end), out.level as LogLevel);
-    this.#arenaPos = out.end;
+    arena[out.end] = 0x0a;
+    this.#arenaPos = out.end + 1;
     return true;
   }
 

@@ -55,8 +55,8 @@ export class EntryBatch {
       let at = 0;
       let i = 0;
       while (i < lines.length) {
-        // Lines cut from one socket chunk lie back to back, each followed by its '\n' there:
-        // copy such a run in one call (the bytes between them are exactly those newlines).
+        // Lines cut from one socket chunk or the server's arena lie back to back, each followed by
+        // its '\n' there: copy such a run in one call (the bytes between them are those newlines).
         const first = lines[i] as Buffer;
         const whole = Buffer.from(first.buffer, first.byteOffset, first.buffer.byteLength - first.byteOffset);
         let end = first.length;
@@ -66,6 +66,12 @@ export class EntryBatch {
           if (next.buffer !== first.buffer || next.byteOffset - first.byteOffset !== end + 1 || whole[end] !== 0x0a) break;
           end += 1 + next.length;
           j++;
+        }
+        // One run holding the whole batch, its last newline included (the server's arena): the
+        // bytes are already NDJSON, a view does.
+        if (i === 0 && j === lines.length && whole[end] === 0x0a) {
+          this.#ndjson = whole.subarray(0, end + 1);
+          return this.#ndjson;
         }
         at += whole.copy(out, at, 0, end);
         out[at++] = 0x0a;
