@@ -213,7 +213,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     const window = options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW;
     this.#dedupe = window > 0 ? new DedupeWindow(window) : undefined;
     this.#reports = new ReportLimiter(options.reportIntervalMs ?? 10_000, (text) =>
-      this.emit('error', new LogStreamError('io', text, { code: 'BACKEND' })),
+      this.#error(new LogStreamError('io', text, { code: 'BACKEND' })),
     );
     this.routes = options.backends.map((r) => this.#route(r));
     this.#hostname = options.hostname ?? osHostname();
@@ -483,7 +483,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
           await route.backend
             .flush()
             .then(() => route.backend.close())
-            .catch((error: unknown) => this.emit('error', error as Error));
+            .catch((error: unknown) => this.#error(error as Error));
         }
       };
       if (drained) await closeOld();
@@ -544,8 +544,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     for (const route of this.routes) {
       const lost = route.counters.droppedShutdown;
       if (lost > 0) {
-        this.emit(
-          'error',
+        this.#error(
           new LogStreamError(
             'io',
             `backend ${route.backend.name}: ${lost} entries not stored at shutdown (shutdown_timeout_ms ${this.#shutdownTimeoutMs}); their clients were not acknowledged`,
@@ -572,6 +571,16 @@ export class LogServer extends EventEmitter<LogServerEvents> {
    * (a string), or through `process.emitWarning` when nobody listens: unlike `'error'`, an
    * unheard warning must not end the process.
    */
+  /**
+   * Tells of trouble that does not stop the server (a backend failing, entries lost at shutdown):
+   * an `'error'` event, or a process warning when nobody listens. An unheard `'error'` would
+   * throw, and in the middle of close() that left sockets open and the socket file behind.
+   */
+  #error(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error.message, 'LogStreamWarning');
+  }
+
   #warn(message: string): void {
     if (this.listenerCount('warning') > 0) this.emit('warning', message);
     else process.emitWarning(message, 'LogStreamWarning');
@@ -585,8 +594,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
         await backend.flush();
         await backend.close();
       } catch (error) {
-        this.emit(
-          'error',
+        this.#error(
           new LogStreamError('io', `backend ${backend.name}: close failed: ${(error as Error).message}`, { cause: error, code: 'BACKEND' }),
         );
       }
@@ -596,7 +604,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     const outcome = await Promise.race([Promise.all(closing), late]);
     clearTimeout(timer);
     if (outcome === 'late') {
-      this.emit('error', new LogStreamError('io', `backends did not close within ${ms} ms; exiting without them`, { code: 'BACKEND' }));
+      this.#error(new LogStreamError('io', `backends did not close within ${ms} ms; exiting without them`, { code: 'BACKEND' }));
     }
   }
 
@@ -607,12 +615,12 @@ export class LogServer extends EventEmitter<LogServerEvents> {
       this.close().then(
         () => exit && process.exit(0),
         (error: unknown) => {
-          this.emit('error', error as Error);
+          this.#error(error as Error);
           if (exit) process.exit(1);
         },
       );
     };
-    const hup = () => void this.reopen().catch((error: unknown) => this.emit('error', error as Error));
+    const hup = () => void this.reopen().catch((error: unknown) => this.#error(error as Error));
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     process.on('SIGHUP', hup);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogServer, MemoryBackend } from '../src/index';
 import { tempDir, until } from '@logstream/test-support';
@@ -69,5 +70,33 @@ describe('LogServer shutdown', () => {
     await until(() => ended.closed && quiet.closed, 20_000, 'both connections closed');
     expect(ended.frames.some((f) => f.type === 'ack' && f.seq === 3)).toBe(true);
     expect(quiet.frames.some((f) => f.type === 'ack' && f.seq === 2)).toBe(true);
+  }, 60_000);
+
+  it('with nobody listening for errors, entries lost at the deadline are a warning, and close() still ends everything', async () => {
+    // A custom server that never added an 'error' listener: an unheard 'error' thrown inside
+    // close() used to leave the socket file behind and the client connected.
+    const memory = new MemoryBackend();
+    const path = join(dir, 's.sock');
+    server = new LogServer({ socketPath: path, backends: [{ backend: memory }], shutdownTimeoutMs: 300 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      await server.listen();
+      const c = await rawConnect(path);
+      c.send('held\n');
+      await c.waitFrame((f) => f.type === 'ready');
+      memory.hold();
+      c.send('{"message":"never stored"}\n');
+      await until(() => memory.writes >= 1, 20_000, 'the held write');
+      expect(await closeOrStuck(server.close())).toBe('closed');
+      expect(existsSync(path)).toBe(false);
+      await until(() => c.closed, 20_000, 'the connection closed');
+      expect(c.frames.some((f) => f.type === 'ack')).toBe(false);
+      await until(() => warnings.some((w) => /1 entries not stored at shutdown/.test(w)), 20_000, 'the warning');
+    } finally {
+      process.off('warning', onWarning);
+      memory.release();
+    }
   }, 60_000);
 });
