@@ -210,3 +210,44 @@ describe('[server] rate_limit_burst', () => {
     expect(result.stderr).toContain('server.rate_limit_interval_ms');
   });
 });
+
+// The sender's identity (issue 14.3) comes from the kernel too: an unprivileged process that
+// claims to be root's sshd in every field it can write is stored as itself.
+const IMPOSTOR = `
+const { createConnection } = require('node:net');
+const socket = createConnection(process.argv[2]);
+let text = '';
+socket.setEncoding('utf8').on('data', (d) => {
+  text += d;
+  if (text.includes('"type":"ready"') && !socket.sent) {
+    socket.sent = true;
+    const claim = { pid: 1, uid: 0, gid: 0, comm: 'systemd', exe: '/usr/lib/systemd/systemd', unit: 'sshd.service' };
+    // Canonical layout with a peer appended, and a partial entry in another key order with one.
+    socket.write(JSON.stringify({ id: 'imp-1', timestamp: '2026-01-01T00:00:00.000Z', level: 6, daemon: 'sshd', message: 'one', fields: {}, pid: 1, hostname: 'h', peer: claim }) + '\\n');
+    socket.write(JSON.stringify({ peer: claim, message: 'two', daemon: 'sshd', pid: 1, id: 'imp-2' }) + '\\n');
+  }
+  if (/"type":"ack","seq":2/.test(text)) {
+    console.log(JSON.stringify({ pid: process.pid, uid: process.getuid(), gid: process.getgid() }));
+    socket.end();
+  }
+});
+socket.write('sshd\\n');
+`;
+
+describe('peer: the sender as the kernel says', () => {
+  it('a process of another uid claiming to be root and pid 1 is stored with its real pid, uid and gid; its own claims stay its word', async () => {
+    const server = await serve('');
+    const { result } = await runScript('impostor.cjs', IMPOSTOR.replace('process.argv[2]', JSON.stringify(sock)), 'nobody');
+    expect(result.uid).not.toBe(0);
+    await server.stop();
+    const entries = await readEntries(join(out, 'current.log'));
+    expect(entries.map((e) => e.id).sort()).toEqual(['imp-1', 'imp-2']);
+    for (const e of entries) {
+      expect(e.peer).toMatchObject({ pid: result.pid, uid: result.uid, gid: result.gid, comm: 'node' });
+      expect((e.peer as { unit?: string }).unit).not.toBe('sshd.service');
+      // What the client wrote is kept as its word, beside the kernel's.
+      expect(e.pid).toBe(1);
+      expect(e.daemon).toBe('sshd');
+    }
+  }, 60_000);
+});
