@@ -29,8 +29,12 @@ export interface ClientError {
   message: string;
 }
 
-/** Bytes of each arena fast-path lines are copied into (a longer line gets an arena of its own size). */
-const ARENA_BYTES = 256 * 1024;
+/**
+ * Bytes of each arena fast-path lines are copied into (a longer line gets an arena of its own
+ * size). As large as a batch may grow (MAX_BATCH_BYTES): a batch in one arena is one NDJSON run,
+ * handed to the backends as a view, no copy.
+ */
+const ARENA_BYTES = 1024 * 1024;
 
 /** What intake needs from the server. */
 export interface IntakeOptions {

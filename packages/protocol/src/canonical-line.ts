@@ -795,7 +795,12 @@ function put(out: Buffer, pos: number, src: Uint8Array, start: number, end: numb
 }
 
 function putAll(out: Buffer, pos: number, src: Uint8Array): number {
-  return put(out, pos, src, 0, src.length);
+  const n = src.length;
+  if (n > 48) {
+    out.set(src, pos);
+    return pos + n;
+  }
+  return put(out, pos, src, 0, n);
 }
 
 function putSpan(out: Buffer, pos: number, line: Buffer, k: number): number {
@@ -821,8 +826,10 @@ export function canonicalizeLine(line: Buffer, context: CanonicalContext, out: B
     const idStart = at + (starts[K_ID] as number) + 1;
     result.idStart = idStart;
     result.idEnd = idStart + (ends[K_ID] as number) - (starts[K_ID] as number) - 2;
-    let pos = put(out, at, line, 0, line.length - 1);
-    pos = putAll(out, pos, context.suffix);
+    // The whole line, then the suffix over its closing brace: copying a whole Uint8Array needs
+    // no subarray view (a view per line was 8 % of the server's main thread).
+    out.set(line, at);
+    const pos = putAll(out, at + line.length - 1, context.suffix);
     result.end = pos;
     return true;
   }
