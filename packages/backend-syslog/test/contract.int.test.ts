@@ -90,7 +90,8 @@ describe('SyslogBackend and the Backend contract', () => {
       tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' },
     });
     backends.push(missing);
-    await expect(missing.open()).rejects.toThrow(/^syslog: tls\.cert \/nonexistent\/cert\.pem: cannot read it: ENOENT$/);
+    // Both files are read at once: whichever fails first is named, by its own option name.
+    await expect(missing.open()).rejects.toThrow(/^syslog: tls\.(cert|key) \/nonexistent\/(cert|key)\.pem: cannot read it: ENOENT$/);
     const alone = new SyslogBackend({ server: `tls://127.0.0.1:${port}`, tls: { cert: fileURLToPath(import.meta.url) } });
     backends.push(alone);
     await expect(alone.open()).rejects.toThrow(/^syslog: tls\.cert and tls\.key must be set together$/);
