@@ -11,6 +11,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
+import { LEVEL_ALIASES } from './level';
 import {
   MAX_DAEMON_LENGTH,
   MAX_FIELD_KEY_LENGTH,
@@ -453,22 +454,7 @@ function canonicalTimestamp(line: Buffer, at: number, end: number): boolean {
 }
 
 // Level names the slow path takes (parseLogLevel), as lowercase ASCII bytes with their level.
-const LEVEL_NAME_BYTES: readonly (readonly [Buffer, number])[] = [
-  ['emergency', 0],
-  ['emerg', 0],
-  ['panic', 0],
-  ['alert', 1],
-  ['critical', 2],
-  ['crit', 2],
-  ['error', 3],
-  ['err', 3],
-  ['warning', 4],
-  ['warn', 4],
-  ['notice', 5],
-  ['info', 6],
-  ['informational', 6],
-  ['debug', 7],
-].map(([name, level]) => [bytes(name as string), level as number] as const);
+const LEVEL_NAME_BYTES: readonly (readonly [Buffer, number])[] = LEVEL_ALIASES.map(([name, level]) => [bytes(name), level] as const);
 
 /** The level named by `line[start, end)` (ASCII, any case), or -1. */
 function levelByName(line: Buffer, start: number, end: number): number {

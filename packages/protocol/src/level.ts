@@ -23,7 +23,8 @@ export type LogLevelName = 'emergency' | 'alert' | 'critical' | 'error' | 'warni
 export const LEVEL_NAMES: readonly LogLevelName[] = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'info', 'debug'];
 
 // Canonical names plus the usual syslog/severity aliases (syslog.h, logger(1), journald).
-const LEVELS_BY_NAME: ReadonlyMap<string, LogLevel> = new Map<string, LogLevel>([
+/** Every level name `parseLogLevel` accepts (lowercase), with its level; the scanner reads the same list. */
+export const LEVEL_ALIASES: readonly (readonly [string, LogLevel])[] = [
   ['emergency', 0],
   ['emerg', 0],
   ['panic', 0],
@@ -38,7 +39,8 @@ const LEVELS_BY_NAME: ReadonlyMap<string, LogLevel> = new Map<string, LogLevel>(
   ['info', 6],
   ['informational', 6],
   ['debug', 7],
-]);
+];
+const LEVELS_BY_NAME: ReadonlyMap<string, LogLevel> = new Map<string, LogLevel>(LEVEL_ALIASES);
 
 /** True when `value` is an integer level 0–7. */
 export function isLogLevel(value: unknown): value is LogLevel {
