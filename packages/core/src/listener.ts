@@ -102,12 +102,30 @@ export class Listener {
     await unlink(this.#options.socketPath).catch(() => undefined);
   }
 
+  /** How many refused connections are still open (each holds a descriptor). */
+  get refusedOpen(): number {
+    return this.#refused.size;
+  }
+
   /**
    * Refuses an accepted connection: one error frame, then closed. The peer may never close its
-   * side (allowHalfOpen): it is destroyed after a second at most.
+   * side (allowHalfOpen): it is destroyed after a second at most. With `now`, it is destroyed as
+   * soon as the frame is in the kernel's hands: out of descriptors, a burst of refused
+   * connections each lingering a second would use up the last ones, and libuv would then close
+   * the next connections without a word (EMFILE).
    */
-  refuse(socket: Socket, code: LogStreamErrorCode, message: string): void {
+  refuse(socket: Socket, code: LogStreamErrorCode, message: string, now = false): void {
     socket.on('error', () => undefined);
+    const frame = encodeError({ kind: 'server', code, message });
+    if (now) {
+      // A fresh socket's send buffer takes one frame whole: the write completes synchronously,
+      // and the peer reads it before the end of the stream.
+      socket.write(frame);
+      if (socket.writableLength === 0) {
+        socket.destroy();
+        return;
+      }
+    }
     this.#refused.add(socket);
     // The timer goes with the socket: under connect churn, timers left to run would keep
     // thousands of closed sockets alive.
@@ -116,7 +134,8 @@ export class Listener {
       clearTimeout(timer);
       this.#refused.delete(socket);
     });
-    socket.end(encodeError({ kind: 'server', code, message }));
+    if (now) socket.end();
+    else socket.end(frame);
   }
 
   /** Destroys the refused connections still open (shutdown). */
@@ -204,11 +223,14 @@ export class Admission {
     return this.#peerCredentials?.(socket);
   }
 
-  /** Why a connection of `peer` cannot be admitted with `open` connections open, or undefined. */
-  check(peer: PeerCredentials | undefined, open: number): Refusal | undefined {
+  /**
+   * Why a connection of `peer` cannot be admitted with `open` connections served and `refused`
+   * refused ones not yet closed, or undefined.
+   */
+  check(peer: PeerCredentials | undefined, open: number, refused = 0): Refusal | undefined {
     // Past the open-file limit libuv would close new connections unseen (EMFILE): refuse them
     // ourselves while a few descriptors are left, so the client hears why and the log says so.
-    if (this.#fdRoom !== undefined && open >= this.#fdRoom) {
+    if (this.#fdRoom !== undefined && open + refused >= this.#fdRoom) {
       return { message: `too many connections (${open}: the server's open-file limit is reached)`, outOfFds: true };
     }
     if (open >= this.maxConnections) return { message: `too many connections (max_connections ${this.maxConnections})`, outOfFds: false };

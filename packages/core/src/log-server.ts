@@ -635,7 +635,9 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     this.counters.connectionsTotal++;
     const peer = this.#admission.peerOf(socket);
     const listening = this.#state === 'listening';
-    const refusal = listening ? this.#admission.check(peer, this.#conns.size) : { message: 'server is shutting down', outOfFds: false };
+    const refusal = listening
+      ? this.#admission.check(peer, this.#conns.size, this.#listener.refusedOpen)
+      : { message: 'server is shutting down', outOfFds: false };
     if (refusal !== undefined) {
       this.counters.connectionsRejected++;
       this.counters.errors.server++;
@@ -647,7 +649,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
             `server: refused ${n} connection${n === 1 ? '' : 's'}: out of file descriptors with ${this.#conns.size} open (raise LimitNOFILE / ulimit -n)`,
         );
       }
-      this.#listener.refuse(socket, listening ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', refusal.message);
+      this.#listener.refuse(socket, listening ? 'TOO_MANY_CONNECTIONS' : 'SHUTTING_DOWN', refusal.message, refusal.outOfFds);
       return;
     }
     this.#admission.enter(peer);
