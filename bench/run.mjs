@@ -4,9 +4,10 @@
 // baselines in the same run, because these machines are noisy: read the ratios and medians.
 // A benchmark prints figures; it never fails for being slow.
 //
-//   node bench/run.mjs [CASE...] [--quick] [--rows shapes,conns,outputs] [--server-dir PATH] [--profile]
+//   node bench/run.mjs [CASE...] [--quick] [--rows shapes,conns,outputs,settings] [--server-dir PATH]
+//                      [--compare-dir PATH] [--profile]
 //
-// The options are handed to every case (`ctx.options`); `ingest` reads all four (see README.md).
+// The options are handed to every case (`ctx.options`); `ingest` reads them all (see README.md).
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { cpus, totalmem, release, loadavg } from 'node:os';
@@ -15,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const FLAGS = { '--quick': 'boolean', '--profile': 'boolean', '--rows': 'value', '--server-dir': 'value' };
+const FLAGS = { '--quick': 'boolean', '--profile': 'boolean', '--rows': 'value', '--server-dir': 'value', '--compare-dir': 'value' };
 
 /** Case names and options from the command line; a bad option exits 2 with one line saying why. */
 function parseArgs(argv) {
@@ -42,15 +43,17 @@ function parseArgs(argv) {
     }
   }
   if (options.rows !== undefined) {
-    const groups = ['shapes', 'conns', 'outputs'];
+    const groups = ['shapes', 'conns', 'outputs', 'settings'];
     const bad = options.rows.split(',').filter((g) => !groups.includes(g.trim()));
     if (bad.length > 0)
       fail(`--rows ${options.rows}: unknown group ${bad.join(', ')} (expected a comma-separated list of ${groups.join(', ')})`);
   }
-  if (options.serverDir !== undefined) {
-    options.serverDir = resolve(options.serverDir);
-    const cli = join(options.serverDir, 'apps', 'server', 'dist', 'cli.js');
-    if (!existsSync(cli)) fail(`--server-dir ${options.serverDir}: ${cli} is missing (build that checkout first)`);
+  for (const key of ['serverDir', 'compareDir']) {
+    if (options[key] === undefined) continue;
+    options[key] = resolve(options[key]);
+    const cli = join(options[key], 'apps', 'server', 'dist', 'cli.js');
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (!existsSync(cli)) fail(`${flag} ${options[key]}: ${cli} is missing (build that checkout first)`);
   }
   return { names, options };
 }
@@ -114,6 +117,7 @@ const header = [
   `Machine: ${machine()}`,
   `Commit: ${commitOf(join(here, '..'))}`,
   ...(options.serverDir ? [`Server: ${options.serverDir} at ${commitOf(options.serverDir)}`] : []),
+  ...(options.compareDir ? [`Compared with: ${options.compareDir} at ${commitOf(options.compareDir)}`] : []),
   `Date: ${new Date().toISOString()}`,
   `Load average (1/5/15 min) at start: ${loadText()}`,
 ];

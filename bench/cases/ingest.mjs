@@ -1,10 +1,12 @@
 // End-to-end ingest: raw NDJSON from a C load generator into logstream-server, and the same input
 // into the receivers an operator might run instead (rsyslog's JSON path, a naive Node server,
 // syslog-ng's JSON path when present), in one run, rounds interleaved so that noise hits every
-// target alike. Three groups of rows (`--rows shapes,conns,outputs`): input shapes (4
-// connections, json file), connection counts (canonical ~208 B lines, json file) and outputs
+// target alike. Four groups of rows (`--rows shapes,conns,outputs,settings`): input shapes (4
+// connections, json file), connection counts (canonical ~208 B lines, json file), outputs
 // (canonical ~208 B lines, 4 connections: json, human and syslog file formats, syslog over TCP to
-// a real rsyslogd, a real journald). Every output is checked for lost and repeated entries.
+// a real rsyslogd, a real journald) and server settings that cost CPU per entry (the rate limit,
+// the dedupe window). Every output is checked for lost and repeated entries. `--compare-dir`
+// adds the server of another built checkout as one more receiver, measured in the same rounds.
 // `--profile` instead runs one canonical row with the server under `node --cpu-prof` and prints
 // the functions with the most self time.
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -54,7 +56,19 @@ const OUTPUTS = [
   // Few entries: journald takes them at a few thousand a second here.
   { key: 'journald', label: 'journald (native socket)', marker: '"LOGSTREAM_ID":"', entries: 15_000 },
 ];
-const GROUPS = ['shapes', 'conns', 'outputs'];
+// Settings rows: canonical ~208 B lines, 4 connections, json file, with `server` added to the
+// `[server]` table; each beside the defaults (the json output row).
+const SETTINGS = [
+  {
+    key: 'json+rate-limit',
+    label: 'rate limit on, no sender over its burst (interval 30 s, burst 100,000,000)',
+    server: 'rate_limit_interval_ms = 30000\nrate_limit_burst = 100000000\n',
+  },
+  { key: 'json+no-dedupe', label: 'dedupe off (dedupe_window = 0)', server: 'dedupe_window = 0\n' },
+];
+const GROUPS = ['shapes', 'conns', 'outputs', 'settings'];
+/** The receiver `--compare-dir` adds: the server of another checkout, fed like this one's. */
+const COMPARE_KEY = 'logstream-compare';
 // --profile: enough entries that start-up is a small part of the profile.
 const PROFILE_ENTRIES = 1_000_000;
 
@@ -94,7 +108,10 @@ function plan(groups, scale, baselines) {
     if (!measurements.has(id)) measurements.set(id, { id, target, input: inp, output });
     return id;
   };
-  const baselineIds = (inp) => Object.fromEntries(baselines.map((b) => [b.key, need(b.key, inp)]));
+  // The peers have no outputs to choose; the compared server gets the row's output (but not its
+  // settings: a settings row compares with the compared server's defaults).
+  const baselineIds = (inp, output = OUTPUTS[0], compared = inp) =>
+    Object.fromEntries(baselines.map((b) => [b.key, b.key === COMPARE_KEY ? need(b.key, compared, output) : need(b.key, inp)]));
   const canonical = input('canonical', 208, DEFAULT_CONNS, SHAPES[0].entries, scale);
   for (const group of groups) {
     if (group === 'shapes') {
@@ -113,7 +130,7 @@ function plan(groups, scale, baselines) {
           base: baselineIds(inp),
         });
       }
-    } else {
+    } else if (group === 'outputs') {
       for (const o of OUTPUTS) {
         const inp = o.entries === undefined ? canonical : input('canonical', 208, DEFAULT_CONNS, o.entries, scale);
         const skip =
@@ -129,8 +146,14 @@ function plan(groups, scale, baselines) {
           inp,
           skip,
           ls: skip ? undefined : need('logstream', inp, o),
-          base: baselineIds(canonical),
+          base: skip ? {} : baselineIds(canonical, o, inp),
         });
+      }
+    } else {
+      const label = 'defaults (dedupe_window 65,536, rate limit off)';
+      rows.push({ group, label, inp: canonical, ls: need('logstream', canonical), base: baselineIds(canonical) });
+      for (const setting of SETTINGS) {
+        rows.push({ group, label: setting.label, inp: canonical, ls: need('logstream', canonical, setting), base: baselineIds(canonical) });
       }
     }
   }
@@ -149,7 +172,8 @@ function rsyslogPresent() {
 async function runOnce(m, tools, opts) {
   const dir = makeTempDir();
   const { input: inp, output } = m;
-  const isLs = m.target === 'logstream';
+  const isLs = m.target === 'logstream' || m.target === COMPARE_KEY;
+  const serverDir = m.target === COMPARE_KEY ? opts.compareDir : opts.serverDir;
   const cleanups = [];
   let proc;
   let peer; // the process an output row sends to, whose CPU is reported too
@@ -170,7 +194,7 @@ async function runOnce(m, tools, opts) {
       done = { kind: 'journald', journald, path: join(dir, 'journal.jsonl') };
     }
     const started = isLs
-      ? startLogstream(dir, extra, opts.nodeFlags ?? SERVER_NODE_FLAGS, { serverDir: opts.serverDir })
+      ? startLogstream(dir, extra, opts.nodeFlags ?? SERVER_NODE_FLAGS, { serverDir, serverSettings: output.server })
       : ingestTargets.find((t) => t.key === m.target).start(dir);
     proc = started.proc;
     done.path ??= started.out;
@@ -243,7 +267,7 @@ async function runOnce(m, tools, opts) {
     for (const k of ['lost', 'dup', 'bad']) if (Number(v[k]) > 0) problems.push(`${k} ${v[k]}`);
     if (v.lines === undefined) problems.push('output not verified');
     // Complete canonical entries are stored as sent (unless the server adds the sender as "peer").
-    if (isLs && inp.shape === 'canonical' && output.key === 'json' && !timedOut) {
+    if (isLs && inp.shape === 'canonical' && output.key.startsWith('json') && !timedOut) {
       const outBytes = sizeOf(done.path);
       if (outBytes !== Number(lg.bytes) && !tail(done.path, 4096).includes('"peer":'))
         problems.push(`output ${outBytes} B != input ${lg.bytes} B`);
@@ -309,15 +333,17 @@ function tableFor(group, rows, results, baselines, rounds) {
     shapes: 'input (4 connections, json file)',
     conns: 'connections (~208 B canonical, json file)',
     outputs: 'output (~208 B canonical, 4 connections)',
+    settings: 'server settings (~208 B canonical, 4 connections, json file)',
   }[group];
   const columns = [firstCol, 'LogStream entries/s', 'runs', 'acked/s', 'CPU µs/entry', 'peak RSS MB'];
   for (const b of baselines) columns.push(`${b.short} entries/s`, 'CPU µs/entry', 'peak RSS MB');
   for (const b of baselines) columns.push(`LogStream ÷ ${b.short}`);
   if (group === 'outputs') columns.push('÷ json file');
   if (group === 'conns') columns.push('÷ 16 connections');
+  if (group === 'settings') columns.push('÷ defaults');
   if (group === 'shapes') columns.push('CPU ns/byte');
   columns.push('check');
-  const jsonRow = rows.find((r) => r.output?.key === 'json');
+  const jsonRow = rows.find((r) => r.output?.key === 'json') ?? (group === 'settings' ? rows[0] : undefined);
   const jsonRate = jsonRow ? summarize(results.get(jsonRow.ls))?.rate : NaN;
   const row16 = rows.find((r) => r.inp.conns === 16);
   const rate16 = row16 ? summarize(results.get(row16.ls))?.rate : NaN;
@@ -337,6 +363,7 @@ function tableFor(group, rows, results, baselines, rounds) {
     for (const s of bs) cells.push(ratio(ls.rate, s?.rate));
     if (group === 'outputs') cells.push(ratio(ls.rate, jsonRate));
     if (group === 'conns') cells.push(ratio(ls.rate, rate16));
+    if (group === 'settings') cells.push(ratio(ls.rate, jsonRate));
     if (group === 'shapes') cells.push(num((ls.cpu * 1000) / row.inp.lineBytes, 2));
     const problems = [
       ...ls.problems.map((p) => `LogStream: ${p}`),
@@ -349,6 +376,7 @@ function tableFor(group, rows, results, baselines, rounds) {
     shapes: 'ingest by input shape',
     conns: 'ingest by connection count',
     outputs: 'ingest by output',
+    settings: 'ingest by server setting',
   }[group];
   const counts = rows
     .filter((r) => !r.skip)
@@ -383,6 +411,7 @@ async function runRows(ctx, tools) {
     if (reason) notes.push(reason);
     else baselines.push(t);
   }
+  if (opts.compareDir) baselines.unshift({ key: COMPARE_KEY, short: 'compared server' });
   const { rows, measurements } = plan(groups, scale, baselines);
   const results = new Map(measurements.map((m) => [m.id, []]));
   const loads = [`start ${loadText()}`];
@@ -420,7 +449,7 @@ async function runRows(ctx, tools) {
     ...notes,
     ...warnings,
     `Load average (1/5/15 min): ${loads.join('; ')}.${pressure} Figures are comparable only within this run.`,
-    `Server: ${opts.serverDir ? `${opts.serverDir}/apps/server/dist/cli.js` : 'apps/server/dist/cli.js of this checkout'}, Node flags ${(opts.nodeFlags ?? SERVER_NODE_FLAGS).join(' ') || '(none)'}; default config except the socket, the output directory, max_file_size 8 GiB (no rotation during a run) and the row's backend. ` +
+    `Server: ${opts.serverDir ? `${opts.serverDir}/apps/server/dist/cli.js` : 'apps/server/dist/cli.js of this checkout'}${opts.compareDir ? `; compared server: ${opts.compareDir}/apps/server/dist/cli.js (same config and output per row; settings rows compare with its defaults)` : ''}, Node flags ${(opts.nodeFlags ?? SERVER_NODE_FLAGS).join(' ') || '(none)'}; default config except the socket, the output directory, max_file_size 8 GiB (no rotation during a run) and the row's backend. ` +
       'Input: bench/loadgen.c pre-builds every entry (unique ids; partial entries carry a unique reference in the message), then writes them in 256 KiB chunks with blocking writes; LogStream gets the daemon-name handshake and its acks are read. The peers get the entries alone.',
     "entries/s = N / seconds from the first write until the output holds all N lines (json, human, syslog file: the file; syslog TCP: the file rsyslogd writes each received message to; journald: until the server acknowledged every entry, i.e. sent it to journald's socket). acked/s = N / seconds until the last ack. " +
       'CPU µs/entry = the receiver\'s user+system CPU (all threads) during the run / N; peak RSS = its VmHWM. "LogStream ÷ X" above 1: LogStream is faster. The load generator, the checker and the receiver share the machine\'s cores. ' +

@@ -35,16 +35,17 @@ function fillTemplate(name, dir, sock, out) {
 /**
  * Writes a server.toml for a bench run: the spec's defaults, except the socket and output
  * directory, and a max_file_size large enough that one run never rotates (the default, 100 MB,
- * would split a 213 MB run over two files). `extra` is appended verbatim.
+ * would split a 213 MB run over two files). `serverSettings` go into the `[server]` table, `extra`
+ * is appended verbatim.
  */
-function writeServerConfig(dir, extra = '') {
+function writeServerConfig(dir, extra = '', serverSettings = '') {
   const sock = join(dir, 'in.sock');
   const outDir = join(dir, 'out');
   mkdirSync(outDir, { recursive: true });
   const config = join(dir, 'server.toml');
   writeFileSync(
     config,
-    `[server]\nsocket_path = ${JSON.stringify(sock)}\n\n[storage]\noutput_directory = ${JSON.stringify(outDir)}\nmax_file_size = 8589934592\n${extra}`,
+    `[server]\nsocket_path = ${JSON.stringify(sock)}\n${serverSettings}\n[storage]\noutput_directory = ${JSON.stringify(outDir)}\nmax_file_size = 8589934592\n${extra}`,
   );
   return { config, sock, out: join(outDir, 'current.log') };
 }
@@ -58,12 +59,13 @@ export const SERVER_NODE_FLAGS = (process.env.LOGSTREAM_NODE_FLAGS ?? '--max-sem
 
 /**
  * Starts `logstream-server -c DIR/server.toml` (json file backend, sync none: the defaults), from
- * this checkout or from the checkout `serverDir`.
+ * this checkout or from the checkout `serverDir`; `serverSettings` are lines of its `[server]`
+ * table.
  */
-export function startLogstream(dir, extraConfig = '', nodeFlags = SERVER_NODE_FLAGS, { serverDir } = {}) {
+export function startLogstream(dir, extraConfig = '', nodeFlags = SERVER_NODE_FLAGS, { serverDir, serverSettings } = {}) {
   const cli = serverCliPath(serverDir);
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`pnpm build\` first`);
-  const { config, sock, out } = writeServerConfig(dir, extraConfig);
+  const { config, sock, out } = writeServerConfig(dir, extraConfig, serverSettings);
   const proc = startWithFileLimit('logstream-server', process.execPath, [...nodeFlags, cli, '-c', config], { logDir: dir });
   return { proc, sock, out };
 }
