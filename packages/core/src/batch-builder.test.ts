@@ -59,4 +59,25 @@ describe('BatchBuilder', () => {
     b.add(line('y'), 6);
     expect(b.note(1, 2, 200, 200 + MAX_BATCH_MS - 0.01)).toBe(false);
   });
+
+  it('keeps lines back to back in one buffer as one NDJSON run, handed over without a copy', () => {
+    const b = new BatchBuilder<number>();
+    const arena = Buffer.from('{"a":1}\n{"b":2}\n{"c":3}\n');
+    b.addFrom(arena, 0, 7, 6);
+    b.addFrom(arena, 8, 15, 6);
+    b.add(line('{"slow":1}'), 4);
+    b.addFrom(arena, 16, 23, 6);
+    b.noteAck(1, 4);
+    const taken = b.take();
+    expect(taken?.bytes).toBe(8 + 8 + 11 + 8);
+    expect(taken?.batch.lines.map(String)).toEqual(['{"a":1}', '{"b":2}', '{"slow":1}', '{"c":3}']);
+    expect(taken?.batch.levels).toEqual([6, 6, 4, 6]);
+    expect(taken?.batch.ndjson().toString()).toBe('{"a":1}\n{"b":2}\n{"slow":1}\n{"c":3}\n');
+    b.addFrom(arena, 0, 7, 6);
+    b.addFrom(arena, 8, 15, 6);
+    b.noteAck(1, 6);
+    const run = b.take()?.batch.ndjson();
+    expect(run?.buffer).toBe(arena.buffer);
+    expect(run?.toString()).toBe('{"a":1}\n{"b":2}\n');
+  });
 });

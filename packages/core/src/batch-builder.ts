@@ -25,21 +25,27 @@ export interface GatheredBatch<K> {
 }
 
 /**
- * Gathers entries (canonical lines and their levels) into one batch until it is taken. Lines are
- * kept as they come (views of socket chunks on the fast path); acks are recorded once per chunk,
- * not per line.
+ * Gathers entries (canonical lines and their levels) into one batch until it is taken. Lines
+ * copied back to back into one buffer, each followed by its newline (the intake's arena), are
+ * kept as one NDJSON run: no object per line. Acks are recorded once per chunk, not per line.
  */
 export class BatchBuilder<K> {
-  #lines: Buffer[] = [];
+  #runs: Buffer[] = [];
+  // Per line, the index of its newline over the runs end to end (= bytes gathered before it).
+  #ends: number[] = [];
   #levels: LogLevel[] = [];
   #bytes = 0;
+  // The run being extended: its buffer, where it starts and where the next line must start.
+  #runBuffer: Buffer | undefined;
+  #runStart = 0;
+  #runEnd = 0;
   #acks = new Map<K, number>();
   // When the first chunk of the gathering batch began being read (0: nothing gathered).
   #startedAt = 0;
 
   /** Entries gathered. */
   get length(): number {
-    return this.#lines.length;
+    return this.#levels.length;
   }
 
   /** Bytes gathered (lines and newlines). */
@@ -47,11 +53,35 @@ export class BatchBuilder<K> {
     return this.#bytes;
   }
 
-  /** Adds one entry: its canonical line (without newline) and level. */
-  add(line: Buffer, level: LogLevel): void {
-    this.#lines.push(line);
+  /**
+   * Adds one entry whose canonical line is `buffer[start, end)`, followed by a newline at
+   * `buffer[end]`; the bytes must not change until the batch is written. A line right after the
+   * previous one in the same buffer extends its run.
+   */
+  addFrom(buffer: Buffer, start: number, end: number, level: LogLevel): void {
+    if (buffer !== this.#runBuffer || start !== this.#runEnd) {
+      this.#closeRun();
+      this.#runBuffer = buffer;
+      this.#runStart = start;
+    }
+    this.#runEnd = end + 1;
+    this.#bytes += end + 1 - start;
+    this.#ends.push(this.#bytes - 1);
     this.#levels.push(level);
-    this.#bytes += line.length + 1;
+  }
+
+  /** Adds one entry: its canonical line (without newline, copied) and level. */
+  add(line: Buffer, level: LogLevel): void {
+    const copy = Buffer.allocUnsafe(line.length + 1);
+    line.copy(copy);
+    copy[line.length] = 0x0a;
+    this.addFrom(copy, 0, line.length, level);
+  }
+
+  #closeRun(): void {
+    if (this.#runBuffer === undefined) return;
+    this.#runs.push(this.#runBuffer.subarray(this.#runStart, this.#runEnd));
+    this.#runBuffer = undefined;
   }
 
   /**
@@ -63,7 +93,7 @@ export class BatchBuilder<K> {
   note(key: K, seq: number, startedMs: number, nowMs: number): boolean {
     if (this.#startedAt === 0) this.#startedAt = startedMs;
     this.#acks.set(key, seq);
-    return this.#lines.length >= MAX_BATCH_ENTRIES || this.#bytes >= MAX_BATCH_BYTES || nowMs - this.#startedAt >= MAX_BATCH_MS;
+    return this.#levels.length >= MAX_BATCH_ENTRIES || this.#bytes >= MAX_BATCH_BYTES || nowMs - this.#startedAt >= MAX_BATCH_MS;
   }
 
   /** Records an ack for `key` up to `seq` with no entry (its last lines were refused or dropped). */
@@ -74,9 +104,12 @@ export class BatchBuilder<K> {
   /** The gathered batch, or undefined when there is nothing to write nor acknowledge; starts a new one. */
   take(): GatheredBatch<K> | undefined {
     this.#startedAt = 0;
-    if (this.#acks.size === 0 && this.#lines.length === 0) return undefined;
-    const gathered: GatheredBatch<K> = { batch: new EntryBatch(this.#lines, this.#levels), bytes: this.#bytes, acks: this.#acks };
-    this.#lines = [];
+    if (this.#acks.size === 0 && this.#levels.length === 0) return undefined;
+    this.#closeRun();
+    const batch = EntryBatch.fromNdjson(this.#runs, this.#ends, this.#levels);
+    const gathered: GatheredBatch<K> = { batch, bytes: this.#bytes, acks: this.#acks };
+    this.#runs = [];
+    this.#ends = [];
     this.#levels = [];
     this.#bytes = 0;
     this.#acks = new Map();

@@ -31,8 +31,8 @@ export interface ClientError {
 
 /**
  * Bytes of each arena fast-path lines are copied into (a longer line gets an arena of its own
- * size). As large as a batch may grow (MAX_BATCH_BYTES): a batch in one arena is one NDJSON run,
- * handed to the backends as a view, no copy.
+ * size). As large as a batch may grow (MAX_BATCH_BYTES): a batch lies in one arena, or two, as
+ * one NDJSON run each (BatchBuilder.addFrom), handed to the backends as views.
  */
 const ARENA_BYTES = 1024 * 1024;
 
@@ -155,8 +155,8 @@ export class Intake {
       return true;
     }
     // A copy, not a view of the socket's chunk: the chunk is free once its lines are read.
-    this.#batch.add(arena.subarray(this.#arenaPos, out.end), out.level as LogLevel);
     arena[out.end] = 0x0a;
+    this.#batch.addFrom(arena, this.#arenaPos, out.end, out.level as LogLevel);
     this.#arenaPos = out.end + 1;
     return true;
   }

@@ -6,12 +6,18 @@ import type { LogLevel } from './level';
  * A batch of complete entries on its way to a backend. Each entry is held as its canonical JSON
  * line (the bytes the json file format writes, usually the very bytes the client sent), so a
  * backend that writes JSON never re-encodes; objects are decoded only when a backend asks.
+ *
+ * The server builds a batch from NDJSON runs ({@link EntryBatch.fromNdjson}): the lines are then
+ * cut only when a backend asks for `lines`, and `ndjson()` hands over the run itself.
  */
 export class EntryBatch {
-  /** Each entry's canonical JSON, without a newline. */
-  readonly lines: readonly Buffer[];
   /** Each entry's level, same index as `lines`. */
   readonly levels: readonly LogLevel[];
+  #lines: readonly Buffer[] | undefined;
+  // NDJSON runs (each ending in '\n') and, per line, the index of its newline counted over the
+  // runs laid end to end; or undefined when the batch was made from lines.
+  #runs: readonly Buffer[] | undefined;
+  #ends: readonly number[] | undefined;
   #entries: LogEntry[] | undefined;
   #ndjson: Buffer | undefined;
 
@@ -21,9 +27,22 @@ export class EntryBatch {
    * @param entries the decoded entries, when the caller has them already
    */
   constructor(lines: readonly Buffer[], levels: readonly LogLevel[], entries?: LogEntry[]) {
-    this.lines = lines;
+    this.#lines = lines;
     this.levels = levels;
     this.#entries = entries;
+  }
+
+  /**
+   * A batch made from NDJSON runs: canonical lines, each followed by `\n`. `ends[i]` is the
+   * index of line i's newline over the runs laid end to end; `levels[i]` its level. The runs are
+   * kept as they are (no copy).
+   */
+  static fromNdjson(runs: readonly Buffer[], ends: readonly number[], levels: readonly LogLevel[]): EntryBatch {
+    const batch = new EntryBatch([], levels);
+    batch.#lines = undefined;
+    batch.#runs = runs;
+    batch.#ends = ends;
+    return batch;
   }
 
   /** A batch made from entry objects (encodes each once). */
@@ -35,20 +54,54 @@ export class EntryBatch {
     );
   }
 
+  /** Each entry's canonical JSON, without a newline (views of the batch's bytes). */
+  get lines(): readonly Buffer[] {
+    return (this.#lines ??= this.#cutLines());
+  }
+
   /** Number of entries. */
   get length(): number {
-    return this.lines.length;
+    return this.levels.length;
   }
 
   /** Bytes of the NDJSON encoding (lines plus newlines). */
   get byteLength(): number {
-    let n = this.lines.length;
-    for (const line of this.lines) n += line.length;
+    if (this.#runs !== undefined) {
+      let n = 0;
+      for (const run of this.#runs) n += run.length;
+      return n;
+    }
+    const lines = this.lines;
+    let n = lines.length;
+    for (const line of lines) n += line.length;
     return n;
+  }
+
+  #cutLines(): Buffer[] {
+    const runs = this.#runs as readonly Buffer[];
+    const ends = this.#ends as readonly number[];
+    const lines = new Array<Buffer>(ends.length);
+    let r = 0;
+    let base = 0; // where run r begins, over the runs end to end
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i] as number;
+      while (end >= base + (runs[r] as Buffer).length) {
+        base += (runs[r] as Buffer).length;
+        r++;
+        start = base;
+      }
+      lines[i] = (runs[r] as Buffer).subarray(start - base, end - base);
+      start = end + 1;
+    }
+    return lines;
   }
 
   /** The whole batch as NDJSON, each line ending in `\n`; built once. */
   ndjson(): Buffer {
+    if (this.#ndjson === undefined && this.#runs !== undefined) {
+      this.#ndjson = this.#runs.length === 1 ? (this.#runs[0] as Buffer) : Buffer.concat(this.#runs as Buffer[]);
+    }
     if (this.#ndjson === undefined) {
       const lines = this.lines;
       const out = Buffer.allocUnsafe(this.byteLength);
@@ -105,10 +158,11 @@ export class EntryBatch {
     const kept: LogLevel[] = [];
     const decoded = this.#entries;
     const entries: LogEntry[] | undefined = decoded === undefined ? undefined : [];
+    const every = this.lines;
     for (let i = 0; i < levels.length; i++) {
       const level = levels[i] as LogLevel;
       if (level > minLevel) continue;
-      lines.push(this.lines[i] as Buffer);
+      lines.push(every[i] as Buffer);
       kept.push(level);
       if (entries !== undefined) entries.push((decoded as LogEntry[])[i] as LogEntry);
     }

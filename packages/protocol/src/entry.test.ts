@@ -129,4 +129,21 @@ describe('EntryBatch.ndjson', () => {
     expect(batch.ndjson().toString()).toBe('{"a":1}\n{"b":2}\n{"c":3}\n{"d":4}\n{"e":5}\n{"f":6}\n');
     expect(batch.byteLength).toBe(batch.ndjson().length);
   });
+
+  it('from NDJSON runs: hands over a single run as it is, joins several, and cuts lines across them', async () => {
+    const { EntryBatch } = await import('./batch');
+    const arena = Buffer.from('{"a":1}\n{"bb":2}\n{"c":3}\n');
+    const one = EntryBatch.fromNdjson([arena.subarray(0, 17)], [7, 16], [6, 3]);
+    expect(one.ndjson().buffer).toBe(arena.buffer);
+    expect(one.ndjson().toString()).toBe('{"a":1}\n{"bb":2}\n');
+    expect(one.lines.map(String)).toEqual(['{"a":1}', '{"bb":2}']);
+    expect(one.byteLength).toBe(17);
+    const next = Buffer.from('{"d":4}\n');
+    const two = EntryBatch.fromNdjson([arena.subarray(8), next], [8, 16, 24], [6, 6, 2]);
+    expect(two.lines.map(String)).toEqual(['{"bb":2}', '{"c":3}', '{"d":4}']);
+    expect(two.ndjson().toString()).toBe('{"bb":2}\n{"c":3}\n{"d":4}\n');
+    expect(two.byteLength).toBe(25);
+    expect(two.filter(2).lines.map(String)).toEqual(['{"d":4}']);
+    expect(two.entries().map((e) => Object.keys(e)[0])).toEqual(['bb', 'c', 'd']);
+  });
 });
