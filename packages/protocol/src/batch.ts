@@ -100,7 +100,7 @@ export class EntryBatch {
   /** The whole batch as NDJSON, each line ending in `\n`; built once. */
   ndjson(): Buffer {
     if (this.#ndjson === undefined && this.#runs !== undefined) {
-      this.#ndjson = this.#runs.length === 1 ? (this.#runs[0]) : Buffer.concat(this.#runs);
+      this.#ndjson = this.#runs.length === 1 ? this.#runs[0] : Buffer.concat(this.#runs);
     }
     if (this.#ndjson === undefined) {
       const lines = this.lines;
