@@ -3,18 +3,25 @@
  * Allocation-free on the hot path: ids are hashed (32-bit Murmur3) straight from the line's
  * bytes, kept in a ring of fixed 128-byte slots, and found through an open-addressing table
  * that holds each slot's number next to its hash, so a probe touches one cache line; a hash
- * match is confirmed byte for byte, so two different ids are never taken for one.
- * Memory: capacity × (128 + 9) bytes plus 16 bytes per id for the table (~10 MiB for 65536).
+ * match is confirmed byte for byte, so two different ids are never taken for one. Hashing,
+ * copying and comparing go four bytes at a time through DataViews (a byte loop cost ~40 % more
+ * per id here). Memory: capacity × (128 + 5) bytes plus 16 bytes per id for the table (~10 MiB
+ * for 65536).
  * Ids longer than 128 bytes (possible only with multi-byte characters) go to a small string set
  * with the same bound.
  */
 export class IdWindow {
   readonly capacity: number;
   readonly #keys: Buffer;
+  readonly #keyView: DataView;
+  // Length of each slot's id; 0: the slot was never used (ids have a byte at least).
   readonly #lens: Uint8Array;
   readonly #hashes: Int32Array;
-  readonly #used: Uint8Array;
   readonly #table: Int32Array;
+  // A DataView of the buffer ids were last read from (the intake's arena, mostly): ids are
+  // hashed, copied and compared four bytes at a time.
+  #source: Buffer | undefined;
+  #sourceView: DataView | undefined;
   readonly #mask: number;
   #next = 0;
   #size = 0;
@@ -27,9 +34,9 @@ export class IdWindow {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.#keys = Buffer.alloc(capacity * SLOT);
+    this.#keyView = new DataView(this.#keys.buffer, this.#keys.byteOffset, this.#keys.length);
     this.#lens = new Uint8Array(capacity);
     this.#hashes = new Int32Array(capacity);
-    this.#used = new Uint8Array(capacity);
     let size = 2;
     while (size < capacity * 2) size *= 2;
     // Pairs: slot number + 1 (0: empty), then that slot's hash.
@@ -46,16 +53,18 @@ export class IdWindow {
   addBytes(buf: Buffer, start: number, end: number): boolean {
     const len = end - start;
     if (len > SLOT) return this.#addLong(buf.toString('utf8', start, end));
-    const h = hashBytes(buf, start, end);
-    if (this.#find(buf, start, len, h) !== -1) return false;
+    const view = this.#viewOf(buf);
+    const h = hashBytes(view, buf, start, end);
+    if (this.#find(view, buf, start, len, h) !== -1) return false;
     const slot = this.#next;
-    if (this.#used[slot] === 1) this.#remove(slot);
-    const keys = this.#keys;
+    if (this.#lens[slot] !== 0) this.#remove(slot);
+    const keys = this.#keyView;
     const base = slot * SLOT;
-    for (let i = 0; i < len; i++) keys[base + i] = buf[start + i] as number;
+    let b = 0;
+    for (; b + 4 <= len; b += 4) keys.setInt32(base + b, view.getInt32(start + b));
+    for (; b < len; b++) keys.setUint8(base + b, buf[start + b] as number);
     this.#lens[slot] = len;
     this.#hashes[slot] = h;
-    this.#used[slot] = 1;
     const table = this.#table;
     let i = h & this.#mask;
     while (table[2 * i] !== 0) i = (i + 1) & this.#mask;
@@ -76,7 +85,16 @@ export class IdWindow {
   hasBytes(buf: Buffer, start: number, end: number): boolean {
     const len = end - start;
     if (len > SLOT) return this.#long.has(buf.toString('utf8', start, end));
-    return this.#find(buf, start, len, hashBytes(buf, start, end)) !== -1;
+    const view = this.#viewOf(buf);
+    return this.#find(view, buf, start, len, hashBytes(view, buf, start, end)) !== -1;
+  }
+
+  #viewOf(buf: Buffer): DataView {
+    if (buf !== this.#source) {
+      this.#source = buf;
+      this.#sourceView = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    }
+    return this.#sourceView as DataView;
   }
 
   /** True when `id` is in the window. */
@@ -85,21 +103,23 @@ export class IdWindow {
     return this.hasBytes(b, 0, b.length);
   }
 
-  #find(buf: Buffer, start: number, len: number, h: number): number {
+  #find(view: DataView, buf: Buffer, start: number, len: number, h: number): number {
     const table = this.#table;
     let i = h & this.#mask;
     for (;;) {
       const v = table[2 * i] as number;
       if (v === 0) return -1;
-      if (table[2 * i + 1] === h && this.#lens[v - 1] === len && this.#same(buf, start, len, v - 1)) return i;
+      if (table[2 * i + 1] === h && this.#lens[v - 1] === len && this.#same(view, buf, start, len, v - 1)) return i;
       i = (i + 1) & this.#mask;
     }
   }
 
-  #same(buf: Buffer, start: number, len: number, slot: number): boolean {
-    const keys = this.#keys;
+  #same(view: DataView, buf: Buffer, start: number, len: number, slot: number): boolean {
+    const keys = this.#keyView;
     const base = slot * SLOT;
-    for (let i = 0; i < len; i++) if (keys[base + i] !== buf[start + i]) return false;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) if (keys.getInt32(base + i) !== view.getInt32(start + i)) return false;
+    for (; i < len; i++) if (keys.getUint8(base + i) !== buf[start + i]) return false;
     return true;
   }
 
@@ -141,12 +161,15 @@ export class IdWindow {
 
 const SLOT = 128;
 
-/** Murmur3 (32-bit) of `buf[start, end)`, four bytes a step; a signed 32-bit result. */
-function hashBytes(buf: Buffer, start: number, end: number): number {
+/**
+ * Murmur3 (32-bit) of `buf[start, end)` (`view`: a DataView of `buf`), four bytes a step; a
+ * signed 32-bit result.
+ */
+function hashBytes(view: DataView, buf: Buffer, start: number, end: number): number {
   let h = end - start;
   let i = start;
   for (; i + 4 <= end; i += 4) {
-    let k = (buf[i] as number) | ((buf[i + 1] as number) << 8) | ((buf[i + 2] as number) << 16) | ((buf[i + 3] as number) << 24);
+    let k = view.getInt32(i, true);
     k = Math.imul(k, 0xcc9e2d51);
     k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
     h ^= k;
