@@ -671,7 +671,8 @@ const AFTER_MESSAGE = Buffer.concat([Q, L.FIELDS]);
 const PID = L.PID;
 const HOSTNAME = L.HOSTNAME;
 
-function literal(line: Buffer, at: number, lit: Buffer): boolean {
+/** True when `line` holds the bytes of `lit` at `at`. */
+export function literal(line: Buffer, at: number, lit: Buffer): boolean {
   if (at + lit.length > line.length) return false;
   for (let i = 0; i < lit.length; i++) if (line[at + i] !== lit[i]) return false;
   return true;

@@ -3,6 +3,7 @@
 // of decoding it with JSON.parse. The layout itself (which keys, in which order) belongs to the
 // encoder: this reader takes the keys as the line spells them, in any order.
 import { isAscii } from 'node:buffer';
+import { CANONICAL_LITERALS as L, literal as literalAt } from './canonical-line';
 import type { LogLevel } from './level';
 
 const QUOTE = 0x22;
@@ -110,6 +111,19 @@ export class JsonObjectReader {
     this.valueEnd = at;
     this.#pos = at;
     return true;
+  }
+
+  /**
+   * Reads the string whose first byte (after its opening quote) is at `start` into `span`;
+   * returns the offset after its closing quote, or -1. For readers that know where a value is.
+   */
+  stringAt(start: number, span: TextSpan): number {
+    return this.#string(start, span);
+  }
+
+  /** Skips the object or array at `start`; returns the offset after it, or -1. */
+  skipAt(start: number): number {
+    return this.#skipNested(start);
   }
 
   /** True when the current key is `name` (ASCII, no escapes). */
@@ -287,6 +301,8 @@ export class EntryView {
     this.peer = 'absent';
     this.peerComm = this.peerExe = this.peerUnit = null;
     const r = this.#reader.reset(line, 0, this.#escapes);
+    if (this.#readLayout(line, r)) return true;
+    r.reset(line, 0, this.#escapes);
     let seen = 0;
     while (r.next()) {
       const len = r.key.end - r.key.start;
@@ -337,6 +353,72 @@ export class EntryView {
       }
     }
     return seen === 255;
+  }
+
+  /**
+   * Reads a line in the canonical layout (every stored line the server wrote): each key where
+   * the layout puts it, checked by its literal bytes, no key matching. False (having set
+   * nothing the generic read does not set again) for any other layout.
+   */
+  #readLayout(line: Buffer, r: JsonObjectReader): boolean {
+    if (!literalAt(line, 0, L.HEAD) || line[L.HEAD.length] !== QUOTE) return false;
+    let at = r.stringAt(L.HEAD.length + 1, this.id);
+    if (at < 0 || !literalAt(line, at, L.TIMESTAMP) || line[at + L.TIMESTAMP.length] !== QUOTE) return false;
+    at = r.stringAt(at + L.TIMESTAMP.length + 1, this.timestamp);
+    if (at < 0 || !literalAt(line, at, L.LEVEL)) return false;
+    at += L.LEVEL.length;
+    const level = (line[at] as number) - 0x30;
+    if (!(level >= 0 && level <= 7)) return false;
+    at++;
+    if (!literalAt(line, at, L.DAEMON) || line[at + L.DAEMON.length] !== QUOTE) return false;
+    at = r.stringAt(at + L.DAEMON.length + 1, this.daemon);
+    if (at < 0 || !literalAt(line, at, L.MESSAGE) || line[at + L.MESSAGE.length] !== QUOTE) return false;
+    at = r.stringAt(at + L.MESSAGE.length + 1, this.message);
+    if (at < 0 || !literalAt(line, at, L.FIELDS)) return false;
+    this.fieldsStart = at + L.FIELDS.length - 1;
+    // Fields are strings: inside one, a quote is escaped, so `},"pid":` can only be where the
+    // object ends (the line is valid JSON).
+    at = line.indexOf(L.PID, this.fieldsStart);
+    if (at < 0) return false;
+    at += L.PID.length;
+    if (line[at] === 0x6e /* n */) {
+      this.pid = null;
+      at += 4;
+    } else {
+      let pid = 0;
+      const from = at;
+      for (let d = (line[at] as number) - 0x30; d >= 0 && d <= 9; d = (line[++at] as number) - 0x30) pid = pid * 10 + d;
+      if (at === from) return false;
+      this.pid = pid;
+    }
+    if (!literalAt(line, at, L.HOSTNAME)) return false;
+    at += L.HOSTNAME.length;
+    if (line[at] === QUOTE) {
+      at = r.stringAt(at + 1, this.#hostname);
+      if (at < 0) return false;
+      this.hostname = this.#hostname;
+    } else if (line[at] === 0x6e /* n */) {
+      at += 4;
+    } else {
+      return false;
+    }
+    if (literalAt(line, at, L.PEER)) {
+      at += L.PEER.length;
+      if (line[at] === OPEN_BRACE) {
+        at = this.#readPeer(at) ? this.#inner.end : -1;
+      } else {
+        this.peer = 'null';
+        at += 4;
+      }
+    }
+    if (at !== line.length - 1 || line[at] !== CLOSE_BRACE) {
+      this.hostname = null;
+      this.peer = 'absent';
+      this.peerComm = this.peerExe = this.peerUnit = null;
+      return false;
+    }
+    this.level = level as LogLevel;
+    return true;
   }
 
   /**
