@@ -27,4 +27,4 @@ export {
   sampleEntry,
   type SampleEntry,
 } from './hostile-text';
-export { storedEntry, storedLine, type SamplePeer, type StoredEntry } from './stored-entries';
+export { storedEntry, storedLine, type StoredEntry } from './stored-entries';

@@ -5,21 +5,6 @@
 import fc from 'fast-check';
 import { HOSTILE_PIECES, type SampleEntry } from './hostile-text';
 
-/** The sender of a stored entry (structurally a `PeerIdentity` of @logstream/protocol). */
-export interface SamplePeer {
-  pid: number;
-  uid: number;
-  gid: number;
-  comm?: string;
-  exe?: string;
-  unit?: string;
-}
-
-/** A stored entry with its optional `peer` (structurally a `LogEntry` of @logstream/protocol). */
-export interface StoredEntry extends SampleEntry {
-  peer?: SamplePeer | null;
-}
-
 /** Strings mixing {@link HOSTILE_PIECES} with any code unit and plain ASCII. */
 function nastyString(maxLength = 30): fc.Arbitrary<string> {
   return fc.string({
@@ -51,7 +36,7 @@ const TIMESTAMPS = [
   '2024-01-15T10:30:45Z',
 ];
 
-const peer: fc.Arbitrary<SamplePeer | null | undefined> = fc.oneof(
+const peer = fc.oneof(
   fc.constant(undefined),
   fc.constant(null),
   fc.record(
@@ -68,11 +53,11 @@ const peer: fc.Arbitrary<SamplePeer | null | undefined> = fc.oneof(
 );
 
 /** A stored entry, with `peer` left out when the arbitrary says absent. */
-export const storedEntry: fc.Arbitrary<StoredEntry> = fc
+export const storedEntry = fc
   .record({
     id: fc.oneof(fc.uuid(), name(128)),
     timestamp: fc.constantFrom(...TIMESTAMPS),
-    level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<StoredEntry['level']>,
+    level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<SampleEntry['level']>,
     daemon: name(255),
     message: fc.oneof(nastyString(60), fc.constant(''), fc.string({ minLength: 300, maxLength: 3000 })),
     fields: fc.dictionary(fc.oneof(name(40), fc.constant('x'.repeat(60))), fc.oneof(nastyString(), fc.string({ maxLength: 500 })), {
@@ -83,9 +68,15 @@ export const storedEntry: fc.Arbitrary<StoredEntry> = fc
     peer,
   })
   .map((e) => {
-    if (e.peer === undefined) delete (e as Partial<StoredEntry>).peer;
+    if (e.peer === undefined) delete (e as { peer?: unknown }).peer;
     return e;
   });
+
+/**
+ * What {@link storedEntry} makes: structurally a `LogEntry` of @logstream/protocol, its `peer` a
+ * `PeerIdentity` (this package does not depend on protocol, whose tests use it).
+ */
+export type StoredEntry = typeof storedEntry extends fc.Arbitrary<infer E> ? E : never;
 
 /**
  * An entry and its stored line: usually `encode(entry)` (pass protocol's `encodeEntry`, the
