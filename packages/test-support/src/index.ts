@@ -28,3 +28,4 @@ export {
   type SampleEntry,
 } from './hostile-text';
 export { storedEntry, storedLine, type StoredEntry } from './stored-entries';
+export { plantNobodyLink } from './nobody-link';
