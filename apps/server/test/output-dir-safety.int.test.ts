@@ -1,15 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
-import { chmod, lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { SERVER_CLI as CLI, useServerDir } from '@logstream/test-support';
+import { SERVER_CLI as CLI, plantNobodyLink, useServerDir } from '@logstream/test-support';
 
 // The server runs as root and its output directory is a place other users must not be able to
 // point elsewhere: a planted link is never followed, and a directory another user may write to
 // is refused at start, with one line saying why, before any file in it is opened.
 
-const execFileP = promisify(execFile);
 // Root-only tests (runuser -u nobody) skip elsewhere but run in CI, where a skip would hide a gap.
 const isRoot = process.geteuid?.() === 0;
 const VICTIM = 'precious\nno final newline';
@@ -61,11 +59,7 @@ describe('output directory safety at start', () => {
   it.skipIf(!isRoot && !process.env.CI)(
     'an output directory made by nobody with a link to a root-only 0600 file: start refused, the file byte-identical',
     async () => {
-      await chmod(dir, 0o1777);
-      const secret = join(dir, 'secret');
-      await writeFile(secret, VICTIM, { mode: 0o600 });
-      await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
-      await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
+      const secret = await plantNobodyLink(dir, out, VICTIM);
       const run = await runServer(['-s', sock, '-o', out]);
       expect(run.started).toBe(false);
       expect(run.code).not.toBe(0);

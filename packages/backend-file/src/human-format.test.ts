@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ByteSink, encodeEntry, type LogEntry } from '@logstream/protocol';
-import { expectOneSafeLine, hostileEntry, sampleEntry } from '@logstream/test-support';
-import { storedLine } from '../../protocol/test/entry-arbitraries';
+import { expectOneSafeLine, hostileEntry, sampleEntry, storedLine } from '@logstream/test-support';
 import { HumanWriter, formatHuman } from './human-format';
 
 const entry = (over: Partial<LogEntry> = {}): LogEntry => ({ ...sampleEntry({ id: 'id-1' }), ...over });
@@ -83,7 +82,7 @@ describe('formatHuman', () => {
 describe('HumanWriter (byte path) against formatHuman (object path)', () => {
   it('writes the same bytes for any entry, its peer absent, null or known', () => {
     fc.assert(
-      fc.property(fc.array(storedLine, { minLength: 1, maxLength: 4 }), (items) => {
+      fc.property(fc.array(storedLine(encodeEntry), { minLength: 1, maxLength: 4 }), (items) => {
         const writer = new HumanWriter();
         const sink = new ByteSink(64);
         for (const { line } of items) {

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EntryBatch, type LogEntry } from '@logstream/protocol';
 import { ArchiveNamer, type RotatorError } from '@logstream/rotator';
+import { plantNobodyLink } from '@logstream/test-support';
 import { FileBackend } from '../src/index';
 
 const execFileP = promisify(execFile);
@@ -61,12 +62,8 @@ describe('symbolic links and unsafe directories', () => {
   it.skipIf(!isRoot && !process.env.CI)(
     'refuses an output directory made by nobody holding a link to a root-only 0600 file; the file stays as it was',
     async () => {
-      await chmod(dir, 0o1777);
-      const secret = join(dir, 'secret');
-      await writeFile(secret, VICTIM, { mode: 0o600 });
       const out = join(dir, 'out');
-      await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
-      await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
+      const secret = await plantNobodyLink(dir, out, VICTIM);
       const b = new FileBackend({ directory: out });
       await expect(b.open()).rejects.toThrow(/unsafe output directory: owned by uid 65534, neither root nor this process's uid 0/);
       await b.close();

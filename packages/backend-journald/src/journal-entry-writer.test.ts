@@ -1,27 +1,18 @@
 import fc from 'fast-check';
 import { ByteSink, encodeEntry, type LogEntry } from '@logstream/protocol';
+import { sampleEntry, storedLine } from '@logstream/test-support';
 import { describe, expect, it } from 'vitest';
-import { storedLine } from '../../protocol/test/entry-arbitraries';
 import { decodeNativeRecord } from '../test/helpers/native-format';
 import { MAX_DIRECT_FIELDS, MIN_MAX_ENTRY_BYTES, encodeJournalEntry } from './encode-journal-entry';
 import { JournalEntryWriter } from './journal-entry-writer';
 
-const base: LogEntry = {
-  id: '550e8400-e29b-41d4-a716-446655440000',
-  timestamp: '2024-01-15T10:30:45.123Z',
-  level: 6,
-  daemon: 'web-server',
-  message: 'Request processed',
-  fields: { user_id: '12345' },
-  pid: 1234,
-  hostname: 'server01',
-};
+const base: LogEntry = sampleEntry();
 
 describe('JournalEntryWriter (byte path) against encodeJournalEntry (object path)', () => {
   it('writes the same datagram for any entry, identifier and size limit', () => {
     fc.assert(
       fc.property(
-        fc.array(storedLine, { minLength: 1, maxLength: 4 }),
+        fc.array(storedLine(encodeEntry), { minLength: 1, maxLength: 4 }),
         fc.constantFrom(undefined, 'logstream', 'multi\nline'),
         fc.constantFrom(MIN_MAX_ENTRY_BYTES, 5000, 212_960),
         (items, syslogIdentifier, maxEntryBytes) => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { ByteSink, formatSyslog, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
+import { ByteSink, encodeEntry, formatSyslog, type SyslogFormat, type SyslogFormatOptions } from '@logstream/protocol';
+import { storedLine } from '@logstream/test-support';
 import { describe, expect, it } from 'vitest';
-import { storedLine } from '../../protocol/test/entry-arbitraries';
 import { FrameWriter } from './frame-writer';
 import { frameMessage, type SyslogFraming } from './framing';
 
@@ -9,7 +9,7 @@ describe('FrameWriter (byte path) against frameMessage(formatSyslog(entry)) (obj
   it('writes the same frames for any entry, format, framing and message limit', () => {
     fc.assert(
       fc.property(
-        fc.array(storedLine, { minLength: 1, maxLength: 4 }),
+        fc.array(storedLine(encodeEntry), { minLength: 1, maxLength: 4 }),
         fc.constantFrom<SyslogFormat>('rfc5424', 'rfc3164'),
         fc.constantFrom<SyslogFraming | 'none'>('none', 'lf', 'octet-counting'),
         fc.constantFrom(1, 60, 200, 480, 2048, 64 * 1024),

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EntryBatch, type LogEntry } from '@logstream/protocol';
+import type { EntryBatch } from '@logstream/protocol';
 import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
 import { startRsyslog, until, type RsyslogMessage, type RsyslogPeer } from '@logstream/test-support';
+import { seqBatch, seqOf, type SeqEntryShape } from './helpers/seq-batch';
 
 // Each test starts its own rsyslogd, because these tests stop and restart it.
 const peers: RsyslogPeer[] = [];
@@ -33,25 +34,16 @@ function makeBackend(options: SyslogBackendOptions): SyslogBackend {
   return backend;
 }
 
-function batch(run: string, from: number, n: number): EntryBatch {
-  const entries: LogEntry[] = [];
-  for (let i = from; i < from + n; i++) {
-    entries.push({
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      level: 6,
-      daemon: 'restart-test',
-      message: `${run} seq=${i} payload "q" [b] \\ \u00e9`,
-      fields: { seq: String(i) },
-      pid: 77,
-      hostname: 'h1',
-    });
-  }
-  return EntryBatch.fromEntries(entries);
-}
+const SHAPE: SeqEntryShape = {
+  daemon: 'restart-test',
+  pid: 77,
+  tail: 'payload "q" [b] \\ \u00e9',
+  fields: (seq) => ({ seq: String(seq) }),
+};
+const batch = (run: string, from: number, n: number): EntryBatch => seqBatch(run, from, n, SHAPE);
 
 function seqs(messages: RsyslogMessage[], run: string): number[] {
-  return messages.filter((m) => m.msg.includes(run)).map((m) => Number(/seq=(\d+)/.exec(m.msg)?.[1]));
+  return messages.filter((m) => m.msg.includes(run)).map((m) => seqOf(m.msg));
 }
 
 describe('SyslogBackend when the peer goes away and comes back', () => {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EntryBatch, type LogEntry } from '@logstream/protocol';
+import type { EntryBatch } from '@logstream/protocol';
 import { SyslogBackend, type SyslogBackendOptions } from '../src/index';
 import { until } from '@logstream/test-support';
+import { seqBatch, seqOf, type SeqEntryShape } from './helpers/seq-batch';
 import { TcpPeer } from './helpers/tcp-peer';
 
 // A real TCP peer that accepts and does not read (node:net, pauseOnConnect): the kernel's
@@ -28,32 +29,16 @@ function makeBackend(options: SyslogBackendOptions, errors: Error[] = []): Syslo
   return backend;
 }
 
-const FILLER = 'x'.repeat(2000);
-
-/** `n` entries `run seq=<from..from+n-1>`, each about 2 KB on the wire. */
-function batch(run: string, from: number, n: number): EntryBatch {
-  const entries: LogEntry[] = [];
-  for (let i = from; i < from + n; i++) {
-    entries.push({
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      level: 6,
-      daemon: 'stall-test',
-      message: `${run} seq=${i} ${FILLER}`,
-      fields: {},
-      pid: 7,
-      hostname: 'h1',
-    });
-  }
-  return EntryBatch.fromEntries(entries);
-}
+/** Entries of about 2 KB on the wire. */
+const SHAPE: SeqEntryShape = { daemon: 'stall-test', pid: 7, tail: 'x'.repeat(2000), fields: () => ({}) };
+const batch = (run: string, from: number, n: number): EntryBatch => seqBatch(run, from, n, SHAPE);
 
 /** How many times each seq of `run` arrived. */
 function arrivals(peer: TcpPeer, run: string): Map<number, number> {
   const counts = new Map<number, number>();
   for (const m of peer.messages()) {
     if (!m.includes(run)) continue;
-    const seq = Number(/seq=(\d+)/.exec(m)?.[1]);
+    const seq = seqOf(m);
     counts.set(seq, (counts.get(seq) ?? 0) + 1);
   }
   return counts;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { storedLine } from '../test/entry-arbitraries';
+import { storedLine } from '@logstream/test-support';
 import { ByteSink } from './byte-sink';
 import { encodeEntry } from './canonical-line';
 import type { LogEntry } from './entry';
@@ -44,7 +44,7 @@ describe('SyslogWriter (byte path) against formatSyslog / formatSyslogLine (obje
   it('writes the same bytes for any entry, format, options and text mode', () => {
     fc.assert(
       fc.property(
-        fc.array(storedLine, { minLength: 1, maxLength: 4 }),
+        fc.array(storedLine(encodeEntry), { minLength: 1, maxLength: 4 }),
         fc.constantFrom<SyslogFormat>('rfc5424', 'rfc3164'),
         options,
         fc.constantFrom<SyslogTextMode>('file', 'lf', 'none'),

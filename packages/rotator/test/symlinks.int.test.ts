@@ -1,16 +1,13 @@
-import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ArchiveNamer, RotatingFileWriter, RotatorError, compressFile, cutTornLine, readArchiveTail, secureDirectory } from '../src/index';
-import { tempDir, until } from '@logstream/test-support';
+import { plantNobodyLink, tempDir, until } from '@logstream/test-support';
 import { archives, idsOf, makeLines, range, readAllLogs, useWriterDir } from './helpers';
 
 // A symbolic link planted under a name the writer uses is never followed: not to open, write,
 // cut, read, compress or delete. The victim is a file outside the directory; it must stay byte
 // for byte as it was.
-const execFileP = promisify(execFile);
 const namer = new ArchiveNamer('current.log');
 const VICTIM = 'precious data\nno final newline';
 // Root-only tests (runuser -u nobody) skip elsewhere but run in CI, where a skip would hide a gap.
@@ -134,12 +131,8 @@ describe('the output directory', () => {
     async () => {
       const { dir: parent, cleanup } = await tempDir();
       try {
-        await chmod(parent, 0o1777);
-        const secret = join(parent, 'secret');
-        await writeFile(secret, VICTIM, { mode: 0o600 });
         const out = join(parent, 'out');
-        await execFileP('runuser', ['-u', 'nobody', '--', 'mkdir', out]);
-        await execFileP('runuser', ['-u', 'nobody', '--', 'ln', '-s', secret, join(out, 'current.log')]);
+        const secret = await plantNobodyLink(parent, out, VICTIM);
         const writer = new RotatingFileWriter({ directory: out });
         const error = await writer.open().catch((e: unknown) => e);
         expect(error).toMatchObject({ operation: 'open', code: 'EPERM', path: out });

@@ -32,8 +32,10 @@ export function sampleEntry(over: Partial<SampleEntry> = {}): SampleEntry {
 
 /**
  * Characters that move a terminal's cursor, end a line or reorder text (C0, DEL, C1, bidi
- * controls, line and paragraph separators, a lone surrogate), and the ones that carry a line's
- * structure or could make an escape ambiguous (quotes, `=`, brackets, `: `, `#` before octal digits).
+ * controls, line and paragraph separators, lone surrogates), the ones that carry a line's
+ * structure or could make an escape ambiguous (quotes, `=`, brackets, `: `, `#` before octal
+ * digits), and other text an output format must carry through (wide spaces, non-ASCII letters,
+ * an astral character).
  */
 export const HOSTILE_PIECES: readonly string[] = [
   ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
@@ -54,9 +56,15 @@ export const HOSTILE_PIECES: readonly string[] = [
   '\u2068',
   '\u2069',
   '\u00a0',
+  '\u3000',
   '\ufeff',
   '\ud800',
+  '\udc00',
+  '\ud83c\udf89',
+  'é',
+  '日本',
   '#',
+  '#0',
   '#012',
   '0',
   '7',

@@ -27,3 +27,5 @@ export {
   sampleEntry,
   type SampleEntry,
 } from './hostile-text';
+export { storedEntry, storedLine, type StoredEntry } from './stored-entries';
+export { plantNobodyLink } from './nobody-link';

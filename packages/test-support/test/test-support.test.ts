@@ -4,7 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeSyslogLine, peerScript, rawConnect, stopPeer, tempDir, until, type TempDir } from '../src/index';
+import fc from 'fast-check';
+import { decodeSyslogLine, peerScript, rawConnect, stopPeer, storedLine, tempDir, until, type TempDir } from '../src/index';
 
 const dirs: TempDir[] = [];
 const children: ChildProcess[] = [];
@@ -115,5 +116,21 @@ describe('stop-peer.sh', () => {
 describe('decodeSyslogLine', () => {
   it('turns each #ooo back into its byte and keeps other text', () => {
     expect(decodeSyslogLine('a#012b #33 #342#200#256')).toBe('a\nb #33 \u202e');
+  });
+});
+
+describe('storedLine', () => {
+  it("pairs each entry with a line that parses back to it, in the encoder's layout or another", () => {
+    const layouts = new Set<string>();
+    fc.assert(
+      fc.property(storedLine(JSON.stringify), ({ entry, line }) => {
+        const text = line.toString('utf8');
+        expect(JSON.parse(text)).toEqual(entry);
+        expect(text).not.toContain('\n');
+        layouts.add(text === JSON.stringify(entry) ? 'encoded' : 'other');
+      }),
+      { numRuns: 300 },
+    );
+    expect([...layouts].sort()).toEqual(['encoded', 'other']);
   });
 });

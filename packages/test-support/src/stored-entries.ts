@@ -1,58 +1,21 @@
 // fast-check arbitraries of stored entries for the byte-path property tests of every output
-// format (protocol's syslog writer, the file backend's human format, journald's encoder): the
-// characters that must be escaped somewhere, unicode, long values, null pid/hostname, and
-// `peer` absent, null or known.
+// format (protocol's syslog writer, the file backend's human format, journald's encoder, the
+// syslog backend's frames): the characters that must be escaped somewhere, unicode, long
+// values, null pid/hostname, and `peer` absent, null or known.
 import fc from 'fast-check';
-import { encodeEntry } from '../src/canonical-line';
-import type { LogEntry, PeerIdentity } from '../src/entry';
+import { HOSTILE_PIECES, type SampleEntry } from './hostile-text';
 
-const SPECIALS = [
-  ...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)),
-  '\u007f',
-  '\u0080',
-  '\u0085',
-  '\u009f',
-  '\u00a0',
-  '\u061c',
-  '\u200e',
-  '\u200f',
-  '\u2028',
-  '\u2029',
-  '\u202a',
-  '\u202e',
-  '\u2066',
-  '\u2069',
-  '\u3000',
-  '\ufeff',
-  '\ud800',
-  '\udc00',
-  '\ud83c\udf89',
-  'é',
-  '日本',
-  '\\',
-  '\\n',
-  '"',
-  '=',
-  ' ',
-  '[',
-  ']',
-  ':',
-  '#',
-  '#012',
-  '#0',
-  'sshd[1]: ',
-];
-
-/** Strings mixing the special characters above with any code unit and plain ASCII. */
-export const nastyString = (maxLength = 30): fc.Arbitrary<string> =>
-  fc.string({
+/** Strings mixing {@link HOSTILE_PIECES} with any code unit and plain ASCII. */
+function nastyString(maxLength = 30): fc.Arbitrary<string> {
+  return fc.string({
     unit: fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom(...SPECIALS) },
+      { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_PIECES) },
       { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
       { weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 4 }) },
     ),
     maxLength,
   });
+}
 
 /** Names as the schema allows them (1..max characters without C0 controls or DEL). */
 const name = (max: number): fc.Arbitrary<string> =>
@@ -73,7 +36,7 @@ const TIMESTAMPS = [
   '2024-01-15T10:30:45Z',
 ];
 
-const peer: fc.Arbitrary<PeerIdentity | null | undefined> = fc.oneof(
+const peer = fc.oneof(
   fc.constant(undefined),
   fc.constant(null),
   fc.record(
@@ -90,11 +53,11 @@ const peer: fc.Arbitrary<PeerIdentity | null | undefined> = fc.oneof(
 );
 
 /** A stored entry, with `peer` left out when the arbitrary says absent. */
-export const storedEntry: fc.Arbitrary<LogEntry> = fc
+export const storedEntry = fc
   .record({
     id: fc.oneof(fc.uuid(), name(128)),
     timestamp: fc.constantFrom(...TIMESTAMPS),
-    level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<LogEntry['level']>,
+    level: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<SampleEntry['level']>,
     daemon: name(255),
     message: fc.oneof(nastyString(60), fc.constant(''), fc.string({ minLength: 300, maxLength: 3000 })),
     fields: fc.dictionary(fc.oneof(name(40), fc.constant('x'.repeat(60))), fc.oneof(nastyString(), fc.string({ maxLength: 500 })), {
@@ -105,18 +68,25 @@ export const storedEntry: fc.Arbitrary<LogEntry> = fc
     peer,
   })
   .map((e) => {
-    if (e.peer === undefined) delete (e as Partial<LogEntry>).peer;
+    if (e.peer === undefined) delete (e as { peer?: unknown }).peer;
     return e;
   });
 
 /**
- * An entry and its stored line: usually the canonical encoding, sometimes the same object in
- * another key order with spaces (the reader takes keys as the line spells them).
+ * What {@link storedEntry} makes: structurally a `LogEntry` of @logstream/protocol, its `peer` a
+ * `PeerIdentity` (this package does not depend on protocol, whose tests use it).
  */
-export const storedLine: fc.Arbitrary<{ entry: LogEntry; line: Buffer }> = fc
-  .tuple(storedEntry, fc.boolean(), fc.boolean())
-  .map(([entry, reorder, spaced]) => {
-    if (!reorder) return { entry, line: Buffer.from(encodeEntry(entry)) };
+export type StoredEntry = typeof storedEntry extends fc.Arbitrary<infer E> ? E : never;
+
+/**
+ * An entry and its stored line: usually `encode(entry)` (pass protocol's `encodeEntry`, the
+ * canonical encoding), sometimes the same object in another key order with spaces (the reader
+ * takes keys as the line spells them).
+ */
+export function storedLine(encode: (entry: StoredEntry) => string): fc.Arbitrary<{ entry: StoredEntry; line: Buffer }> {
+  return fc.tuple(storedEntry, fc.boolean(), fc.boolean()).map(([entry, reorder, spaced]) => {
+    if (!reorder) return { entry, line: Buffer.from(encode(entry)) };
     const reversed = Object.fromEntries(Object.entries(entry).reverse());
     return { entry, line: Buffer.from(JSON.stringify(reversed, null, spaced ? 1 : 0).replace(/\n/g, ' ')) };
   });
+}
