@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { storedEntry } from '../test/entry-arbitraries';
+import { storedEntry } from '@logstream/test-support';
 import { encodeEntry } from './canonical-line';
 import { EntryView } from './canonical-reader';
 import type { LogEntry } from './entry';
