@@ -41,8 +41,8 @@ const QUICK_DIVISOR = 20;
 // BENCH_INGEST_SCALE multiplies them (0.1: a tenth).
 const SHAPES = [
   { key: 'canonical-208', label: '~208 B canonical', shape: 'canonical', lineBytes: 208, entries: 250_000 },
-  { key: 'reorder-208', label: '~208 B other key order', shape: 'reorder', lineBytes: 208, entries: 150_000 },
-  { key: 'partial-97', label: '~97 B partial (message, level)', shape: 'partial', lineBytes: 97, entries: 150_000 },
+  { key: 'reorder-208', label: '~208 B other key order', shape: 'reorder', lineBytes: 208, entries: 250_000 },
+  { key: 'partial-97', label: '~97 B partial (message, level)', shape: 'partial', lineBytes: 97, entries: 250_000 },
   { key: 'canonical-1k', label: '~1 KB canonical', shape: 'canonical', lineBytes: 1024, entries: 80_000 },
   { key: 'canonical-8k', label: '~8 KB canonical', shape: 'canonical', lineBytes: 8192, entries: 12_000 },
 ];
