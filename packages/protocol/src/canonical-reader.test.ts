@@ -44,6 +44,28 @@ describe('EntryView', () => {
     );
   });
 
+  it('reads the same peer again from its bytes wherever it lies in the line, and a new peer anew', () => {
+    const view = new EntryView();
+    const fresh = new EntryView();
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(storedEntry, fc.integer({ min: 0, max: 2 })), { minLength: 1, maxLength: 12 }),
+        storedEntry,
+        (rows, other) => {
+          // Three peers (one of them absent or null as the arbitrary says) shared by many entries.
+          const peers = [other.peer, rows[0]?.[0].peer, { pid: 7, uid: 0, gid: 0, comm: 'a"b', exe: '/x' }];
+          for (const [entry, which] of rows) {
+            const line = Buffer.from(encodeEntry({ ...entry, peer: peers[which] }));
+            expect(view.read(line)).toBe(true);
+            expect(fresh.read(Buffer.from(`${line.toString()} `))).toBe(true); // the key-by-key path
+            expect(seen(view)).toEqual(seen(fresh));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses a line that lacks a member an entry must have, in the canonical order or not', () => {
     const view = new EntryView();
     const line = encodeEntry({

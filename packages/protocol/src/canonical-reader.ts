@@ -287,6 +287,17 @@ export class EntryView {
   readonly #exe = new TextSpan();
   readonly #unit = new TextSpan();
   #escapes = true;
+  // The last `peer` object read by the layout path, its bytes and what they said (spans relative
+  // to its `{`): every entry of a connection carries the same one.
+  #peerBytes: Buffer = Buffer.alloc(0);
+  #peerLength = -1;
+  #cachedPid = 0;
+  #cachedUid = 0;
+  #cachedGid = 0;
+  readonly #cachedComm = new TextSpan();
+  readonly #cachedExe = new TextSpan();
+  readonly #cachedUnit = new TextSpan();
+  #cachedHas = 0; // bits: 1 comm, 2 exe, 4 unit
 
   /**
    * Reads `line`, a stored entry's JSON (valid UTF-8, as the server stores only such lines).
@@ -405,7 +416,7 @@ export class EntryView {
     if (literalAt(line, at, L.PEER)) {
       at += L.PEER.length;
       if (line[at] === OPEN_BRACE) {
-        at = this.#readPeer(at) ? this.#inner.end : -1;
+        at = this.#readLastPeer(line, at);
       } else {
         this.peer = 'null';
         at += 4;
@@ -441,6 +452,50 @@ export class EntryView {
     return decodeSpan(this.line, span);
   }
 
+  /**
+   * Reads the `peer` object at `start`, the line's last member; returns the offset after it, or
+   * -1. The same bytes as the last one read are not read again.
+   */
+  #readLastPeer(line: Buffer, start: number): number {
+    const length = line.length - 1 - start;
+    if (length === this.#peerLength && line.compare(this.#peerBytes, 0, length, start, start + length) === 0) {
+      this.peer = 'known';
+      this.peerPid = this.#cachedPid;
+      this.peerUid = this.#cachedUid;
+      this.peerGid = this.#cachedGid;
+      const has = this.#cachedHas;
+      this.peerComm = (has & 1) !== 0 ? shiftSpan(this.#cachedComm, start, this.#comm) : null;
+      this.peerExe = (has & 2) !== 0 ? shiftSpan(this.#cachedExe, start, this.#exe) : null;
+      this.peerUnit = (has & 4) !== 0 ? shiftSpan(this.#cachedUnit, start, this.#unit) : null;
+      return start + length;
+    }
+    if (!this.#readPeer(start)) return -1;
+    const end = this.#inner.end;
+    if (end === line.length - 1) {
+      if (this.#peerBytes.length < length) this.#peerBytes = Buffer.allocUnsafe(Math.max(length, 256));
+      line.copy(this.#peerBytes, 0, start, end);
+      this.#peerLength = length;
+      this.#cachedPid = this.peerPid;
+      this.#cachedUid = this.peerUid;
+      this.#cachedGid = this.peerGid;
+      let has = 0;
+      if (this.peerComm !== null) {
+        shiftSpan(this.peerComm, -start, this.#cachedComm);
+        has |= 1;
+      }
+      if (this.peerExe !== null) {
+        shiftSpan(this.peerExe, -start, this.#cachedExe);
+        has |= 2;
+      }
+      if (this.peerUnit !== null) {
+        shiftSpan(this.peerUnit, -start, this.#cachedUnit);
+        has |= 4;
+      }
+      this.#cachedHas = has;
+    }
+    return end;
+  }
+
   #readPeer(start: number): boolean {
     const r = this.#inner.reset(this.line, start, this.#escapes);
     let seen = 0;
@@ -468,6 +523,14 @@ export class EntryView {
     this.peer = 'known';
     return true;
   }
+}
+
+/** `to` set to `from` moved by `delta` bytes. */
+function shiftSpan(from: TextSpan, delta: number, to: TextSpan): TextSpan {
+  to.start = from.start + delta;
+  to.end = from.end + delta;
+  to.escaped = from.escaped;
+  return to;
 }
 
 function copySpan(from: TextSpan, to: TextSpan): TextSpan {
