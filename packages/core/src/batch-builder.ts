@@ -78,6 +78,12 @@ export class BatchBuilder<K> {
     this.addFrom(copy, 0, line.length, level);
   }
 
+  /** Adds one entry given as its canonical JSON text (the slow path's, the server's own). */
+  addEncoded(text: string, level: LogLevel): void {
+    const line = Buffer.from(`${text}\n`);
+    this.addFrom(line, 0, line.length - 1, level);
+  }
+
   #closeRun(): void {
     if (this.#runBuffer === undefined) return;
     this.#runs.push(this.#runBuffer.subarray(this.#runStart, this.#runEnd));

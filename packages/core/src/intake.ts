@@ -185,7 +185,7 @@ export class Intake {
     // twice (JSON.parse kept the last value; a reader keeping the first would see another entry),
     // and readers of the stored lines (dedupe after a restart among them) expect one layout.
     // The server's word on the sender, never the client's (a sent peer was dropped by the check).
-    this.#batch.add(Buffer.from(encodeEntry({ ...entry, peer: conn.identity })), entry.level);
+    this.#batch.addEncoded(encodeEntry({ ...entry, peer: conn.identity }), entry.level);
   }
 
   #reject(conn: Connection, kind: LogStreamErrorKind, code: LogStreamErrorCode, message: string, seq: number | undefined): void {

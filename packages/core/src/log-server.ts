@@ -737,7 +737,7 @@ export class LogServer extends EventEmitter<LogServerEvents> {
     );
     const uid = process.getuid?.();
     entry.peer = uid === undefined ? null : readPeerIdentity({ pid: process.pid, uid, gid: process.getgid?.() ?? uid });
-    this.#batch.add(Buffer.from(encodeEntry(entry)), entry.level);
+    this.#batch.addEncoded(encodeEntry(entry), entry.level);
     this.#scheduleFlush();
   }
 

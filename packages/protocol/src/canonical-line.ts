@@ -11,6 +11,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
+import { BACKSLASH, QUOTE } from './json-bytes';
 import { LEVEL_ALIASES } from './level';
 import {
   MAX_DAEMON_LENGTH,
@@ -207,8 +208,6 @@ export interface ScannedEntry {
   idEnd: number;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const NULL = bytes('null');
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 

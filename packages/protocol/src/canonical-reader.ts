@@ -4,16 +4,9 @@
 // encoder: this reader takes the keys as the line spells them, in any order.
 import { isAscii } from 'node:buffer';
 import { CANONICAL_LITERALS as L, literal as literalAt } from './canonical-line';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-bytes';
 import type { LogLevel } from './level';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
 // Past the end of any line, and a small integer (a double here slows every comparison).
 const NOWHERE = 0x3fffffff;
 
