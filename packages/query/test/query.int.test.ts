@@ -77,7 +77,7 @@ beforeAll(async () => {
   out = join(dir, 'out');
   const sock = join(dir, 's.sock');
   // Files rotate at batch ends, and a faster server gathers more lines per batch: 4 KiB files
-  // keep the archives many (8 KiB gave 18 to 60, and the data set wants more than 20).
+  // keep the archives many (at 8 KiB one run in three gave 18; the data set wants more than 20).
   let server: ServerProcess = await startServer(['-c', await writeConfig(dir, 'gzip', 4096)]);
   await wave(sock, 1);
   await new Promise((r) => setTimeout(r, 1100));
